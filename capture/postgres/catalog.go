@@ -1,0 +1,244 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicecdc/sluice/schema"
+)
+
+// Filter selects captured tables and columns.
+type Filter struct {
+	Include []string // "<schema>.<table>" globs; empty = all user tables
+	Exclude []string
+}
+
+// Match reports whether the table is captured.
+func (f *Filter) Match(id schema.TableID) bool {
+	s := id.String()
+	if len(f.Include) > 0 {
+		ok := false
+		for _, p := range f.Include {
+			if m, _ := path.Match(p, s); m {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	for _, p := range f.Exclude {
+		if m, _ := path.Match(p, s); m {
+			return false
+		}
+	}
+	return true
+}
+
+// catalog reads type and table definitions. Types never change meaning
+// for a given OID, so they are cached for the life of the process.
+type catalog struct {
+	conn  *pgx.Conn
+	types map[uint32]*typeInfo
+}
+
+type typeInfo struct {
+	name    string
+	kind    string // typtype
+	elem    uint32
+	base    uint32
+	baseMod int32
+	enum    []string
+}
+
+func newCatalog(conn *pgx.Conn) *catalog { return &catalog{conn: conn, types: map[uint32]*typeInfo{}} }
+
+func (c *catalog) typ(ctx context.Context, oid uint32) (*typeInfo, error) {
+	if t, ok := c.types[oid]; ok {
+		return t, nil
+	}
+	t := &typeInfo{}
+	err := c.conn.QueryRow(ctx,
+		`SELECT typname, typtype::text, typelem, typbasetype, typtypmod FROM pg_type WHERE oid = $1`, oid,
+	).Scan(&t.name, &t.kind, &t.elem, &t.base, &t.baseMod)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: type %d: %w", oid, err)
+	}
+	if t.kind == "e" {
+		rows, err := c.conn.Query(ctx, `SELECT enumlabel FROM pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder`, oid)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: enum labels of %s: %w", t.name, err)
+		}
+		t.enum, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, fmt.Errorf("postgres: enum labels of %s: %w", t.name, err)
+		}
+	}
+	c.types[oid] = t
+	return t, nil
+}
+
+// column describes a column of type oid. Postgres declares a non-key
+// column nullable in Avro even when it is NOT NULL: delete and update
+// before-images under REPLICA IDENTITY DEFAULT carry only the key columns
+// (docs/TYPES.md).
+func (c *catalog) column(ctx context.Context, name string, oid uint32, typmod int32, key bool) (schema.Column, error) {
+	t, err := c.typ(ctx, oid)
+	if err != nil {
+		return schema.Column{}, err
+	}
+	// A domain is captured as its base type.
+	for depth := 0; t.kind == "d" && depth < 8; depth++ {
+		if typmod == -1 {
+			typmod = t.baseMod
+		}
+		oid = t.base
+		if t, err = c.typ(ctx, oid); err != nil {
+			return schema.Column{}, err
+		}
+	}
+	col := schema.Column{Name: name, Type: t.name, OID: oid, TypeMod: typmod, Nullable: !key, Kind: t.kind, Enum: t.enum}
+	if t.elem != 0 && len(t.name) > 0 && t.name[0] == '_' {
+		elem, err := c.column(ctx, "", t.elem, typmod, false)
+		if err != nil {
+			return schema.Column{}, err
+		}
+		col.Elem = &elem
+	}
+	return col, nil
+}
+
+// keyColumns returns the primary-key columns of a table in key order, or
+// the replica identity index's columns when there is no primary key.
+func (c *catalog) keyColumns(ctx context.Context, relid uint32) ([]string, error) {
+	rows, err := c.conn.Query(ctx, `
+SELECT a.attname
+FROM pg_index i
+JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+WHERE i.indrelid = $1 AND (i.indisprimary OR (i.indisreplident AND NOT EXISTS (
+    SELECT 1 FROM pg_index p WHERE p.indrelid = $1 AND p.indisprimary)))
+ORDER BY i.indisprimary DESC, k.ord`, relid)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: key of relation %d: %w", relid, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+type tableRef struct {
+	ID    schema.TableID
+	RelID uint32
+}
+
+// listTables returns the captured user tables, sorted by name.
+func (c *catalog) listTables(ctx context.Context, f *Filter) ([]tableRef, error) {
+	rows, err := c.conn.Query(ctx, `
+SELECT c.oid, n.nspname, c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing tables: %w", err)
+	}
+	var out []tableRef
+	for rows.Next() {
+		var r tableRef
+		if err := rows.Scan(&r.RelID, &r.ID.Namespace, &r.ID.Name); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if f.Match(r.ID) {
+			out = append(out, r)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: listing tables: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID.String() < out[j].ID.String() })
+	return out, nil
+}
+
+// describe reads a table's current definition from the catalog. It is
+// used for the snapshot (which reads the table as of the same catalog
+// snapshot); streaming builds versions from relation messages instead.
+func (c *catalog) describe(ctx context.Context, ref tableRef) (*schema.Table, error) {
+	keys, err := c.keyColumns(ctx, ref.RelID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := c.conn.Query(ctx, `
+SELECT attname, atttypid, atttypmod FROM pg_attribute
+WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, ref.RelID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: columns of %s: %w", ref.ID, err)
+	}
+	type attr struct {
+		name   string
+		oid    uint32
+		typmod int32
+	}
+	var attrs []attr
+	for rows.Next() {
+		var a attr
+		if err := rows.Scan(&a.name, &a.oid, &a.typmod); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		attrs = append(attrs, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: columns of %s: %w", ref.ID, err)
+	}
+	cols := make([]colDef, len(attrs))
+	for i, a := range attrs {
+		cols[i] = colDef{name: a.name, oid: a.oid, typmod: a.typmod}
+	}
+	return c.table(ctx, ref.ID, cols, keys)
+}
+
+type colDef struct {
+	name   string
+	oid    uint32
+	typmod int32
+}
+
+// table builds a table version from column definitions and key names; the
+// snapshot and the stream both come through here, so equal definitions
+// give equal versions.
+func (c *catalog) table(ctx context.Context, id schema.TableID, cols []colDef, keys []string) (*schema.Table, error) {
+	keyIdx := map[string]int{}
+	for i, k := range keys {
+		keyIdx[k] = i
+	}
+	t := &schema.Table{ID: id, Key: make([]int, 0, len(keys))}
+	pos := make([]int, len(keys))
+	found := 0
+	for i, cd := range cols {
+		ki, isKey := keyIdx[cd.name]
+		col, err := c.column(ctx, cd.name, cd.oid, cd.typmod, isKey)
+		if err != nil {
+			return nil, fmt.Errorf("table %s column %s: %w", id, cd.name, err)
+		}
+		t.Columns = append(t.Columns, col)
+		if isKey {
+			pos[ki] = i
+			found++
+		}
+	}
+	if found == len(keys) {
+		t.Key = append(t.Key, pos...)
+	} else {
+		// The key named columns this version does not have (it changed
+		// since); fall back to no key rather than a wrong one.
+		for i := range t.Columns {
+			t.Columns[i].Nullable = true
+		}
+		t.Key = nil
+	}
+	return t, nil
+}

@@ -1,0 +1,275 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluicecdc/sluice/checkpoint"
+	"github.com/sluicecdc/sluice/schema"
+)
+
+// Config configures a Postgres source.
+type Config struct {
+	DSN         string
+	Slot        string
+	Publication string
+	Filter      Filter
+	// HeartbeatInterval is how often, while idle, the source writes a
+	// logical decoding message and acknowledges the server's WAL end, so
+	// that idle captured tables do not hold WAL back. 0 disables both.
+	HeartbeatInterval time.Duration
+	// StatusInterval is how often the flushed position is reported.
+	StatusInterval time.Duration
+	Logger         *slog.Logger
+}
+
+// SnapshotMode values.
+const (
+	SnapshotInitial     = "initial"
+	SnapshotNever       = "never"
+	SnapshotInitialOnly = "initial_only"
+)
+
+// Plan says what the source will do: take a snapshot (Snapshot non-empty,
+// valid until Run is called) and stream from StartLSN.
+type Plan struct {
+	Snapshot string // exported snapshot name; "" when no snapshot is due
+	StartLSN checkpoint.LSN
+	Tables   []TableRef
+	SystemID string
+	Database string
+}
+
+// TableRef names a captured table.
+type TableRef = tableRef
+
+// Open connects, checks the prerequisites, makes sure the publication and
+// the slot exist, and decides whether a snapshot is due. cp is the stored
+// checkpoint (nil when there is none). On success the caller must Close
+// the source.
+func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMode string) (_ *Source, _ *Plan, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.StatusInterval <= 0 {
+		cfg.StatusInterval = 10 * time.Second
+	}
+	pgcfg, err := ParseDSN(cfg.DSN)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := &Source{cfg: cfg, pgcfg: pgcfg, log: cfg.Logger, relations: map[uint32]*relation{}}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.sql, err = Connect(ctx, pgcfg); err != nil {
+		return nil, nil, err
+	}
+	if err = CheckServer(ctx, s.sql); err != nil {
+		return nil, nil, err
+	}
+	s.cat = newCatalog(s.sql)
+	if s.repl, err = ConnectReplication(ctx, pgcfg); err != nil {
+		return nil, nil, err
+	}
+	ident, err := pglogrepl.IdentifySystem(ctx, s.repl)
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres: IDENTIFY_SYSTEM: %w", err)
+	}
+	plan := &Plan{SystemID: ident.SystemID, Database: ident.DBName}
+	s.db = ident.DBName
+	if cp != nil && cp.ServerID != "" && cp.ServerID != ident.SystemID {
+		return nil, nil, &SetupError{What: "postgres server identity",
+			Err: fmt.Errorf("the checkpoint belongs to server %s but source.dsn reaches server %s", cp.ServerID, ident.SystemID),
+			Fix: "point source.dsn at the original server, or give this source a new name (a new name starts over with a snapshot)"}
+	}
+	if plan.Tables, err = s.cat.listTables(ctx, &cfg.Filter); err != nil {
+		return nil, nil, err
+	}
+	if len(plan.Tables) == 0 {
+		return nil, nil, &SetupError{What: "source.tables", Err: errors.New("no table matches"),
+			Fix: "check the table names (case-sensitive, <schema>.<table>) and that the user can see them"}
+	}
+	if err = s.ensurePublication(ctx, plan.Tables); err != nil {
+		return nil, nil, err
+	}
+	slot, err := s.slotState(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	needSnapshot := snapshotMode != SnapshotNever && (cp == nil || !cp.SnapshotDone)
+	switch {
+	case needSnapshot:
+		if slot != nil {
+			// No snapshot completed on this slot, so nothing was ever
+			// acknowledged from it: recreating it loses nothing.
+			s.log.Info("replication slot exists but no completed snapshot is checkpointed; recreating the slot and taking the snapshot again", "slot", cfg.Slot)
+			if err = pglogrepl.DropReplicationSlot(ctx, s.repl, cfg.Slot, pglogrepl.DropReplicationSlotOptions{Wait: true}); err != nil {
+				return nil, nil, fmt.Errorf("postgres: dropping slot %s: %w", cfg.Slot, err)
+			}
+		}
+		res, err := pglogrepl.CreateReplicationSlot(ctx, s.repl, cfg.Slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
+			Temporary: snapshotMode == SnapshotInitialOnly, SnapshotAction: "EXPORT_SNAPSHOT", Mode: pglogrepl.LogicalReplication,
+		})
+		if err != nil {
+			return nil, nil, slotError(cfg.Slot, err)
+		}
+		lsn, err := pglogrepl.ParseLSN(res.ConsistentPoint)
+		if err != nil {
+			return nil, nil, fmt.Errorf("postgres: slot consistent point %q: %w", res.ConsistentPoint, err)
+		}
+		plan.Snapshot = res.SnapshotName
+		plan.StartLSN = checkpoint.LSN(lsn)
+	case cp != nil:
+		if slot == nil {
+			return nil, nil, &SetupError{What: "replication slot " + cfg.Slot,
+				Err: fmt.Errorf("does not exist, but the checkpoint is at %s: the slot was dropped while Sluice was stopped, so changes after the checkpoint may be gone", cp.Position.LSN),
+				Fix: "Sluice will not resume past a gap; to start over with a new snapshot, use a new name (or delete this name's record from the offsets topic)"}
+		}
+		if slot.walStatus == "lost" {
+			return nil, nil, &SetupError{What: "replication slot " + cfg.Slot,
+				Err: errors.New("has wal_status 'lost': Postgres removed WAL the slot still needed (max_slot_wal_keep_size)"),
+				Fix: "Sluice will not resume past a gap; drop the slot and start over with a new snapshot (new name or cleared checkpoint)"}
+		}
+		if slot.confirmedFlush > cp.Position.LSN {
+			return nil, nil, &SetupError{What: "replication slot " + cfg.Slot,
+				Err: fmt.Errorf("confirmed_flush_lsn %s is ahead of the checkpoint %s: another consumer advanced the slot", slot.confirmedFlush, cp.Position.LSN),
+				Fix: "make sure only one Sluice (and nothing else) uses this slot; to start over, use a new name"}
+		}
+		plan.StartLSN = cp.Position.LSN
+	default: // snapshot never, no checkpoint
+		if slot == nil {
+			res, err := pglogrepl.CreateReplicationSlot(ctx, s.repl, cfg.Slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
+				SnapshotAction: "NOEXPORT_SNAPSHOT", Mode: pglogrepl.LogicalReplication,
+			})
+			if err != nil {
+				return nil, nil, slotError(cfg.Slot, err)
+			}
+			lsn, err := pglogrepl.ParseLSN(res.ConsistentPoint)
+			if err != nil {
+				return nil, nil, err
+			}
+			plan.StartLSN = checkpoint.LSN(lsn)
+		} else {
+			plan.StartLSN = slot.confirmedFlush
+		}
+	}
+	s.startLSN = plan.StartLSN
+	s.acked.Store(uint64(plan.StartLSN))
+	s.lastCommit = plan.StartLSN
+	s.plan = plan
+	return s, plan, nil
+}
+
+func slotError(slot string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "53400":
+			return &SetupError{What: "replication slot " + slot, Err: err, Fix: "raise max_replication_slots (and restart Postgres) or drop unused slots"}
+		case "42501":
+			return &SetupError{What: "replication slot " + slot, Err: err, Fix: "ALTER ROLE <user> WITH REPLICATION"}
+		case "55000":
+			return &SetupError{What: "replication slot " + slot, Err: err, Fix: "set wal_level = logical and restart Postgres"}
+		}
+	}
+	return fmt.Errorf("postgres: creating slot %s: %w", slot, err)
+}
+
+type slotInfo struct {
+	plugin         string
+	confirmedFlush checkpoint.LSN
+	walStatus      string
+	active         bool
+}
+
+func (s *Source) slotState(ctx context.Context) (*slotInfo, error) {
+	var si slotInfo
+	var flush *string
+	var walStatus *string
+	var plugin *string
+	err := s.sql.QueryRow(ctx, `SELECT plugin, confirmed_flush_lsn::text, wal_status, active FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).
+		Scan(&plugin, &flush, &walStatus, &si.active)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: reading slot %s: %w", s.cfg.Slot, err)
+	}
+	if plugin != nil {
+		si.plugin = *plugin
+	}
+	if si.plugin != "pgoutput" {
+		return nil, &SetupError{What: "replication slot " + s.cfg.Slot, Err: fmt.Errorf("uses plugin %q", si.plugin),
+			Fix: "Sluice needs a pgoutput slot; choose another slot name in source.postgres.slot"}
+	}
+	if walStatus != nil {
+		si.walStatus = *walStatus
+	}
+	if flush != nil {
+		lsn, err := checkpoint.ParseLSN(*flush)
+		if err != nil {
+			return nil, err
+		}
+		si.confirmedFlush = lsn
+	}
+	if si.active {
+		return nil, &SetupError{What: "replication slot " + s.cfg.Slot, Err: errors.New("is in use by another connection"),
+			Fix: "stop the other consumer (another Sluice with the same name?) or choose another slot"}
+	}
+	return &si, nil
+}
+
+func (s *Source) ensurePublication(ctx context.Context, tables []TableRef) error {
+	var exists bool
+	if err := s.sql.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)`, s.cfg.Publication).Scan(&exists); err != nil {
+		return fmt.Errorf("postgres: reading publication: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = pgx.Identifier{t.ID.Namespace, t.ID.Name}.Sanitize()
+	}
+	q := "CREATE PUBLICATION " + pgx.Identifier{s.cfg.Publication}.Sanitize() + " FOR TABLE " + strings.Join(names, ", ")
+	if _, err := s.sql.Exec(ctx, q); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+			return &SetupError{What: "publication " + s.cfg.Publication, Err: err,
+				Fix: "create it as the tables' owner: " + q + "; or make Sluice's user own the tables"}
+		}
+		return fmt.Errorf("postgres: %s: %w", q, err)
+	}
+	s.log.Info("created publication", "publication", s.cfg.Publication, "tables", len(tables))
+	return nil
+}
+
+// Describe reads the definitions of the planned tables through conn (a
+// connection that imported the snapshot, so the catalog is read as of the
+// snapshot).
+func Describe(ctx context.Context, conn *pgx.Conn, refs []TableRef) ([]*schema.Table, error) {
+	cat := newCatalog(conn)
+	out := make([]*schema.Table, len(refs))
+	for i, r := range refs {
+		t, err := cat.describe(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+// PgConfig returns the parsed connection configuration.
+func (s *Source) PgConfig() *pgconn.Config { return s.pgcfg }

@@ -1,0 +1,437 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/sluicecdc/sluice/capture"
+	"github.com/sluicecdc/sluice/checkpoint"
+	"github.com/sluicecdc/sluice/schema"
+)
+
+// Source streams committed changes from a pgoutput replication slot.
+//
+// Positions: a checkpoint holds the end LSN of the last delivered
+// transaction; streaming resumes there and the server sends only
+// transactions committing at or after it. The slot's flushed LSN is sent
+// to the server only from Ack, i.e. after the checkpoint is durable, so
+// the slot never lets Postgres recycle WAL Sluice has not delivered.
+type Source struct {
+	cfg   Config
+	pgcfg *pgconn.Config
+	log   *slog.Logger
+	repl  *pgconn.PgConn
+	sql   *pgx.Conn
+	cat   *catalog
+	plan  *Plan
+	db    string
+
+	startLSN   checkpoint.LSN
+	acked      atomic.Uint64 // highest LSN acknowledged by the pipeline
+	lastCommit checkpoint.LSN
+	received   checkpoint.LSN
+
+	relations map[uint32]*relation
+
+	// current transaction
+	inTxn    bool
+	skipTxn  bool
+	xid      uint32
+	commitTs int64
+
+	before, after []any
+	change        capture.Change
+	lastHeartbeat time.Time
+	hbWarned      bool
+	stopping      atomic.Bool
+}
+
+// Stop asks Run to return nil at the next transaction boundary (at once
+// when idle), so the caller can checkpoint a complete transaction.
+func (s *Source) Stop() { s.stopping.Store(true) }
+
+type relation struct {
+	id       schema.TableID
+	captured bool
+	table    *schema.Table
+}
+
+var _ capture.Source = (*Source)(nil)
+
+// Ack records that everything up to pos is checkpointed. The position is
+// reported to the server with the next status update.
+func (s *Source) Ack(pos checkpoint.Position) {
+	for {
+		cur := s.acked.Load()
+		if uint64(pos.LSN) <= cur || s.acked.CompareAndSwap(cur, uint64(pos.LSN)) {
+			return
+		}
+	}
+}
+
+// Close releases the connections.
+func (s *Source) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if s.repl != nil {
+		_ = s.repl.Close(ctx)
+	}
+	if s.sql != nil {
+		_ = s.sql.Close(ctx)
+	}
+}
+
+func (s *Source) sendStatus(ctx context.Context, reply bool) error {
+	flushed := pglogrepl.LSN(s.acked.Load())
+	if flushed == 0 {
+		flushed = pglogrepl.LSN(s.startLSN)
+	}
+	err := pglogrepl.SendStandbyStatusUpdate(ctx, s.repl, pglogrepl.StandbyStatusUpdate{
+		WALWritePosition: flushed, WALFlushPosition: flushed, WALApplyPosition: flushed,
+		ReplyRequested: reply,
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: sending status update: %w", err)
+	}
+	return nil
+}
+
+// Run starts replication at the planned LSN and streams until ctx ends.
+func (s *Source) Run(ctx context.Context, h capture.Handler) error {
+	err := pglogrepl.StartReplication(ctx, s.repl, s.cfg.Slot, pglogrepl.LSN(s.startLSN), pglogrepl.StartReplicationOptions{
+		PluginArgs: []string{
+			"proto_version '1'",
+			"publication_names '" + escapeLiteral(s.cfg.Publication) + "'",
+			"messages 'true'",
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: START_REPLICATION slot %s at %s: %w", s.cfg.Slot, s.startLSN, err)
+	}
+	s.log.Info("streaming", "slot", s.cfg.Slot, "from", s.startLSN.String())
+	hb := s.cfg.HeartbeatInterval
+	nextStatus := time.Now().Add(s.cfg.StatusInterval)
+	s.lastHeartbeat = time.Now()
+	for {
+		if s.stopping.Load() && !s.inTxn {
+			return nil
+		}
+		now := time.Now()
+		if !now.Before(nextStatus) {
+			// Ask for a keepalive: its WAL end lets an idle source
+			// acknowledge WAL written to tables it does not capture.
+			if err := s.sendStatus(ctx, hb > 0); err != nil {
+				return err
+			}
+			nextStatus = now.Add(s.cfg.StatusInterval)
+		}
+		deadline := nextStatus
+		if hb > 0 {
+			if !s.inTxn && now.Sub(s.lastHeartbeat) >= hb {
+				s.heartbeat(ctx)
+			}
+			if d := s.lastHeartbeat.Add(hb); d.Before(deadline) {
+				deadline = d
+			}
+		}
+		// Wake at least every 250ms to notice Stop.
+		if d := now.Add(250 * time.Millisecond); d.Before(deadline) {
+			deadline = d
+		}
+		rctx, cancel := context.WithDeadline(ctx, deadline)
+		msg, err := s.repl.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if pgconn.Timeout(err) {
+				continue
+			}
+			return fmt.Errorf("postgres: replication stream: %w", err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.CopyData:
+			if len(m.Data) == 0 {
+				continue
+			}
+			switch m.Data[0] {
+			case pglogrepl.PrimaryKeepaliveMessageByteID:
+				ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(m.Data[1:])
+				if err != nil {
+					return fmt.Errorf("postgres: keepalive: %w", err)
+				}
+				if ka.ReplyRequested {
+					if err := s.sendStatus(ctx, false); err != nil {
+						return err
+					}
+					nextStatus = time.Now().Add(s.cfg.StatusInterval)
+				}
+				if hb > 0 && !s.inTxn && checkpoint.LSN(ka.ServerWALEnd) > s.lastCommit {
+					// Caught up with nothing in flight: every transaction
+					// committing before the WAL end has been received.
+					if err := h.Idle(ctx, checkpoint.Position{LSN: checkpoint.LSN(ka.ServerWALEnd)}); err != nil {
+						return err
+					}
+				}
+			case pglogrepl.XLogDataByteID:
+				xld, err := pglogrepl.ParseXLogData(m.Data[1:])
+				if err != nil {
+					return fmt.Errorf("postgres: XLogData: %w", err)
+				}
+				if err := s.handle(ctx, h, xld); err != nil {
+					return err
+				}
+			}
+		case *pgproto3.ErrorResponse:
+			return fmt.Errorf("postgres: replication stream: %w", pgconn.ErrorResponseToPgError(m))
+		default:
+			// Other messages (notices, parameter status) carry nothing we need.
+		}
+	}
+}
+
+func escapeLiteral(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' {
+			out = append(out, '\'')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
+
+// heartbeat writes a non-transactional logical decoding message, so the
+// stream carries a position even when only uncaptured tables change.
+func (s *Source) heartbeat(ctx context.Context) {
+	s.lastHeartbeat = time.Now()
+	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := s.sql.Exec(hctx, "SELECT pg_logical_emit_message(false, 'sluice.heartbeat', '')")
+	if err != nil && !s.hbWarned && ctx.Err() == nil {
+		s.hbWarned = true
+		s.log.Warn("heartbeat message failed; idle slots then rely on keepalives only. Fix: GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO the Sluice user", "err", err)
+	}
+}
+
+func (s *Source) handle(ctx context.Context, h capture.Handler, xld pglogrepl.XLogData) error {
+	msg, err := pglogrepl.Parse(xld.WALData)
+	if err != nil {
+		return fmt.Errorf("postgres: decoding pgoutput message at %s: %w", xld.WALStart, err)
+	}
+	s.received = checkpoint.LSN(xld.WALStart)
+	switch m := msg.(type) {
+	case *pglogrepl.BeginMessage:
+		s.inTxn = true
+		s.xid = m.Xid
+		s.commitTs = m.CommitTime.UnixMilli()
+		// A transaction that committed before the start position was
+		// delivered before the checkpoint: never deliver it twice.
+		s.skipTxn = checkpoint.LSN(m.FinalLSN) < s.startLSN
+	case *pglogrepl.CommitMessage:
+		s.inTxn = false
+		end := checkpoint.LSN(m.TransactionEndLSN)
+		if s.skipTxn {
+			s.skipTxn = false
+			return nil
+		}
+		if end > s.lastCommit {
+			s.lastCommit = end
+		}
+		return h.Commit(ctx, checkpoint.Position{LSN: end})
+	case *pglogrepl.RelationMessage:
+		return s.relation(ctx, h, m, xld.WALStart)
+	case *pglogrepl.InsertMessage:
+		rel, err := s.rel(m.RelationID)
+		if err != nil || !rel.captured || s.skipTxn {
+			return err
+		}
+		after, err := s.tuple(rel, m.Tuple, &s.after, nil)
+		if err != nil {
+			return err
+		}
+		return s.emit(ctx, h, rel, capture.OpCreate, nil, after, xld.WALStart)
+	case *pglogrepl.UpdateMessage:
+		rel, err := s.rel(m.RelationID)
+		if err != nil || !rel.captured || s.skipTxn {
+			return err
+		}
+		var before []any
+		if m.OldTuple != nil {
+			if before, err = s.tuple(rel, m.OldTuple, &s.before, nil); err != nil {
+				return err
+			}
+		}
+		after, err := s.tuple(rel, m.NewTuple, &s.after, before)
+		if err != nil {
+			return err
+		}
+		if before != nil && keyChanged(rel.table, before, after) {
+			// As Debezium: a key change is a delete of the old key
+			// (followed by its tombstone) and a create of the new one.
+			if err := s.emit(ctx, h, rel, capture.OpDelete, before, nil, xld.WALStart); err != nil {
+				return err
+			}
+			return s.emit(ctx, h, rel, capture.OpCreate, nil, after, xld.WALStart)
+		}
+		if m.OldTupleType != pglogrepl.UpdateMessageTupleTypeOld {
+			before = nil // only key columns were sent: no before image
+		}
+		return s.emit(ctx, h, rel, capture.OpUpdate, before, after, xld.WALStart)
+	case *pglogrepl.DeleteMessage:
+		rel, err := s.rel(m.RelationID)
+		if err != nil || !rel.captured || s.skipTxn {
+			return err
+		}
+		var before []any
+		if m.OldTuple != nil {
+			if before, err = s.tuple(rel, m.OldTuple, &s.before, nil); err != nil {
+				return err
+			}
+		}
+		return s.emit(ctx, h, rel, capture.OpDelete, before, nil, xld.WALStart)
+	case *pglogrepl.TruncateMessage:
+		if s.skipTxn {
+			return nil
+		}
+		for _, id := range m.RelationIDs {
+			rel, err := s.rel(id)
+			if err != nil {
+				return err
+			}
+			if rel.captured {
+				if err := s.emit(ctx, h, rel, capture.OpTruncate, nil, nil, xld.WALStart); err != nil {
+					return err
+				}
+			}
+		}
+	case *pglogrepl.LogicalDecodingMessage:
+		if !m.Transactional && !s.inTxn && s.cfg.HeartbeatInterval > 0 {
+			pos := checkpoint.LSN(m.LSN)
+			if pos > s.lastCommit {
+				return h.Idle(ctx, checkpoint.Position{LSN: pos})
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Source) rel(id uint32) (*relation, error) {
+	rel, ok := s.relations[id]
+	if !ok {
+		return nil, fmt.Errorf("postgres: change for relation %d arrived before its relation message (protocol violation)", id)
+	}
+	return rel, nil
+}
+
+// relation builds a table version from a relation message: pgoutput sends
+// one before the first change of a relation in a session and after every
+// change of its definition, so rows are always decoded with the schema of
+// their position.
+func (s *Source) relation(ctx context.Context, h capture.Handler, m *pglogrepl.RelationMessage, at pglogrepl.LSN) error {
+	id := schema.TableID{Namespace: m.Namespace, Name: m.RelationName}
+	rel := s.relations[m.RelationID]
+	if rel == nil {
+		rel = &relation{}
+		s.relations[m.RelationID] = rel
+	}
+	rel.id = id
+	rel.captured = s.cfg.Filter.Match(id)
+	if !rel.captured {
+		return nil
+	}
+	keys, err := s.cat.keyColumns(ctx, m.RelationID)
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		for _, c := range m.Columns {
+			if c.Flags&1 != 0 && m.ReplicaIdentity != 'f' {
+				keys = append(keys, c.Name)
+			}
+		}
+	}
+	cols := make([]colDef, len(m.Columns))
+	for i, c := range m.Columns {
+		cols[i] = colDef{name: c.Name, oid: c.DataType, typmod: c.TypeModifier}
+	}
+	t, err := s.cat.table(ctx, id, cols, keys)
+	if err != nil {
+		return err
+	}
+	if rel.table != nil && rel.table.Equal(t) {
+		return nil
+	}
+	rel.table = t
+	return h.SchemaChange(ctx, &capture.SchemaChange{
+		Table: t, Database: s.db, Position: checkpoint.Position{LSN: checkpoint.LSN(at)}, TsMs: time.Now().UnixMilli(),
+	})
+}
+
+// tuple converts pgoutput tuple data to raw values. Unchanged TOASTed
+// values are taken from old when it has them (REPLICA IDENTITY FULL),
+// otherwise marked capture.Unchanged.
+func (s *Source) tuple(rel *relation, td *pglogrepl.TupleData, buf *[]any, old []any) ([]any, error) {
+	if td == nil {
+		return nil, nil
+	}
+	n := len(rel.table.Columns)
+	if len(td.Columns) != n {
+		return nil, fmt.Errorf("postgres: table %s: tuple has %d columns, relation has %d", rel.id, len(td.Columns), n)
+	}
+	if cap(*buf) < n {
+		*buf = make([]any, n)
+	}
+	row := (*buf)[:n]
+	for i, c := range td.Columns {
+		switch c.DataType {
+		case pglogrepl.TupleDataTypeNull:
+			row[i] = nil
+		case pglogrepl.TupleDataTypeToast:
+			if old != nil && old[i] != nil && old[i] != capture.Unchanged {
+				row[i] = old[i]
+			} else {
+				row[i] = capture.Unchanged
+			}
+		case pglogrepl.TupleDataTypeText:
+			row[i] = c.Data
+		default:
+			return nil, fmt.Errorf("postgres: table %s column %s: unexpected tuple data type %q", rel.id, rel.table.Columns[i].Name, c.DataType)
+		}
+	}
+	return row, nil
+}
+
+func keyChanged(t *schema.Table, before, after []any) bool {
+	for _, k := range t.Key {
+		b, ok1 := before[k].([]byte)
+		a, ok2 := after[k].([]byte)
+		if !ok1 || !ok2 {
+			continue
+		}
+		if string(a) != string(b) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Source) emit(ctx context.Context, h capture.Handler, rel *relation, op capture.Op, before, after []any, lsn pglogrepl.LSN) error {
+	c := &s.change
+	*c = capture.Change{Op: op, Table: rel.table, Before: before, After: after}
+	c.Source = capture.SourceInfo{TsMs: s.commitTs, DB: s.db, TxID: int64(s.xid), LSN: int64(lsn)}
+	if err := h.Change(ctx, c); err != nil {
+		return err
+	}
+	return nil
+}
+

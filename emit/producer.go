@@ -1,0 +1,244 @@
+// Package emit produces records to Kafka: change topics, the schema-change
+// topic and Sluice's internal topics. It knows records and delivery, not
+// source positions: the pipeline decides when to call Commit.
+package emit
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+)
+
+// Options configure a Producer.
+type Options struct {
+	Brokers  []string
+	ClientID string
+	// TransactionalID enables exactly-once mode: every batch between two
+	// Commits is one Kafka transaction. Empty: at-least-once with the
+	// idempotent producer.
+	TransactionalID    string
+	TransactionTimeout time.Duration
+	DeliveryTimeout    time.Duration
+	MaxRecordBytes     int
+	TLS                *tls.Config
+	SASL               sasl.Mechanism
+	Logger             *slog.Logger
+}
+
+// ClientOpts returns the franz-go options shared by every client Sluice
+// makes for these brokers (producer, admin, checkpoint reader).
+func (o *Options) ClientOpts() []kgo.Opt {
+	opts := []kgo.Opt{kgo.SeedBrokers(o.Brokers...)}
+	if o.ClientID != "" {
+		opts = append(opts, kgo.ClientID(o.ClientID))
+	}
+	if o.TLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(o.TLS))
+	}
+	if o.SASL != nil {
+		opts = append(opts, kgo.SASL(o.SASL))
+	}
+	return opts
+}
+
+// Producer writes records asynchronously and reports, at Commit, whether
+// every record since the previous Commit was delivered. After the first
+// delivery error it accepts no more work: Commit returns that error and the
+// caller must not advance its checkpoint.
+//
+// Produce and Commit must be called from one goroutine.
+type Producer struct {
+	cl  *kgo.Client
+	txn bool
+	log *slog.Logger
+
+	inTxn bool
+
+	mu  sync.Mutex
+	err error // first delivery error, sticky
+}
+
+// NewProducer connects a producer. It does not contact the brokers until
+// the first request; call Ping to fail fast.
+func NewProducer(o Options) (*Producer, error) {
+	opts := append(o.ClientOpts(),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		// Keyed records go to murmur2(key) % partitions, as a Java
+		// producer would choose.
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
+		kgo.MaxBufferedRecords(20000),
+		kgo.MaxBufferedBytes(64<<20),
+		// Topics are created before producing; an unknown topic is an
+		// error, not something to wait for.
+		kgo.UnknownTopicRetries(3),
+	)
+	if o.DeliveryTimeout > 0 {
+		opts = append(opts, kgo.RecordDeliveryTimeout(o.DeliveryTimeout))
+	}
+	if o.MaxRecordBytes > 0 {
+		opts = append(opts, kgo.ProducerBatchMaxBytes(int32(o.MaxRecordBytes)))
+	}
+	if o.TransactionalID != "" {
+		opts = append(opts, kgo.TransactionalID(o.TransactionalID))
+		tt := o.TransactionTimeout
+		if tt == 0 {
+			tt = 5 * time.Minute
+		}
+		opts = append(opts, kgo.TransactionTimeout(tt))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka producer: %w", err)
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Producer{cl: cl, txn: o.TransactionalID != "", log: log}, nil
+}
+
+// Client returns the underlying client (for admin requests).
+func (p *Producer) Client() *kgo.Client { return p.cl }
+
+// Transactional reports whether the producer writes in transactions.
+func (p *Producer) Transactional() bool { return p.txn }
+
+// Produce queues r for delivery. It blocks only when the client's buffer
+// is full (back-pressure onto the source). Delivery errors surface at
+// Commit and through Err.
+func (p *Producer) Produce(ctx context.Context, r *kgo.Record) error {
+	if err := p.Err(); err != nil {
+		return err
+	}
+	if p.txn && !p.inTxn {
+		if err := p.cl.BeginTransaction(); err != nil {
+			return p.fail(fmt.Errorf("kafka: begin transaction: %w", err))
+		}
+		p.inTxn = true
+	}
+	p.cl.Produce(ctx, r, p.promise)
+	return nil
+}
+
+func (p *Producer) promise(r *kgo.Record, err error) {
+	if err != nil {
+		p.fail(deliveryError(r, err))
+	}
+}
+
+func (p *Producer) fail(err error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err == nil {
+		p.err = err
+	}
+	return p.err
+}
+
+// Err returns the first delivery error, if any.
+func (p *Producer) Err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// Commit produces tail (the checkpoint record, schema-history records) and
+// then makes everything produced since the last Commit durable: in
+// exactly-once mode by committing the Kafka transaction, otherwise by
+// waiting for every acknowledgement. A nil error means every record was
+// acknowledged by all in-sync replicas, so the caller may advance its
+// checkpoint. A non-nil error means nothing may be assumed delivered; in
+// exactly-once mode the transaction was aborted or its outcome is unknown,
+// and the caller must resume from the last committed checkpoint.
+func (p *Producer) Commit(ctx context.Context, tail ...*kgo.Record) error {
+	for _, r := range tail {
+		if err := p.Produce(ctx, r); err != nil {
+			return err
+		}
+	}
+	if err := p.cl.Flush(ctx); err != nil {
+		return p.fail(fmt.Errorf("kafka: flush: %w", err))
+	}
+	if err := p.Err(); err != nil {
+		if p.inTxn {
+			p.abort(ctx)
+		}
+		return err
+	}
+	if !p.txn || !p.inTxn {
+		return nil
+	}
+	p.inTxn = false
+	if err := p.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return p.fail(transactionError(err))
+	}
+	return nil
+}
+
+func (p *Producer) abort(ctx context.Context) {
+	p.inTxn = false
+	if err := p.cl.AbortBufferedRecords(ctx); err != nil {
+		p.log.Warn("kafka: aborting buffered records failed", "err", err)
+	}
+	if err := p.cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		p.log.Warn("kafka: aborting the transaction failed; the next instance's producer fences it", "err", err)
+	}
+}
+
+// Close releases the client. It does not deliver buffered records: an
+// open transaction is aborted, and anything not committed by Commit is
+// lost to Kafka (and will be produced again from the checkpoint).
+func (p *Producer) Close() {
+	if p.txn && p.inTxn {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		p.abort(ctx)
+		cancel()
+	}
+	p.cl.Close()
+}
+
+// ErrFenced reports that another instance with the same transactional.id
+// took over.
+var ErrFenced = errors.New("another sluice instance with the same name took over (producer fenced); this instance stops")
+
+func transactionError(err error) error {
+	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
+		return fmt.Errorf("%w: %w", ErrFenced, err)
+	}
+	return fmt.Errorf("kafka: commit transaction: %w", err)
+}
+
+// RecordTooLargeError reports a record the brokers will not accept.
+type RecordTooLargeError struct {
+	Topic string
+	Bytes int
+	Err   error
+}
+
+func (e *RecordTooLargeError) Error() string {
+	return fmt.Sprintf("kafka: a %d-byte record for topic %s is larger than Kafka accepts; raise the topic's max.message.bytes "+
+		"(and the broker's message.max.bytes) and kafka.max_record_bytes together, or exclude the large column with "+
+		"source.exclude_columns: %v", e.Bytes, e.Topic, e.Err)
+}
+
+func (e *RecordTooLargeError) Unwrap() error { return e.Err }
+
+func deliveryError(r *kgo.Record, err error) error {
+	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+		return &RecordTooLargeError{Topic: r.Topic, Bytes: len(r.Key) + len(r.Value), Err: err}
+	}
+	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
+		return fmt.Errorf("%w: %w", ErrFenced, err)
+	}
+	return fmt.Errorf("kafka: delivering to topic %s: %w", r.Topic, err)
+}

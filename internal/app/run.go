@@ -1,0 +1,194 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicecdc/sluice/capture"
+	pgcapture "github.com/sluicecdc/sluice/capture/postgres"
+	"github.com/sluicecdc/sluice/checkpoint"
+	"github.com/sluicecdc/sluice/emit"
+	"github.com/sluicecdc/sluice/internal/config"
+	"github.com/sluicecdc/sluice/internal/pipeline"
+	"github.com/sluicecdc/sluice/schema"
+	"github.com/sluicecdc/sluice/snapshot"
+)
+
+// State is what the HTTP endpoints report about a running instance.
+type State struct {
+	Phase     atomic.Value // string: "starting", "snapshot", "streaming", "stopping"
+	Metrics   *pipeline.Metrics
+	Snapshot  *snapshot.Progress
+	LastEvent atomic.Int64 // unix ms of the last event or idle position
+}
+
+// NewState returns a state in phase "starting".
+func NewState() *State {
+	s := &State{Metrics: pipeline.NewMetrics(), Snapshot: &snapshot.Progress{}}
+	s.Phase.Store("starting")
+	return s
+}
+
+// Stopper lets the caller stop a run gracefully: the source stops at the
+// next transaction boundary, the checkpoint is committed, Run returns nil.
+type Stopper struct {
+	stop atomic.Pointer[func()]
+	req  atomic.Bool
+}
+
+// Stop requests a graceful stop.
+func (s *Stopper) Stop() {
+	s.req.Store(true)
+	if f := s.stop.Load(); f != nil {
+		(*f)()
+	}
+}
+
+func (s *Stopper) set(f func()) {
+	s.stop.Store(&f)
+	if s.req.Load() {
+		f()
+	}
+}
+
+// Run runs the capture pipeline until ctx is cancelled (hard stop) or
+// stop is requested (graceful stop).
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, st *State, stopper *Stopper) error {
+	env, err := NewEnv(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	switch cfg.Source.Type {
+	case "postgres":
+		return runPostgres(ctx, cfg, env, log, st, stopper)
+	default:
+		return fmt.Errorf("source.type %q: not supported by this build", cfg.Source.Type)
+	}
+}
+
+func excludeMap(cols []string) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for _, c := range cols {
+		i := strings.LastIndex(c, ".")
+		if i < 0 {
+			continue
+		}
+		t, col := c[:i], c[i+1:]
+		if out[t] == nil {
+			out[t] = map[string]bool{}
+		}
+		out[t][col] = true
+	}
+	return out
+}
+
+func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logger, st *State, stopper *Stopper) error {
+	prod, err := emit.NewProducer(env.Kafka)
+	if err != nil {
+		return err
+	}
+	defer prod.Close()
+	if err := env.Registry.Ping(ctx); err != nil {
+		return err
+	}
+	opts := env.Kafka.ClientOpts()
+	po := pipeline.Options{
+		Name: cfg.Name, Kind: schema.Postgres, Tombstones: cfg.Kafka.Tombstones,
+		Partitions: int32(cfg.Kafka.Partitions), Replication: int16(cfg.Kafka.ReplicationFactor),
+		CommitInterval: cfg.Checkpoint.Interval, CommitEvents: cfg.Checkpoint.MaxEvents,
+		ExcludeColumns: excludeMap(cfg.Source.ExcludeColumns), Slot: cfg.Source.Postgres.Slot,
+		Logger: log, Metrics: st.Metrics,
+	}
+	// The internal topics must exist before the checkpoint can be read.
+	bootstrap := pipeline.New(po, prod, env.Registry, nil)
+	if err := bootstrap.EnsureInternalTopics(ctx); err != nil {
+		return err
+	}
+	cp, err := checkpoint.Load(ctx, opts, pipeline.OffsetsTopic(cfg.Name), cfg.Name)
+	if err != nil {
+		return fmt.Errorf("reading checkpoint: %w", err)
+	}
+	if cp != nil {
+		log.Info("resuming from checkpoint", "position", cp.Position.String(), "snapshot_done", cp.SnapshotDone)
+	}
+	src, plan, err := pgcapture.Open(ctx, pgcapture.Config{
+		DSN: cfg.Source.DSN, Slot: cfg.Source.Postgres.Slot, Publication: cfg.Source.Postgres.Publication,
+		Filter:            pgcapture.Filter{Include: cfg.Source.Tables, Exclude: cfg.Source.ExcludeTables},
+		HeartbeatInterval: cfg.Source.Postgres.HeartbeatInterval, StatusInterval: cfg.Source.Postgres.StatusInterval,
+		Logger: log,
+	}, cp, cfg.Snapshot.Mode)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	po.ServerID = plan.SystemID
+	p := pipeline.New(po, prod, env.Registry, cp)
+	p.SetSource(src)
+
+	if plan.Snapshot != "" {
+		st.Phase.Store("snapshot")
+		sctx, cancel := context.WithCancel(ctx)
+		stopper.set(cancel)
+		err := snapshot.Postgres(sctx, src.PgConfig(), plan, p, snapshot.Options{
+			Parallelism: cfg.Snapshot.Parallelism, ProgressInterval: cfg.Snapshot.ProgressInterval,
+			Logger: log, Progress: st.Snapshot,
+		})
+		cancel()
+		if err != nil {
+			if stopper.req.Load() && errors.Is(err, context.Canceled) {
+				log.Info("stopped during the snapshot; it starts over at the next run")
+				return nil
+			}
+			return err
+		}
+		if err := p.SnapshotDone(ctx, checkpoint.Position{LSN: plan.StartLSN}); err != nil {
+			return err
+		}
+		log.Info("snapshot complete and checkpointed", "lsn", plan.StartLSN.String())
+		if cfg.Snapshot.Mode == pgcapture.SnapshotInitialOnly {
+			return nil
+		}
+	} else if cp == nil {
+		// snapshot.mode never: the start position is the first checkpoint.
+		if err := p.SnapshotDone(ctx, checkpoint.Position{LSN: plan.StartLSN}); err != nil {
+			return err
+		}
+	}
+	st.Phase.Store("streaming")
+	stopper.set(src.Stop)
+	runErr := src.Run(ctx, &observed{Handler: p, st: st})
+	if runErr != nil {
+		return runErr
+	}
+	// Graceful stop at a transaction boundary: commit what was produced.
+	st.Phase.Store("stopping")
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+	defer cancel()
+	if err := p.Checkpoint(cctx); err != nil {
+		return fmt.Errorf("final checkpoint: %w", err)
+	}
+	log.Info("stopped; checkpoint committed", "position", p.Checkpointed().String())
+	return nil
+}
+
+// observed records liveness for /readyz.
+type observed struct {
+	capture.Handler
+	st *State
+}
+
+func (o *observed) Commit(ctx context.Context, pos checkpoint.Position) error {
+	o.st.LastEvent.Store(time.Now().UnixMilli())
+	return o.Handler.Commit(ctx, pos)
+}
+
+func (o *observed) Idle(ctx context.Context, pos checkpoint.Position) error {
+	o.st.LastEvent.Store(time.Now().UnixMilli())
+	return o.Handler.Idle(ctx, pos)
+}

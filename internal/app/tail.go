@@ -1,0 +1,116 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicecdc/sluice/internal/config"
+	"github.com/sluicecdc/sluice/internal/devmode"
+	"github.com/sluicecdc/sluice/schema"
+)
+
+// TailOptions configure Tail.
+type TailOptions struct {
+	Topics        []string
+	FromBeginning bool
+	Max           int // 0: no limit
+}
+
+// Tail consumes change topics read_committed, decodes every record through
+// the registry and prints one JSON object per line. With no brokers or
+// registry configured it reads from the development addresses a `sluice
+// run` in embedded mode listens on.
+func Tail(ctx context.Context, cfg *config.Config, o TailOptions, w io.Writer) error {
+	brokers := cfg.Kafka.Brokers
+	if len(brokers) == 0 {
+		brokers = []string{"127.0.0.1:" + strconv.Itoa(devmode.BrokerPort)}
+	}
+	url := cfg.SchemaRegistry.URL
+	if url == "" {
+		url = "http://" + devmode.RegistryAddr
+	}
+	ktls, err := TLSConfig(cfg.Kafka.TLS, "kafka")
+	if err != nil {
+		return err
+	}
+	rtls, err := TLSConfig(cfg.SchemaRegistry.TLS, "schema_registry")
+	if err != nil {
+		return err
+	}
+	reg, err := schema.NewRegistry(schema.RegistryOptions{URL: url, Username: cfg.SchemaRegistry.Username, Password: cfg.SchemaRegistry.Password, TLS: rtls})
+	if err != nil {
+		return err
+	}
+	dec := schema.NewDecoder(reg)
+	reset := kgo.NewOffset().AtEnd()
+	if o.FromBeginning {
+		reset = kgo.NewOffset().AtStart()
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(o.Topics...), kgo.ConsumeResetOffset(reset),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	}
+	if ktls != nil {
+		opts = append(opts, kgo.DialTLSConfig(ktls))
+	}
+	if m := saslMechanism(cfg.Kafka.SASL); m != nil {
+		opts = append(opts, kgo.SASL(m))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+	n := 0
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var ferr error
+		fs.EachError(func(t string, p int32, err error) {
+			if ferr == nil {
+				ferr = fmt.Errorf("kafka: %s[%d]: %w", t, p, err)
+			}
+		})
+		if ferr != nil {
+			return ferr
+		}
+		for it := fs.RecordIter(); !it.Done(); {
+			r := it.Next()
+			line := map[string]any{"topic": r.Topic, "partition": r.Partition, "offset": r.Offset, "key": nil, "value": nil}
+			if r.Key != nil {
+				k, err := dec.JSON(ctx, r.Key)
+				if err != nil {
+					return fmt.Errorf("%s[%d]@%d key: %w", r.Topic, r.Partition, r.Offset, err)
+				}
+				line["key"] = json.RawMessage(k)
+			}
+			if r.Value != nil {
+				v, err := dec.JSON(ctx, r.Value)
+				if err != nil {
+					return fmt.Errorf("%s[%d]@%d value: %w", r.Topic, r.Partition, r.Offset, err)
+				}
+				line["value"] = json.RawMessage(v)
+			}
+			b, err := json.Marshal(line)
+			if err != nil {
+				return err
+			}
+			_, _ = bw.Write(append(b, '\n'))
+			n++
+			if o.Max > 0 && n >= o.Max {
+				return nil
+			}
+		}
+		_ = bw.Flush()
+	}
+}

@@ -1,0 +1,338 @@
+// Package pipeline wires a capture source to the schema encoder, the Kafka
+// producer and the checkpoint: capture → schema → emit → checkpoint, with
+// acknowledgements flowing back to the source only after the checkpoint
+// that covers them is durable.
+//
+// Data-integrity invariants enforced here (cited in the code as [In]):
+//
+//	I1. A checkpoint names only a source transaction boundary.
+//	I2. A checkpoint is written only after every event before it is
+//	    acknowledged by Kafka (exactly-once: in the same committed Kafka
+//	    transaction as those events).
+//	I3. The source is acknowledged (Postgres: the slot's flushed LSN) only
+//	    after the checkpoint covering the position is durable.
+//	I4. After the first delivery or encoding error nothing more is
+//	    checkpointed or acknowledged: the pipeline stops with the error.
+//	I5. A value that cannot be encoded stops the pipeline; it is never
+//	    dropped or replaced silently.
+//	I6. A schema version is recorded in the schema history in the same
+//	    commit as (or before) the first event that uses it.
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicecdc/sluice/capture"
+	"github.com/sluicecdc/sluice/checkpoint"
+	"github.com/sluicecdc/sluice/emit"
+	"github.com/sluicecdc/sluice/schema"
+)
+
+// Options configure a Pipeline.
+type Options struct {
+	Name           string
+	Kind           schema.SourceKind
+	Tombstones     bool
+	Partitions     int32
+	Replication    int16
+	CommitInterval time.Duration
+	CommitEvents   int
+	// ExcludeColumns maps "ns.table" to excluded column names.
+	ExcludeColumns map[string]map[string]bool
+	// ServerID and Slot are stored in every checkpoint.
+	ServerID string
+	Slot     string
+	Logger   *slog.Logger
+	Metrics  *Metrics
+}
+
+// Topic names of a connector.
+func OffsetsTopic(name string) string { return name + ".sluice.offsets" }
+
+// HistoryTopic is the schema-history topic of a connector.
+func HistoryTopic(name string) string { return name + ".sluice.schema-history" }
+
+// TableTopic is the change topic of a table: <name>.<namespace>.<table>,
+// with characters Kafka does not allow replaced by '_'.
+func TableTopic(name string, id schema.TableID) string {
+	return name + "." + topicSafe(id.Namespace) + "." + topicSafe(id.Name)
+}
+
+func topicSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+type tableState struct {
+	codec   *schema.Codec
+	keyID   int
+	valueID int
+}
+
+// Pipeline implements capture.Handler.
+type Pipeline struct {
+	o      Options
+	prod   *emit.Producer
+	topics *emit.Topics
+	reg    *schema.Registry
+	src    capture.Source
+	log    *slog.Logger
+	m      *Metrics
+
+	tables map[*schema.Table]*tableState
+
+	pending      int // events produced since the last checkpoint
+	lastCommit   time.Time
+	safe         checkpoint.Position // last transaction boundary seen
+	checkpointed checkpoint.Position // last durable checkpoint
+	snapshotDone bool
+	history      []*kgo.Record // schema-history records awaiting commit
+	dirty        bool          // safe moved since the last checkpoint
+	err          error         // sticky [I4]
+}
+
+// New returns a pipeline producing with prod and registering with reg.
+// start is the checkpoint the source resumes from (nil for a fresh start).
+func New(o Options, prod *emit.Producer, reg *schema.Registry, start *checkpoint.Checkpoint) *Pipeline {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics()
+	}
+	if o.CommitInterval <= 0 {
+		o.CommitInterval = time.Second
+	}
+	if o.CommitEvents <= 0 {
+		o.CommitEvents = 50000
+	}
+	p := &Pipeline{
+		o: o, prod: prod, reg: reg, log: o.Logger, m: o.Metrics,
+		topics:     emit.NewTopics(prod.Client()),
+		tables:     map[*schema.Table]*tableState{},
+		lastCommit: time.Now(),
+	}
+	if start != nil {
+		p.safe = start.Position
+		p.checkpointed = start.Position
+		p.snapshotDone = start.SnapshotDone
+	}
+	return p
+}
+
+// SetSource sets the source to acknowledge checkpointed positions to.
+func (p *Pipeline) SetSource(s capture.Source) { p.src = s }
+
+// EnsureInternalTopics creates the offsets and schema-history topics.
+func (p *Pipeline) EnsureInternalTopics(ctx context.Context) error {
+	return p.topics.Ensure(ctx,
+		emit.TopicSpec{Name: OffsetsTopic(p.o.Name), Partitions: 1, ReplicationFactor: p.o.Replication, Configs: emit.OffsetsConfigs},
+		emit.TopicSpec{Name: HistoryTopic(p.o.Name), Partitions: 1, ReplicationFactor: p.o.Replication, Configs: emit.HistoryConfigs},
+	)
+}
+
+func (p *Pipeline) state(ctx context.Context, t *schema.Table) (*tableState, error) {
+	if st, ok := p.tables[t]; ok {
+		return st, nil
+	}
+	topic := TableTopic(p.o.Name, t.ID)
+	codec, err := schema.NewCodec(topic, t, schema.CodecOptions{
+		Kind: p.o.Kind, Name: p.o.Name, Exclude: p.o.ExcludeColumns[t.ID.String()],
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := p.topics.Ensure(ctx, emit.TopicSpec{Name: topic, Partitions: p.o.Partitions, ReplicationFactor: p.o.Replication}); err != nil {
+		return nil, err
+	}
+	st := &tableState{codec: codec}
+	if codec.KeySchema != "" {
+		if st.keyID, err = p.reg.Register(ctx, topic+"-key", codec.KeySchema); err != nil {
+			return nil, err
+		}
+	}
+	if st.valueID, err = p.reg.Register(ctx, topic+"-value", codec.ValueSchema); err != nil {
+		return nil, err
+	}
+	p.tables[t] = st
+	return st, nil
+}
+
+// Change encodes and produces one change event (and its tombstone).
+func (p *Pipeline) Change(ctx context.Context, c *capture.Change) error {
+	if p.err != nil {
+		return p.err
+	}
+	rec, tomb, err := p.encode(ctx, c)
+	if err != nil {
+		return p.stop(err) // [I5]
+	}
+	if err := p.prod.Produce(ctx, rec); err != nil {
+		return p.stop(err)
+	}
+	p.pending++
+	p.m.event(c.Table.ID, c.Op, len(rec.Value)+len(rec.Key))
+	if tomb != nil {
+		if err := p.prod.Produce(ctx, tomb); err != nil {
+			return p.stop(err)
+		}
+		p.pending++
+	}
+	return nil
+}
+
+func (p *Pipeline) encode(ctx context.Context, c *capture.Change) (rec, tomb *kgo.Record, err error) {
+	st, err := p.state(ctx, c.Table)
+	if err != nil {
+		return nil, nil, err
+	}
+	var key []byte
+	if st.codec.HasKey() {
+		row := c.After
+		if row == nil {
+			row = c.Before
+		}
+		if row != nil {
+			key = schema.AppendWireHeader(make([]byte, 0, 32), st.keyID)
+			if key, err = st.codec.AppendKey(key, row); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	val := schema.AppendWireHeader(make([]byte, 0, 256), st.valueID)
+	val, err = st.codec.AppendValue(val, &schema.Event{
+		Op: byte(c.Op), Before: c.Before, After: c.After, Source: &c.Source, TsMs: time.Now().UnixMilli(),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	rec = &kgo.Record{Topic: st.codec.Topic, Key: key, Value: val}
+	if c.Op == capture.OpDelete && p.o.Tombstones && key != nil {
+		tomb = &kgo.Record{Topic: st.codec.Topic, Key: key}
+	}
+	return rec, tomb, nil
+}
+
+// SchemaChange records a schema version in the history [I6].
+func (p *Pipeline) SchemaChange(ctx context.Context, sc *capture.SchemaChange) error {
+	if p.err != nil {
+		return p.err
+	}
+	b, err := json.Marshal(historyRecord{
+		Source: p.o.Name, Position: sc.Position, TsMs: sc.TsMs, Database: sc.Database, DDL: sc.DDL, Table: sc.Table,
+	})
+	if err != nil {
+		return p.stop(err)
+	}
+	p.history = append(p.history, &kgo.Record{Topic: HistoryTopic(p.o.Name), Key: []byte(p.o.Name), Value: b})
+	return nil
+}
+
+type historyRecord struct {
+	Source   string              `json:"source"`
+	Position checkpoint.Position `json:"position"`
+	TsMs     int64               `json:"ts_ms"`
+	Database string              `json:"database,omitempty"`
+	DDL      string              `json:"ddl,omitempty"`
+	Table    *schema.Table       `json:"table,omitempty"`
+}
+
+// Commit notes a transaction boundary and checkpoints when the batch is
+// due [I1].
+func (p *Pipeline) Commit(ctx context.Context, pos checkpoint.Position) error {
+	if p.err != nil {
+		return p.err
+	}
+	p.safe = pos
+	p.dirty = true
+	if p.pending >= p.o.CommitEvents || time.Since(p.lastCommit) >= p.o.CommitInterval {
+		return p.Checkpoint(ctx)
+	}
+	return nil
+}
+
+// Idle notes that the source is caught up at pos with nothing in flight.
+func (p *Pipeline) Idle(ctx context.Context, pos checkpoint.Position) error {
+	if p.err != nil {
+		return p.err
+	}
+	if pos != p.safe {
+		p.safe = pos
+		p.dirty = true
+	}
+	if p.dirty && time.Since(p.lastCommit) >= p.o.CommitInterval {
+		return p.Checkpoint(ctx)
+	}
+	return nil
+}
+
+// SnapshotDone marks the initial snapshot delivered and checkpoints at pos.
+func (p *Pipeline) SnapshotDone(ctx context.Context, pos checkpoint.Position) error {
+	p.snapshotDone = true
+	p.safe = pos
+	p.dirty = true
+	return p.Checkpoint(ctx)
+}
+
+// Checkpoint makes every event produced so far durable, then writes the
+// checkpoint at the last transaction boundary, then acknowledges the
+// source [I2, I3]. It must be called only at a transaction boundary.
+func (p *Pipeline) Checkpoint(ctx context.Context) error {
+	if p.err != nil {
+		return p.err
+	}
+	if !p.dirty && p.pending == 0 && len(p.history) == 0 {
+		return nil
+	}
+	start := time.Now()
+	rec, err := checkpoint.Record(OffsetsTopic(p.o.Name), p.o.Name, &checkpoint.Checkpoint{
+		Position: p.safe, SnapshotDone: p.snapshotDone, ServerID: p.o.ServerID, Slot: p.o.Slot,
+	})
+	if err != nil {
+		return p.stop(err)
+	}
+	tail := append(p.history, rec)
+	if err := p.prod.Commit(ctx, tail...); err != nil {
+		return p.stop(err) // [I4]: nothing acknowledged
+	}
+	p.history = nil
+	p.pending = 0
+	p.dirty = false
+	p.lastCommit = time.Now()
+	p.checkpointed = p.safe
+	p.m.committed(p.safe, time.Since(start))
+	if p.src != nil && p.snapshotDone {
+		p.src.Ack(p.safe) // [I3]
+	}
+	return nil
+}
+
+// Checkpointed returns the last durable checkpoint position.
+func (p *Pipeline) Checkpointed() checkpoint.Position { return p.checkpointed }
+
+func (p *Pipeline) stop(err error) error {
+	if p.err == nil {
+		p.err = err
+	}
+	return p.err
+}
+
+// Err returns the error that stopped the pipeline, if any.
+func (p *Pipeline) Err() error { return p.err }
+
+// String describes the pipeline for logs.
+func (p *Pipeline) String() string {
+	return fmt.Sprintf("pipeline %s (%s)", p.o.Name, p.o.Kind)
+}

@@ -1,0 +1,343 @@
+package schema
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/linkedin/goavro/v2"
+)
+
+// columnTypeFor maps a column of a source kind to its Avro type. Each
+// source's mapping registers itself here.
+var columnTypeFor = map[SourceKind]func(*Column) (ColumnType, error){}
+
+// ErrNoKey is returned by AppendKey for a table without a key: its
+// records carry a null Kafka key.
+var ErrNoKey = errors.New("table has no primary key")
+
+// ErrUnavailable wraps a value the source did not send for a type with no
+// placeholder.
+var ErrUnavailable = errors.New("the source did not send this unchanged value (TOAST) and the type has no placeholder; set REPLICA IDENTITY FULL on the table")
+
+// Codec encodes the change events of one table version in the Debezium
+// envelope. It is immutable and safe for concurrent use.
+type Codec struct {
+	Table       *Table
+	Topic       string
+	KeySchema   string // "" when the table has no key
+	ValueSchema string
+
+	kind    SourceKind
+	name    string    // connector name, for source.name
+	cols    []int     // emitted columns: indexes into Table.Columns
+	types   []ColumnType
+	keyCols []int // indexes into Table.Columns
+	keyType []ColumnType
+}
+
+// CodecOptions select what a Codec emits.
+type CodecOptions struct {
+	Kind SourceKind
+	Name string // connector name: topic prefix and source.name
+	// Exclude names columns (exact, case-sensitive) left out of the value.
+	// Key columns cannot be excluded.
+	Exclude map[string]bool
+}
+
+// NewCodec builds the key and value schemas of a table version for topic,
+// and validates both with goavro.
+func NewCodec(topic string, t *Table, o CodecOptions) (*Codec, error) {
+	mapper := columnTypeFor[o.Kind]
+	if mapper == nil {
+		return nil, fmt.Errorf("no type mapping for source kind %q", o.Kind)
+	}
+	c := &Codec{Table: t, Topic: topic, kind: o.Kind, name: o.Name}
+	ns := avroNamespace(topic)
+	isKey := make(map[int]bool, len(t.Key))
+	for _, k := range t.Key {
+		isKey[k] = true
+	}
+	var valueFields []any
+	defined := map[string]bool{}
+	seen := map[string]string{}
+	for i := range t.Columns {
+		col := &t.Columns[i]
+		if o.Exclude[col.Name] {
+			if isKey[i] {
+				return nil, fmt.Errorf("table %s: column %q is part of the key and cannot be excluded", t.ID, col.Name)
+			}
+			continue
+		}
+		ct, err := mapper(col)
+		if err != nil {
+			return nil, fmt.Errorf("table %s column %q (%s): %w", t.ID, col.Name, col.Type, err)
+		}
+		fname := AvroName(col.Name)
+		if prev, dup := seen[fname]; dup {
+			return nil, fmt.Errorf("table %s: columns %q and %q both become Avro field %q", t.ID, prev, col.Name, fname)
+		}
+		seen[fname] = col.Name
+		c.cols = append(c.cols, i)
+		c.types = append(c.types, ct)
+		valueFields = append(valueFields, columnField(fname, col, ct, defined))
+	}
+	valueRecord := map[string]any{
+		"type": "record", "name": "Value", "namespace": ns,
+		"connect.name": ns + ".Value", "fields": orEmpty(valueFields),
+	}
+	if len(t.Key) > 0 {
+		var keyFields []any
+		kdefined := map[string]bool{}
+		for _, k := range t.Key {
+			col := &t.Columns[k]
+			ct, err := mapper(col)
+			if err != nil {
+				return nil, fmt.Errorf("table %s key column %q (%s): %w", t.ID, col.Name, col.Type, err)
+			}
+			c.keyCols = append(c.keyCols, k)
+			c.keyType = append(c.keyType, ct)
+			keyFields = append(keyFields, map[string]any{"name": AvroName(col.Name), "type": dedupeNamed(ct.Avro, kdefined)})
+		}
+		key := map[string]any{
+			"type": "record", "name": "Key", "namespace": ns,
+			"connect.name": ns + ".Key", "fields": keyFields,
+		}
+		b, err := json.Marshal(key)
+		if err != nil {
+			return nil, err
+		}
+		c.KeySchema = string(b)
+	}
+	env := map[string]any{
+		"type": "record", "name": "Envelope", "namespace": ns,
+		"connect.name": ns + ".Envelope", "connect.version": 1,
+		"fields": []any{
+			optField("before", []any{"null", valueRecord}),
+			optField("after", []any{"null", ns + ".Value"}),
+			field("source", sourceSchema(o.Kind)),
+			field("op", "string"),
+			optField("ts_ms", []any{"null", "long"}),
+			optField("transaction", []any{"null", transactionBlock}),
+		},
+	}
+	b, err := json.Marshal(env)
+	if err != nil {
+		return nil, err
+	}
+	c.ValueSchema = string(b)
+	if c.KeySchema != "" {
+		if _, err := goavro.NewCodec(c.KeySchema); err != nil {
+			return nil, fmt.Errorf("table %s: key schema invalid: %w", t.ID, err)
+		}
+	}
+	if _, err := goavro.NewCodec(c.ValueSchema); err != nil {
+		return nil, fmt.Errorf("table %s: value schema invalid: %w", t.ID, err)
+	}
+	return c, nil
+}
+
+var transactionBlock = map[string]any{
+	"type": "record", "name": "block", "namespace": "event", "connect.name": "event.block", "connect.version": 1,
+	"fields": []any{
+		field("id", "string"),
+		field("total_order", "long"),
+		field("data_collection_order", "long"),
+	},
+}
+
+func orEmpty(f []any) []any {
+	if f == nil {
+		return []any{}
+	}
+	return f
+}
+
+func columnField(name string, col *Column, ct ColumnType, defined map[string]bool) map[string]any {
+	typ := dedupeNamed(ct.Avro, defined)
+	if col.Nullable {
+		return map[string]any{"name": name, "type": []any{"null", typ}, "default": nil}
+	}
+	return map[string]any{"name": name, "type": typ}
+}
+
+// dedupeNamed replaces a named type (record, enum, fixed) that is already
+// defined in the schema being built with a reference by full name, as Avro
+// requires.
+func dedupeNamed(t any, defined map[string]bool) any {
+	m, ok := t.(map[string]any)
+	if !ok {
+		return t
+	}
+	switch m["type"] {
+	case "record", "enum", "fixed":
+		full, _ := m["name"].(string)
+		if ns, _ := m["namespace"].(string); ns != "" && !strings.Contains(full, ".") {
+			full = ns + "." + full
+		}
+		if defined[full] {
+			return full
+		}
+		defined[full] = true
+		if fields, ok := m["fields"].([]any); ok {
+			out := make([]any, len(fields))
+			for i, f := range fields {
+				fm, ok := f.(map[string]any)
+				if !ok {
+					out[i] = f
+					continue
+				}
+				cp := make(map[string]any, len(fm))
+				for k, v := range fm {
+					cp[k] = v
+				}
+				cp["type"] = dedupeNamed(fm["type"], defined)
+				out[i] = cp
+			}
+			cp := make(map[string]any, len(m))
+			for k, v := range m {
+				cp[k] = v
+			}
+			cp["fields"] = out
+			return cp
+		}
+	case "array":
+		cp := make(map[string]any, len(m))
+		for k, v := range m {
+			cp[k] = v
+		}
+		cp["items"] = dedupeNamed(m["items"], defined)
+		return cp
+	}
+	return t
+}
+
+// AvroName turns an identifier into a valid Avro name the way Debezium's
+// schema.name.adjustment.mode=avro does: every character outside
+// [A-Za-z0-9_] becomes '_', and a leading digit gets a '_' prefix.
+func AvroName(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+			b.WriteRune(r)
+		case r >= '0' && r <= '9':
+			if i == 0 {
+				b.WriteByte('_')
+			}
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "_"
+	}
+	return b.String()
+}
+
+func avroNamespace(topic string) string {
+	parts := strings.Split(topic, ".")
+	for i, p := range parts {
+		parts[i] = AvroName(p)
+	}
+	return strings.Join(parts, ".")
+}
+
+// HasKey reports whether records of this table carry a key.
+func (c *Codec) HasKey() bool { return len(c.keyCols) > 0 }
+
+// AppendKey appends the Avro key record for row (values in Table.Columns
+// order).
+func (c *Codec) AppendKey(dst []byte, row []any) ([]byte, error) {
+	if len(c.keyCols) == 0 {
+		return dst, ErrNoKey
+	}
+	var err error
+	for i, k := range c.keyCols {
+		v := row[k]
+		if v == nil || v == Unchanged {
+			return dst, c.valueErr(k, v, errors.New("a key column has no value"))
+		}
+		if dst, err = c.keyType[i].Append(dst, v); err != nil {
+			return dst, c.valueErr(k, v, err)
+		}
+	}
+	return dst, nil
+}
+
+// Event is the input of AppendValue.
+type Event struct {
+	Op     byte
+	Before []any // nil: absent
+	After  []any
+	Source *SourceInfo
+	TsMs   int64 // processing time
+}
+
+// AppendValue appends the Avro envelope of one change event.
+func (c *Codec) AppendValue(dst []byte, e *Event) ([]byte, error) {
+	var err error
+	if dst, err = c.appendRow(dst, e.Before); err != nil {
+		return dst, err
+	}
+	if dst, err = c.appendRow(dst, e.After); err != nil {
+		return dst, err
+	}
+	dst = appendSource(dst, c.kind, c.name, c.Table.ID, e.Source)
+	dst = AppendString(dst, string(rune(e.Op)))
+	dst = AppendLong(AppendNullableSome(dst), e.TsMs)
+	dst = AppendNullableNull(dst) // transaction
+	return dst, nil
+}
+
+func (c *Codec) appendRow(dst []byte, row []any) ([]byte, error) {
+	if row == nil {
+		return AppendNullableNull(dst), nil
+	}
+	dst = AppendNullableSome(dst)
+	var err error
+	for i, ci := range c.cols {
+		v := row[ci]
+		nullable := c.Table.Columns[ci].Nullable
+		switch {
+		case v == nil:
+			if !nullable {
+				return dst, c.valueErr(ci, v, errNullInNotNull)
+			}
+			dst = AppendNullableNull(dst)
+			continue
+		case nullable:
+			dst = AppendNullableSome(dst)
+		}
+		if v == Unchanged {
+			if c.types[i].Unavailable == nil {
+				return dst, c.valueErr(ci, v, ErrUnavailable)
+			}
+			dst = c.types[i].Unavailable(dst)
+			continue
+		}
+		if dst, err = c.types[i].Append(dst, v); err != nil {
+			return dst, c.valueErr(ci, v, err)
+		}
+	}
+	return dst, nil
+}
+
+// errNullInNotNull reports a NULL in a column whose schema says NOT NULL.
+// Capture packages only declare NOT NULL where the source guarantees it
+// for every image of the row (see docs/TYPES.md), so this is a bug or a
+// source inconsistency, and it stops the pipeline.
+var errNullInNotNull = errors.New("NULL in a column declared NOT NULL")
+
+func (c *Codec) valueErr(ci int, v any, err error) error {
+	col := &c.Table.Columns[ci]
+	p := "NULL"
+	if v == Unchanged {
+		p = "(unchanged, not sent)"
+	} else if v != nil {
+		p = Printable(v)
+	}
+	return &ValueError{Table: c.Table.ID, Column: col.Name, Type: col.Type, Value: p, Err: err}
+}

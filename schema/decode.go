@@ -1,0 +1,90 @@
+package schema
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/linkedin/goavro/v2"
+)
+
+// Decoder decodes Confluent-framed Avro records through the registry with
+// goavro: independent of the encoder in this package, it is what `sluice
+// tail` and the tests use to read what Sluice wrote.
+type Decoder struct {
+	reg *Registry
+
+	mu     sync.Mutex
+	codecs map[int]*goavro.Codec
+	json   map[int]*goavro.Codec
+}
+
+// NewDecoder returns a decoder that looks schemas up in reg.
+func NewDecoder(reg *Registry) *Decoder {
+	return &Decoder{reg: reg, codecs: map[int]*goavro.Codec{}, json: map[int]*goavro.Codec{}}
+}
+
+func (d *Decoder) codec(ctx context.Context, id int) (*goavro.Codec, *goavro.Codec, error) {
+	d.mu.Lock()
+	c, ok := d.codecs[id]
+	j := d.json[id]
+	d.mu.Unlock()
+	if ok {
+		return c, j, nil
+	}
+	s, err := d.reg.SchemaByID(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c, err = goavro.NewCodec(s); err != nil {
+		return nil, nil, fmt.Errorf("schema id %d: %w", id, err)
+	}
+	if j, err = goavro.NewCodecForStandardJSONFull(s); err != nil {
+		return nil, nil, fmt.Errorf("schema id %d: %w", id, err)
+	}
+	d.mu.Lock()
+	d.codecs[id], d.json[id] = c, j
+	d.mu.Unlock()
+	return c, j, nil
+}
+
+// Native decodes b to goavro's native form (unions as single-key maps).
+func (d *Decoder) Native(ctx context.Context, b []byte) (any, error) {
+	id, payload, err := ParseWireHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	c, _, err := d.codec(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	v, rest, err := c.NativeFromBinary(payload)
+	if err != nil {
+		return nil, fmt.Errorf("schema id %d: %w", id, err)
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("schema id %d: %d bytes left after the record", id, len(rest))
+	}
+	return v, nil
+}
+
+// JSON decodes b and renders it as standard JSON (unions unwrapped).
+func (d *Decoder) JSON(ctx context.Context, b []byte) ([]byte, error) {
+	id, payload, err := ParseWireHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	c, j, err := d.codec(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	v, _, err := c.NativeFromBinary(payload)
+	if err != nil {
+		return nil, fmt.Errorf("schema id %d: %w", id, err)
+	}
+	out, err := j.TextualFromNative(nil, v)
+	if err != nil {
+		return nil, fmt.Errorf("schema id %d: rendering JSON: %w", id, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,5 @@
+package schema
+
+func init() {
+	columnTypeFor[Postgres] = PostgresColumnType
+}

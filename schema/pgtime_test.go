@@ -1,0 +1,158 @@
+package schema
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+func pgDay(y, m, d int) time.Time { return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC) }
+
+func pgMicros(y, m, d, hh, mm, ss, us int) int64 {
+	return time.Date(y, time.Month(m), d, hh, mm, ss, us*1000, time.UTC).UnixMicro()
+}
+
+func pgClock(hh, mm, ss, us int) time.Duration {
+	return time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute + time.Duration(ss)*time.Second + time.Duration(us)*time.Microsecond
+}
+
+func TestPostgresDateTime(t *testing.T) {
+	date := pgCol("date", -1)
+	tm, tm3, tm0 := pgCol("time", -1), pgCol("time", 3), pgCol("time", 0)
+	tz := pgCol("timetz", -1)
+	ts, ts3 := pgCol("timestamp", -1), pgCol("timestamp", 3)
+	tstz, tstz0, tstz3 := pgCol("timestamptz", -1), pgCol("timestamptz", 0), pgCol("timestamptz", 3)
+	pgRunCases(t, []pgCase{
+		// Go's time package uses astronomical years too: year -43 is 44 BC.
+		{col: date, in: "2024-01-02", want: pgDay(2024, 1, 2)},
+		{col: date, in: "1970-01-01", want: pgDay(1970, 1, 1)},
+		{col: date, in: "1969-12-31", want: pgDay(1969, 12, 31)},
+		{col: date, in: "2000-02-29", want: pgDay(2000, 2, 29)},
+		{col: date, in: "0044-03-15 BC", want: pgDay(-43, 3, 15)},
+		{col: date, in: "0001-12-31 BC", want: pgDay(0, 12, 31)},
+		{col: date, in: "0005-02-29 BC", want: pgDay(-4, 2, 29)},
+		{col: date, in: "4713-11-24 BC", want: pgDay(-4712, 11, 24)},
+		{col: date, in: "5874897-12-31", want: pgDay(5874897, 12, 31)},
+		{col: date, in: "12345-06-07", want: pgDay(12345, 6, 7)},
+		{col: date, in: "infinity", want: pgDay(1970, 1, 1+math.MaxInt32)},
+		{col: date, in: "-infinity", want: pgDay(1970, 1, 1+math.MinInt32)},
+		{col: date, in: "2023-02-29", err: errBad},
+		{col: date, in: "2024-13-01", err: errBad},
+		{col: date, in: "2024-00-10", err: errBad},
+		{col: date, in: "24-01-01", err: errBad},
+		{col: date, in: "0000-01-01", err: errBad},
+		{col: date, in: "2024-01-02 BC BC", err: errBad},
+		{col: date, in: "2024-01-02x", err: errBad},
+		{col: date, in: "2024/01/02", err: errBad},
+		{col: date, in: "Infinity", err: errBad},
+
+		{col: tm, in: "00:00:00", want: pgClock(0, 0, 0, 0)},
+		{col: tm, in: "10:15:30.123456", want: pgClock(10, 15, 30, 123456)},
+		{col: tm, in: "10:15:30.5", want: pgClock(10, 15, 30, 500000)},
+		{col: tm, in: "23:59:59.999999", want: pgClock(23, 59, 59, 999999)},
+		{col: tm, in: "24:00:00", want: pgClock(24, 0, 0, 0)},
+		{col: tm, in: "24:00:01", err: errBad},
+		{col: tm, in: "25:00:00", err: errBad},
+		{col: tm, in: "10:60:00", err: errBad},
+		{col: tm, in: "10:15", err: errBad},
+		{col: tm, in: "10:15:30.", err: errBad},
+		{col: tm, in: "10:15:30.1234567", err: errBad},
+		{col: tm, in: "10:15:30+00", err: errBad},
+		{col: tm3, in: "10:15:30.123", want: pgClock(10, 15, 30, 123000)},
+		{col: tm3, in: "24:00:00", want: pgClock(24, 0, 0, 0)},
+		{col: tm3, in: "10:15:30.1234", err: errUnrep},
+		{col: tm0, in: "10:15:30", want: pgClock(10, 15, 30, 0)},
+
+		{col: tz, in: "10:15:30.123456+00", want: "10:15:30.123456Z"},
+		{col: tz, in: "10:15:30+00", want: "10:15:30Z"},
+		{col: tz, in: "10:15:30.5-03", want: "13:15:30.5Z"},
+		{col: tz, in: "10:15:30+05:30", want: "04:45:30Z"},
+		{col: tz, in: "01:00:00+05", want: "20:00:00Z"},
+		{col: tz, in: "22:00:00-03:00:00", want: "01:00:00Z"},
+		{col: tz, in: "12:00:00+05:30:15", want: "06:29:45Z"},
+		{col: tz, in: "00:00:00+00", want: "00:00:00Z"},
+		{col: tz, in: "24:00:00+00", want: "24:00:00Z"},
+		{col: tz, in: "24:00:00+01", want: "23:00:00Z"},
+		{col: tz, in: "23:00:00-01", want: "00:00:00Z"},
+		{col: tz, in: "10:15:30", err: errBad},
+		{col: tz, in: "10:15:30+5", err: errBad},
+		{col: tz, in: "10:15:30Z", err: errBad},
+		{col: tz, in: "10:15:30+05:3", err: errBad},
+		{col: tz, in: "10:15:30+05:60", err: errBad},
+
+		{col: ts, in: "2024-01-02 03:04:05.123456", want: pgMicros(2024, 1, 2, 3, 4, 5, 123456)},
+		{col: ts, in: "1970-01-01 00:00:00", want: int64(0)},
+		{col: ts, in: "1969-12-31 23:59:59.999999", want: int64(-1)},
+		{col: ts, in: "0044-03-15 10:00:00 BC", want: pgMicros(-43, 3, 15, 10, 0, 0, 0)},
+		{col: ts, in: "4713-11-24 00:00:00 BC", want: pgMicros(-4712, 11, 24, 0, 0, 0, 0)},
+		{col: ts, in: "infinity", want: int64(math.MaxInt64)},
+		{col: ts, in: "-infinity", want: int64(math.MinInt64)},
+		{col: ts, in: "294247-01-10 04:00:54.775806", want: int64(math.MaxInt64 - 1)},
+		{col: ts, in: "294247-01-10 04:00:54.775807", err: errUnrep},
+		{col: ts, in: "294276-12-31 23:59:59.999999", err: errUnrep},
+		{col: ts, in: "2024-01-02T03:04:05", err: errBad},
+		{col: ts, in: "2024-01-02 24:00:00", err: errBad},
+		{col: ts, in: "2024-01-02", err: errBad},
+		{col: ts, in: "2024-01-02 03:04:05+00", err: errBad},
+		{col: ts3, in: "2024-01-02 03:04:05.123", want: pgMicros(2024, 1, 2, 3, 4, 5, 123000) / 1000},
+		{col: ts3, in: "1969-12-31 23:59:59.999", want: int64(-1)},
+		{col: ts3, in: "2024-01-02 03:04:05.1234", err: errUnrep},
+		{col: ts3, in: "infinity", want: int64(math.MaxInt64)},
+		{col: ts3, in: "-infinity", want: int64(math.MinInt64)},
+
+		{col: tstz, in: "2024-01-02 03:04:05.123456+00", want: "2024-01-02T03:04:05.123456Z"},
+		{col: tstz, in: "2024-01-02 03:04:05+00", want: "2024-01-02T03:04:05.000000Z"},
+		{col: tstz, in: "2024-01-02 03:04:05.12+05:30", want: "2024-01-01T21:34:05.120000Z"},
+		{col: tstz, in: "2024-12-31 23:30:00-03:00:00", want: "2025-01-01T02:30:00.000000Z"},
+		{col: tstz, in: "2024-03-01 00:00:00+01", want: "2024-02-29T23:00:00.000000Z"},
+		{col: tstz, in: "0044-03-15 10:00:00+00 BC", want: "-0043-03-15T10:00:00.000000Z"},
+		{col: tstz, in: "0001-01-01 00:30:00+01", want: "0000-12-31T23:30:00.000000Z"},
+		{col: tstz, in: "10000-01-01 00:00:00+00", want: "+10000-01-01T00:00:00.000000Z"},
+		{col: tstz, in: "294276-12-31 23:59:59.999999+00", want: "+294276-12-31T23:59:59.999999Z"},
+		{col: tstz, in: "infinity", want: "infinity"},
+		{col: tstz, in: "-infinity", want: "-infinity"},
+		{col: tstz0, in: "2024-01-02 03:04:05+00", want: "2024-01-02T03:04:05Z"},
+		{col: tstz0, in: "2024-01-02 03:04:05.5+00", want: "2024-01-02T03:04:05.5Z"},
+		{col: tstz3, in: "2024-01-02 03:04:05.1+00", want: "2024-01-02T03:04:05.100Z"},
+		{col: tstz, in: "2024-01-02 03:04:05", err: errBad},
+		{col: tstz, in: "2024-01-02 03:04:05 UTC", err: errBad},
+		{col: tstz, in: "2024-01-02T03:04:05Z", err: errBad},
+		{col: tstz, in: "2024-01-02 03:04:05+0530", err: errBad},
+	})
+}
+
+func TestPostgresInterval(t *testing.T) {
+	iv := pgCol("interval", -1)
+	pgRunCases(t, []pgCase{
+		{col: iv, in: "P1Y2M3DT4H5M6.789S", want: "P1Y2M3DT4H5M6.789S"},
+		{col: iv, in: "PT0S", want: "P0Y0M0DT0H0M0S"},
+		{col: iv, in: "P-1Y-2M3DT-4H-5M-6.789S", want: "P-1Y-2M3DT-4H-5M-6.789S"},
+		{col: iv, in: "PT-0.5S", want: "P0Y0M0DT0H0M-0.5S"},
+		{col: iv, in: "P1D", want: "P0Y0M1DT0H0M0S"},
+		{col: iv, in: "P-3D", want: "P0Y0M-3DT0H0M0S"},
+		{col: iv, in: "PT100H", want: "P0Y0M0DT100H0M0S"},
+		{col: iv, in: "PT1.000001S", want: "P0Y0M0DT0H0M1.000001S"},
+		{col: iv, in: "PT6.000000S", want: "P0Y0M0DT0H0M6S"},
+		{col: iv, in: "P1Y-1M", want: "P0Y11M0DT0H0M0S"},
+		{col: iv, in: "P14M", want: "P1Y2M0DT0H0M0S"},
+		{col: iv, in: "PT90M", want: "P0Y0M0DT1H30M0S"},
+		{col: iv, in: "P178956970Y7M", want: "P178956970Y7M0DT0H0M0S"},
+		{col: iv, in: "PT2562047788H54.775807S", want: "P0Y0M0DT2562047788H0M54.775807S"},
+		{col: iv, in: "infinity", want: "infinity"},
+		{col: iv, in: "-infinity", want: "-infinity"},
+		{col: iv, in: "1 year 2 mons", err: errBad},
+		{col: iv, in: "P", err: errBad},
+		{col: iv, in: "PT", err: errBad},
+		{col: iv, in: "P1DT", err: errBad},
+		{col: iv, in: "P1H", err: errBad},
+		{col: iv, in: "PT1Y", err: errBad},
+		{col: iv, in: "P1.5D", err: errBad},
+		{col: iv, in: "P1M1Y", err: errBad},
+		{col: iv, in: "P1Y1Y", err: errBad},
+		{col: iv, in: "P1", err: errBad},
+		{col: iv, in: "P-Y", err: errBad},
+		{col: iv, in: "PT1S2S", err: errBad},
+		{col: iv, in: "P178956971Y", err: errBad},
+		{col: iv, in: "PT9999999999999999H", err: errBad},
+	})
+}

@@ -1,0 +1,130 @@
+package schema
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/sr"
+)
+
+// Registry registers schemas with a Confluent-compatible schema registry
+// and caches their ids, so the hot path never does network I/O.
+type Registry struct {
+	cl *sr.Client
+
+	mu   sync.Mutex
+	ids  map[string]int // subject + "\x00" + schema -> id
+	byID map[int]string // id -> schema, for decoding
+}
+
+// RegistryOptions configure the registry client.
+type RegistryOptions struct {
+	URL      string
+	Username string
+	Password string
+	TLS      *tls.Config
+}
+
+// NewRegistry returns a client for the registry at o.URL.
+func NewRegistry(o RegistryOptions) (*Registry, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = o.TLS
+	opts := []sr.ClientOpt{
+		sr.URLs(o.URL),
+		sr.HTTPClient(&http.Client{Transport: tr, Timeout: 30 * time.Second}),
+		sr.UserAgent("sluice"),
+	}
+	if o.Username != "" {
+		opts = append(opts, sr.BasicAuth(o.Username, o.Password))
+	}
+	cl, err := sr.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("schema registry %s: %w", o.URL, err)
+	}
+	return &Registry{cl: cl, ids: map[string]int{}, byID: map[int]string{}}, nil
+}
+
+// Client returns the underlying franz-go client.
+func (r *Registry) Client() *sr.Client { return r.cl }
+
+// Register registers an Avro schema under subject (idempotent: an identical
+// schema returns its existing id) and returns its id.
+func (r *Registry) Register(ctx context.Context, subject, schema string) (int, error) {
+	k := subject + "\x00" + schema
+	r.mu.Lock()
+	id, ok := r.ids[k]
+	r.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	ss, err := r.cl.CreateSchema(ctx, subject, sr.Schema{Schema: schema, Type: sr.TypeAvro})
+	if err != nil {
+		var re *sr.ResponseError
+		if errors.As(err, &re) && re.StatusCode == http.StatusConflict {
+			return 0, fmt.Errorf("schema registry rejected a new schema for subject %q as incompatible with the previous version (%s); "+
+				"a column type change is not backward compatible: set the subject's compatibility to NONE "+
+				"(PUT /config/%s {\"compatibility\":\"NONE\"}) if consumers can cope, then restart: %w", subject, re.Message, subject, err)
+		}
+		return 0, fmt.Errorf("schema registry: register subject %q: %w", subject, err)
+	}
+	r.mu.Lock()
+	r.ids[k] = ss.ID
+	r.byID[ss.ID] = schema
+	r.mu.Unlock()
+	return ss.ID, nil
+}
+
+// SchemaByID returns the schema text of id, from cache or the registry.
+func (r *Registry) SchemaByID(ctx context.Context, id int) (string, error) {
+	r.mu.Lock()
+	s, ok := r.byID[id]
+	r.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	sch, err := r.cl.SchemaByID(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("schema registry: schema id %d: %w", id, err)
+	}
+	r.mu.Lock()
+	r.byID[id] = sch.Schema
+	r.mu.Unlock()
+	return sch.Schema, nil
+}
+
+// Ping checks that the registry answers.
+func (r *Registry) Ping(ctx context.Context) error {
+	_, err := r.cl.Subjects(ctx)
+	if err != nil {
+		return fmt.Errorf("schema registry not reachable: %w", err)
+	}
+	return nil
+}
+
+// WireHeaderLen is the length of the Confluent wire-format header.
+const WireHeaderLen = 5
+
+// AppendWireHeader appends the Confluent wire-format header: magic byte 0
+// and the 4-byte big-endian schema id.
+func AppendWireHeader(dst []byte, id int) []byte {
+	dst = append(dst, 0)
+	return binary.BigEndian.AppendUint32(dst, uint32(id))
+}
+
+// ErrNotWireFormat reports bytes without the Confluent wire-format header.
+var ErrNotWireFormat = errors.New("not Confluent wire format (want magic byte 0 and a 4-byte schema id)")
+
+// ParseWireHeader splits a Confluent-framed message into schema id and
+// Avro payload.
+func ParseWireHeader(b []byte) (id int, payload []byte, err error) {
+	if len(b) < WireHeaderLen || b[0] != 0 {
+		return 0, nil, ErrNotWireFormat
+	}
+	return int(binary.BigEndian.Uint32(b[1:5])), b[5:], nil
+}

@@ -1,0 +1,284 @@
+// Package snapshot reads the existing rows of captured tables
+// consistently with the position where streaming starts, and hands them
+// to the pipeline as op "r" events.
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sluicecdc/sluice/capture"
+	pgcapture "github.com/sluicecdc/sluice/capture/postgres"
+	"github.com/sluicecdc/sluice/checkpoint"
+	"github.com/sluicecdc/sluice/schema"
+)
+
+// Options configure a snapshot.
+type Options struct {
+	Parallelism      int
+	ProgressInterval time.Duration
+	// CommitRows is how many rows go into one batch before the pipeline
+	// may commit (bounds the size of a Kafka transaction).
+	CommitRows int
+	Logger     *slog.Logger
+	Progress   *Progress
+}
+
+// Progress counts rows read per table, for logs and metrics. It is safe
+// for concurrent use.
+type Progress struct {
+	mu     sync.Mutex
+	tables []*TableProgress
+}
+
+func (p *Progress) set(ts []*TableProgress) {
+	p.mu.Lock()
+	p.tables = ts
+	p.mu.Unlock()
+}
+
+// Tables returns the per-table progress.
+func (p *Progress) Tables() []*TableProgress {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tables
+}
+
+// TableProgress is the progress of one table.
+type TableProgress struct {
+	ID    schema.TableID
+	Total int64 // estimate from pg_class.reltuples
+	Done  atomic.Int64
+}
+
+type row struct {
+	table *schema.Table
+	vals  []any
+}
+
+// Postgres reads every planned table inside the slot's exported snapshot,
+// with several connections importing the same snapshot, so the rows are
+// exactly those committed before the slot's consistent point: streaming
+// from that point neither misses nor repeats a change.
+func Postgres(ctx context.Context, cfg *pgconn.Config, plan *pgcapture.Plan, h capture.Handler, o Options) error {
+	if o.Parallelism <= 0 {
+		o.Parallelism = 4
+	}
+	if o.CommitRows <= 0 {
+		o.CommitRows = 10000
+	}
+	if o.ProgressInterval <= 0 {
+		o.ProgressInterval = 10 * time.Second
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	n := min(o.Parallelism, len(plan.Tables))
+	conns := make([]*pgx.Conn, 0, n)
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, c := range conns {
+			_ = c.Close(cctx)
+		}
+	}()
+	for i := 0; i < n; i++ {
+		c, err := pgcapture.Connect(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+		if _, err := c.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+			return fmt.Errorf("snapshot: begin: %w", err)
+		}
+		if _, err := c.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+plan.Snapshot+"'"); err != nil {
+			return fmt.Errorf("snapshot: importing snapshot %s: %w", plan.Snapshot, err)
+		}
+	}
+	tables, err := pgcapture.Describe(ctx, conns[0], plan.Tables)
+	if err != nil {
+		return err
+	}
+	prog := o.Progress
+	if prog == nil {
+		prog = &Progress{}
+	}
+	tps := make([]*TableProgress, len(tables))
+	for i, t := range tables {
+		tps[i] = &TableProgress{ID: t.ID}
+		var est float64
+		_ = conns[0].QueryRow(ctx, "SELECT reltuples FROM pg_class WHERE oid = $1", plan.Tables[i].RelID).Scan(&est)
+		tps[i].Total = int64(max(est, 0))
+	}
+	prog.set(tps)
+	for _, t := range tables {
+		if err := h.SchemaChange(ctx, &capture.SchemaChange{Table: t, Database: plan.Database,
+			Position: checkpoint.Position{LSN: plan.StartLSN}, TsMs: time.Now().UnixMilli()}); err != nil {
+			return err
+		}
+	}
+	log.Info("snapshot started", "tables", len(tables), "connections", n, "lsn", plan.StartLSN.String())
+	start := time.Now()
+
+	g, gctx := errgroup.WithContext(ctx)
+	rows := make(chan row, 1024)
+	next := atomic.Int64{}
+	var readers errgroup.Group
+	for _, c := range conns {
+		readers.Go(func() error {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(tables) {
+					return nil
+				}
+				if err := readTable(gctx, c, tables[i], tps[i], rows); err != nil {
+					return err
+				}
+			}
+		})
+	}
+	g.Go(func() error {
+		err := readers.Wait()
+		close(rows)
+		return err
+	})
+	g.Go(func() error {
+		return emit(gctx, h, plan, rows, o, prog, log, start)
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	var total int64
+	for _, tp := range tps {
+		total += tp.Done.Load()
+	}
+	el := time.Since(start)
+	log.Info("snapshot read", "rows", total, "seconds", el.Seconds(), "rows_per_second", float64(total)/max(el.Seconds(), 1e-9))
+	return nil
+}
+
+func readTable(ctx context.Context, c *pgx.Conn, t *schema.Table, p *TableProgress, out chan<- row) error {
+	cols := make(pgx.Identifier, 0, len(t.Columns))
+	q := "SELECT "
+	for i, col := range t.Columns {
+		if i > 0 {
+			q += ", "
+		}
+		q += pgx.Identifier{col.Name}.Sanitize()
+		cols = append(cols, col.Name)
+	}
+	if len(t.Columns) == 0 {
+		q += "1"
+	}
+	q += " FROM " + pgx.Identifier{t.ID.Namespace, t.ID.Name}.Sanitize()
+	rs, err := c.Query(ctx, q)
+	if err != nil {
+		return fmt.Errorf("snapshot: reading %s: %w", t.ID, err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		raw := rs.RawValues()
+		size := 0
+		for _, v := range raw {
+			size += len(v)
+		}
+		// One allocation per row for all its bytes: RawValues is reused
+		// by the next Next.
+		buf := make([]byte, 0, size)
+		vals := make([]any, len(t.Columns))
+		for i := range t.Columns {
+			if raw[i] == nil {
+				continue
+			}
+			s := len(buf)
+			buf = append(buf, raw[i]...)
+			vals[i] = buf[s:len(buf):len(buf)]
+		}
+		select {
+		case out <- row{table: t, vals: vals}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		p.Done.Add(1)
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("snapshot: reading %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// emit hands rows to the pipeline on one goroutine. It holds one row back
+// so the last row of the snapshot can be marked snapshot=last.
+func emit(ctx context.Context, h capture.Handler, plan *pgcapture.Plan, rows <-chan row, o Options, prog *Progress, log *slog.Logger, start time.Time) error {
+	ts := time.Now().UnixMilli()
+	pos := checkpoint.Position{LSN: plan.StartLSN}
+	var held *row
+	count := 0
+	tick := time.NewTicker(o.ProgressInterval)
+	defer tick.Stop()
+	send := func(r *row, mark string) error {
+		c := &capture.Change{Op: capture.OpRead, Table: r.table, After: r.vals,
+			Source: capture.SourceInfo{TsMs: ts, Snapshot: mark, DB: plan.Database, LSN: int64(plan.StartLSN)}}
+		if err := h.Change(ctx, c); err != nil {
+			return err
+		}
+		count++
+		if count%o.CommitRows == 0 {
+			return h.Commit(ctx, pos)
+		}
+		return nil
+	}
+	for {
+		select {
+		case r, ok := <-rows:
+			if !ok {
+				if held != nil {
+					if err := send(held, "last"); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			if held != nil {
+				mark := "true"
+				if count == 0 {
+					mark = "first"
+				}
+				if err := send(held, mark); err != nil {
+					return err
+				}
+			}
+			held = &r
+		case <-tick.C:
+			logProgress(log, prog, start)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func logProgress(log *slog.Logger, prog *Progress, start time.Time) {
+	el := time.Since(start).Seconds()
+	for _, tp := range prog.Tables() {
+		done := tp.Done.Load()
+		rate := float64(done) / max(el, 1e-9)
+		args := []any{"table", tp.ID.String(), "rows", done, "total_estimate", tp.Total, "rows_per_second", int64(rate)}
+		if tp.Total > done && rate > 0 {
+			args = append(args, "eta_seconds", int64(float64(tp.Total-done)/rate))
+		}
+		log.Info("snapshot progress", args...)
+	}
+}
+
+// ErrNoSnapshot is returned when a plan has no exported snapshot.
+var ErrNoSnapshot = errors.New("no exported snapshot in the plan")
