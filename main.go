@@ -153,8 +153,8 @@ func cmdRun(args []string, stderr io.Writer) int {
 		return exitFailure
 	}
 	if err := app.Run(ctx, cfg, log, st, stopper); err != nil {
-		if errors.Is(err, context.Canceled) {
-			return exitFailure
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return exitFailure // aborted by a second signal, already logged
 		}
 		log.Error("stopped with an error", "err", err)
 		return exitFailure

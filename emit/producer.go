@@ -114,8 +114,9 @@ func (p *Producer) Client() *kgo.Client { return p.cl }
 func (p *Producer) Transactional() bool { return p.txn }
 
 // Produce queues r for delivery. It blocks only when the client's buffer
-// is full (back-pressure onto the source). Delivery errors surface at
-// Commit and through Err.
+// is full (back-pressure onto the source), at most until buffered records
+// are delivered or time out (kafka.delivery_timeout). Delivery errors
+// surface at Commit and through Err.
 func (p *Producer) Produce(ctx context.Context, r *kgo.Record) error {
 	if err := p.Err(); err != nil {
 		return err
@@ -126,7 +127,10 @@ func (p *Producer) Produce(ctx context.Context, r *kgo.Record) error {
 		}
 		p.inTxn = true
 	}
-	p.cl.Produce(ctx, r, p.promise)
+	// A record lives until it is delivered or fails (delivery timeout),
+	// not until the caller's context ends: a record cancelled with its
+	// context would fail the batch after the caller moved on.
+	p.cl.Produce(context.WithoutCancel(ctx), r, p.promise)
 	return nil
 }
 
