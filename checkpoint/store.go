@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -31,12 +32,26 @@ func ReadTopic(ctx context.Context, opts []kgo.Opt, topic string, fn func(*kgo.R
 	if err != nil {
 		return err
 	}
-	ends, err := kadm.NewClient(adm).ListCommittedOffsets(ctx, topic)
+	// A topic created a moment ago may still be electing its leader:
+	// retry retriable errors for a while.
+	var ends kadm.ListedOffsets
+	for attempt := 0; ; attempt++ {
+		ends, err = kadm.NewClient(adm).ListCommittedOffsets(ctx, topic)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err == nil || !kerr.IsRetriable(err) || attempt >= 60 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			adm.Close()
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 	adm.Close()
 	if err != nil {
-		return fmt.Errorf("kafka: end offsets of %s: %w", topic, err)
-	}
-	if err := ends.Error(); err != nil {
 		return fmt.Errorf("kafka: end offsets of %s: %w", topic, err)
 	}
 	target := map[int32]int64{}

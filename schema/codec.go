@@ -30,8 +30,8 @@ type Codec struct {
 	ValueSchema string
 
 	kind    SourceKind
-	name    string    // connector name, for source.name
-	cols    []int     // emitted columns: indexes into Table.Columns
+	name    string // connector name, for source.name
+	cols    []int  // emitted columns: indexes into Table.Columns
 	types   []ColumnType
 	keyCols []int // indexes into Table.Columns
 	keyType []ColumnType

@@ -156,3 +156,18 @@ func TestPostgresInterval(t *testing.T) {
 		{col: iv, in: "PT9999999999999999H", err: errBad},
 	})
 }
+
+// The civil-date arithmetic behind every date and timestamp, against Go's
+// time package, over Postgres' whole date range (4713 BC to 5874897 AD).
+func TestPostgresCivilDays(t *testing.T) {
+	for days := int64(-2_500_000); days <= 2_146_000_000; days += 99_991 {
+		y, m, d := pgCivilFromDays(days)
+		want := time.Unix(days*86400, 0).UTC()
+		if y != int64(want.Year()) || m != int(want.Month()) || d != want.Day() {
+			t.Fatalf("day %d: %d-%d-%d, time says %v", days, y, m, d, want)
+		}
+		if back := pgDaysFromCivil(y, m, d); back != days {
+			t.Fatalf("%d-%d-%d: day %d, want %d", y, m, d, back, days)
+		}
+	}
+}

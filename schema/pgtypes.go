@@ -36,8 +36,6 @@ var (
 	ErrPostgresMalformed = errors.New("malformed Postgres text value")
 )
 
-func init() { columnTypeFor[Postgres] = PostgresColumnType }
-
 // PostgresColumnType maps a Postgres column to its Avro representation.
 // Raw values handed to Append are the text-format output of the type
 // ([]byte, never nil: NULL is handled by the caller), exactly as pgoutput
@@ -47,7 +45,10 @@ func init() { columnTypeFor[Postgres] = PostgresColumnType }
 // ErrPostgresUnrepresentable or ErrPostgresMalformed.
 //
 // c.Type is the typname; domains must already be resolved to their base
-// type. The returned ColumnType does not retain c.
+// type. An array is a column with Elem set or, when the caller gave no OID
+// (and so no catalog facts), a typname starting with '_'. The array
+// column's TypeMod applies to its elements, as in pg_attribute. The
+// returned ColumnType does not retain c.
 func PostgresColumnType(c *Column) (ColumnType, error) {
 	if c == nil {
 		return ColumnType{}, errors.New("postgres column type: nil column")
@@ -99,7 +100,7 @@ func pgTypeOf(c *Column) (pgType, error) {
 		// Composite, range, multirange and pseudo types keep their text.
 		return pgTextType(nil, true), nil
 	}
-	if c.Elem != nil || (strings.HasPrefix(c.Type, "_") && len(c.Type) > 1) {
+	if c.Elem != nil || (c.OID == 0 && len(c.Type) > 1 && c.Type[0] == '_') {
 		return pgArrayTypeOf(c)
 	}
 	switch c.Type {

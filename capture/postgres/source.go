@@ -134,17 +134,22 @@ func (s *Source) Run(ctx context.Context, h capture.Handler) error {
 			nextStatus = now.Add(s.cfg.StatusInterval)
 		}
 		deadline := nextStatus
-		if hb > 0 {
-			if !s.inTxn && now.Sub(s.lastHeartbeat) >= hb {
+		if hb > 0 && !s.inTxn {
+			if now.Sub(s.lastHeartbeat) >= hb {
 				s.heartbeat(ctx)
 			}
 			if d := s.lastHeartbeat.Add(hb); d.Before(deadline) {
 				deadline = d
 			}
 		}
-		// Wake at least every 250ms to notice Stop.
+		// Wake at least every 250ms to notice Stop, and never pass a
+		// deadline already due: ReceiveMessage would return at once
+		// without reading, and the loop would spin.
 		if d := now.Add(250 * time.Millisecond); d.Before(deadline) {
 			deadline = d
+		}
+		if min := now.Add(5 * time.Millisecond); deadline.Before(min) {
+			deadline = min
 		}
 		rctx, cancel := context.WithDeadline(ctx, deadline)
 		msg, err := s.repl.ReceiveMessage(rctx)
@@ -434,4 +439,3 @@ func (s *Source) emit(ctx context.Context, h capture.Handler, rel *relation, op 
 	}
 	return nil
 }
-

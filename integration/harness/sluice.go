@@ -120,11 +120,19 @@ func Start(t testing.TB, env []string, args ...string) *Process {
 		select {
 		case <-p.done:
 		default:
+			if t.Failed() {
+				// A goroutine dump shows where a stuck process is.
+				_ = cmd.Process.Signal(syscall.SIGQUIT)
+				select {
+				case <-p.done:
+				case <-time.After(3 * time.Second):
+				}
+			}
 			_ = cmd.Process.Kill()
 			<-p.done
 		}
 		if t.Failed() {
-			t.Logf("sluice %s output:\n%s", strings.Join(args, " "), tail(p.log.String(), 12000))
+			t.Logf("sluice %s output:\n%s", strings.Join(args, " "), tail(p.log.String(), 60000))
 		}
 	})
 	return p
