@@ -157,6 +157,9 @@ func cmdRun(args []string, stderr io.Writer) int {
 			return exitFailure // aborted by a second signal, already logged
 		}
 		log.Error("stopped with an error", "err", err)
+		if config.IsConfigError(err) {
+			return exitUsage
+		}
 		return exitFailure
 	}
 	return exitOK

@@ -101,11 +101,14 @@ func pgAppendTimeMicros(dst, text []byte) ([]byte, error) {
 	return AppendLong(dst, us), nil
 }
 
-// timetz is io.debezium.time.ZonedTime: the time shifted to UTC, wrapped
-// into the day, formatted as Java's ISO_OFFSET_TIME does ("10:15:30Z",
-// "10:15:30.5Z": fraction digits only as needed). The original offset is
-// dropped, as Debezium drops it. '24:00:00+00' stays "24:00:00Z", as in
-// Debezium.
+// timetz is io.debezium.time.ZonedTime: the local time with its own UTC
+// offset, formatted as Java's ISO_OFFSET_TIME does ("10:15:30.5+02:00",
+// fraction digits only as needed, "+05:30:15" when the offset has seconds,
+// "Z" only for +00:00), which OffsetTime.parse reads back. Debezium shifts
+// the time to UTC and drops the offset; that loses the offset (10:00+02 and
+// 09:00+01 would be the same value), so Sluice keeps it (a documented
+// deviation). '24:00:00' stays "24:00:00" with its offset: the one value
+// that a day-wrapping time cannot hold.
 func pgTimetzType() pgType {
 	return pgType{avro: pgNamed("string", "io.debezium.time.ZonedTime"), append: pgAppendTimetz}
 }
@@ -119,14 +122,33 @@ func pgAppendTimetz(dst, text []byte) ([]byte, error) {
 	if !ok {
 		return dst, pgMalformed("timetz", text)
 	}
-	if us != pgMicrosPerDay || off != 0 {
-		us = ((us-off*pgMicrosPerSecond)%pgMicrosPerDay + pgMicrosPerDay) % pgMicrosPerDay
-	}
 	var buf [32]byte
 	b := pgAppendClock(buf[:0], us, 0)
-	b = append(b, 'Z')
+	b = pgAppendOffset(b, off)
 	dst = AppendLong(dst, int64(len(b)))
 	return append(dst, b...), nil
+}
+
+// pgAppendOffset appends a UTC offset in seconds as Java's ZoneOffset
+// prints it: "Z", "+HH:MM" or, with seconds, "+HH:MM:SS".
+func pgAppendOffset(b []byte, off int64) []byte {
+	if off == 0 {
+		return append(b, 'Z')
+	}
+	if off < 0 {
+		b = append(b, '-')
+		off = -off
+	} else {
+		b = append(b, '+')
+	}
+	b = pgAppend2(b, int(off/3600))
+	b = append(b, ':')
+	b = pgAppend2(b, int(off/60%60))
+	if off%60 != 0 {
+		b = append(b, ':')
+		b = pgAppend2(b, int(off%60))
+	}
+	return b
 }
 
 // timestamp(p) with p <= 3 is io.debezium.time.Timestamp (milliseconds),

@@ -1,7 +1,11 @@
 package schema
 
 import (
+	"fmt"
 	"math"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -64,16 +68,24 @@ func TestPostgresDateTime(t *testing.T) {
 		{col: tm0, in: "10:15:30", want: pgClock(10, 15, 30, 0)},
 
 		{col: tz, in: "10:15:30.123456+00", want: "10:15:30.123456Z"},
+		{col: tz, in: "10:15:30.123456+02", want: "10:15:30.123456+02:00"},
 		{col: tz, in: "10:15:30+00", want: "10:15:30Z"},
-		{col: tz, in: "10:15:30.5-03", want: "13:15:30.5Z"},
-		{col: tz, in: "10:15:30+05:30", want: "04:45:30Z"},
-		{col: tz, in: "01:00:00+05", want: "20:00:00Z"},
-		{col: tz, in: "22:00:00-03:00:00", want: "01:00:00Z"},
-		{col: tz, in: "12:00:00+05:30:15", want: "06:29:45Z"},
+		{col: tz, in: "10:15:30.5-03", want: "10:15:30.5-03:00"},
+		{col: tz, in: "10:15:30+05:30", want: "10:15:30+05:30"},
+		{col: tz, in: "01:00:00+05", want: "01:00:00+05:00"},
+		{col: tz, in: "22:00:00-03:00:00", want: "22:00:00-03:00"},
+		{col: tz, in: "12:00:00+05:30:15", want: "12:00:00+05:30:15"},
+		{col: tz, in: "12:00:00-00:00:15", want: "12:00:00-00:00:15"},
+		{col: tz, in: "12:00:00-15:59:59", want: "12:00:00-15:59:59"},
+		{col: tz, in: "12:00:00+15:59", want: "12:00:00+15:59"},
+		{col: tz, in: "12:00:00.000001-09:30", want: "12:00:00.000001-09:30"},
 		{col: tz, in: "00:00:00+00", want: "00:00:00Z"},
+		{col: tz, in: "00:00:00-01", want: "00:00:00-01:00"},
+		{col: tz, in: "23:59:59.999999+14", want: "23:59:59.999999+14:00"},
 		{col: tz, in: "24:00:00+00", want: "24:00:00Z"},
-		{col: tz, in: "24:00:00+01", want: "23:00:00Z"},
-		{col: tz, in: "23:00:00-01", want: "00:00:00Z"},
+		{col: tz, in: "24:00:00+01", want: "24:00:00+01:00"},
+		{col: tz, in: "23:00:00-01", want: "23:00:00-01:00"},
+		{col: tz, in: "24:00:01+00", err: errBad},
 		{col: tz, in: "10:15:30", err: errBad},
 		{col: tz, in: "10:15:30+5", err: errBad},
 		{col: tz, in: "10:15:30Z", err: errBad},
@@ -168,6 +180,73 @@ func TestPostgresCivilDays(t *testing.T) {
 		}
 		if back := pgDaysFromCivil(y, m, d); back != days {
 			t.Fatalf("%d-%d-%d: day %d, want %d", y, m, d, back, days)
+		}
+	}
+}
+
+// timetz keeps its offset: over a grid of times and offsets (as Postgres
+// prints them), every value becomes a distinct string that parses back,
+// with the layouts of Java's ISO_OFFSET_TIME, to the same wall clock and
+// the same offset.
+var pgTimetzOut = regexp.MustCompile(`^(\d\d:\d\d:\d\d(?:\.\d{1,9})?)(Z|[+-](\d\d):(\d\d)(:\d\d)?)$`)
+
+func TestPostgresTimetzLossless(t *testing.T) {
+	ct, err := PostgresColumnType(&Column{Name: "v", Type: "timetz", TypeMod: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec := pgCodecFor(t, ct.Avro)
+	clocks := []string{"00:00:00", "00:00:00.000001", "09:30:00.5", "12:34:56.123456", "23:59:59.999999"}
+	offsets := []int{0, 1, 59, 60, 3600, 5400, 19800, 19815, 15*3600 + 59*60 + 59}
+	seen := map[string]string{}
+	for _, clock := range clocks {
+		for _, abs := range offsets {
+			for _, sign := range []int{1, -1} {
+				off := sign * abs
+				if off == 0 && sign < 0 {
+					continue
+				}
+				// Postgres' timetz output: +HH, +HH:MM or +HH:MM:SS.
+				a := max(off, -off)
+				in := fmt.Sprintf("%s%c%02d", clock, "+-"[(1-sign)/2], a/3600)
+				if a%3600 != 0 {
+					in += fmt.Sprintf(":%02d", a/60%60)
+				}
+				if a%60 != 0 {
+					in += fmt.Sprintf(":%02d", a%60)
+				}
+				buf, err := pgEncode(ct, in)
+				if err != nil {
+					t.Fatalf("%q: %v", in, err)
+				}
+				out, _ := pgDecode(t, codec, buf).(string)
+				if prev, dup := seen[out]; dup {
+					t.Fatalf("%q and %q both became %q", prev, in, out)
+				}
+				seen[out] = in
+				// The grammar of Java's ISO_OFFSET_TIME output. (Go's
+				// time.Parse reads "-00:00:01" as +00:00.)
+				m := pgTimetzOut.FindStringSubmatch(out)
+				if m == nil {
+					t.Fatalf("%q became %q, which is not an ISO-8601 offset time", in, out)
+				}
+				gotOff := 0
+				if m[2] != "Z" {
+					h, _ := strconv.Atoi(m[3])
+					mi, _ := strconv.Atoi(m[4])
+					sec, _ := strconv.Atoi(strings.TrimPrefix(m[5], ":"))
+					gotOff = h*3600 + mi*60 + sec
+					if m[2][0] == '-' {
+						gotOff = -gotOff
+					}
+				}
+				if m[1] != clock || gotOff != off {
+					t.Errorf("%q became %q: clock or offset lost", in, out)
+				}
+				if (off == 0) != strings.HasSuffix(out, "Z") {
+					t.Errorf("%q became %q: Z is for +00:00 only", in, out)
+				}
+			}
 		}
 	}
 }

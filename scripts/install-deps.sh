@@ -86,7 +86,9 @@ else
 fi
 
 PG_BIN=/usr/lib/postgresql/15/bin
-[ -x "$PG_BIN/postgres" ] && [ -x "$PG_BIN/initdb" ] || die "PostgreSQL 15 server binaries missing in $PG_BIN"
+if [ ! -x "$PG_BIN/postgres" ] || [ ! -x "$PG_BIN/initdb" ]; then
+	die "PostgreSQL 15 server binaries missing in $PG_BIN"
+fi
 command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || die "mariadbd missing"
 command -v mariadb-install-db >/dev/null || die "mariadb-install-db missing"
 command -v java >/dev/null || die "java missing"
@@ -114,8 +116,8 @@ mvn_in() { # mvn_in DIR ARGS...: quiet unless it fails
 }
 
 free_port() {
-	local p i
-	for i in $(seq 1 200); do
+	local p _
+	for _ in $(seq 1 200); do
 		p=$((20000 + RANDOM % 40000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
@@ -123,6 +125,12 @@ free_port() {
 		fi
 	done
 	die "no free port found"
+}
+
+jar_classpath() { # jar_classpath DIR: DIR/*.jar in byte order, ':'-separated
+	local LC_COLLATE=C
+	local jars=("$1"/*.jar)
+	(IFS=:; printf '%s\n' "${jars[*]}")
 }
 
 wait_for() { # wait_for SECONDS PID COMMAND...: polls COMMAND until it succeeds
@@ -152,10 +160,10 @@ if [ ! -f "$KDIR/.complete" ]; then
 	rm -rf "$KDIR"
 	mkdir -p "$KDIR"
 	mvn_in "$KAFKA_POM_DIR" dependency:copy-dependencies -DoutputDirectory="$KDIR/libs"
-	ls "$KDIR/libs"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null || die "kafka jars missing after mvn"
+	[ -f "$KDIR/libs/kafka_2.13-$KAFKA_VERSION.jar" ] || die "kafka jars missing after mvn"
 	# The class path, in a fixed order, as testenv passes it to java (the CDS
 	# archive is only used when the class path matches).
-	(cd "$KDIR/libs" && LC_ALL=C ls -1 ./*.jar | sed "s|^\./|$KDIR/libs/|") | paste -sd: >"$KDIR/classpath.txt"
+	jar_classpath "$KDIR/libs" >"$KDIR/classpath.txt"
 	CP=$(cat "$KDIR/classpath.txt")
 
 	# Start a throw-away broker once: proves the jars work, records the CDS
@@ -203,7 +211,7 @@ EOF
 	rm -rf "$WORK"
 	touch "$KDIR/.complete"
 fi
-log "kafka: Apache Kafka $KAFKA_VERSION (KRaft) in $KDIR/libs ($(ls "$KDIR/libs" | wc -l) jars)"
+log "kafka: Apache Kafka $KAFKA_VERSION (KRaft) in $KDIR/libs ($(jar_classpath "$KDIR/libs" | tr ':' '\n' | wc -l) jars)"
 
 # ------------------------------------------------------------- registry ----
 RDIR=$SLUICE_CACHE/apicurio-registry-$REGISTRY_VERSION

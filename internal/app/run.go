@@ -89,6 +89,9 @@ func excludeMap(cols []string) map[string]map[string]bool {
 }
 
 func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logger, st *State, stopper *Stopper) error {
+	if _, err := pgcapture.ParseDSN(cfg.Source.DSN); err != nil {
+		return &config.Error{Key: "source.dsn", Msg: err.Error()}
+	}
 	prod, err := emit.NewProducer(env.Kafka)
 	if err != nil {
 		return err

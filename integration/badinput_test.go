@@ -1,0 +1,143 @@
+package integration
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicecdc/sluice/integration/harness"
+	"github.com/sluicecdc/sluice/integration/testenv"
+)
+
+// TestBadInput: each mistake an operator can make stops Sluice with an
+// exit code and a message that names the problem and the fix, and never
+// prints a secret.
+func TestBadInput(t *testing.T) {
+	pg, k, r := sharedPostgres(t), sharedKafka(t), sharedRegistry(t)
+	dsn, db := pgDB(t, pg)
+	exec(t, db, `CREATE TABLE t (id int PRIMARY KEY)`)
+	name := testName(t)
+	ctx := context.Background()
+
+	walPG, err := testenv.StartPostgres(ctx, testenv.PostgresOptions{ExtraConf: map[string]string{"wal_level": "replica"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Cleanup(t, walPG)
+
+	cases := []struct {
+		name     string
+		config   string
+		env      []string
+		code     int
+		want     []string // each must appear in the output
+		password string   // must not appear in the output
+	}{
+		{
+			name:   "unknown key",
+			config: pgConfig(name, dsn, k, r, "snapshot: {mdoe: initial}\n"),
+			code:   2,
+			want:   []string{"snapshot.mdoe", "snapshot.mode"},
+		},
+		{
+			name:   "invalid value",
+			config: pgConfig(name, dsn, k, r, "snapshot: {mode: sometimes}\n"),
+			code:   2,
+			want:   []string{"snapshot.mode", "initial", "never", "initial_only"},
+		},
+		{
+			name:     "bad dsn",
+			config:   pgConfig(name, "postgres://sluice:hunter2@127.0.0.1:notaport/db", k, r, ""),
+			code:     2,
+			want:     []string{"source.dsn", "postgres://user:password@host:5432/dbname"},
+			password: "hunter2",
+		},
+		{
+			name:     "wrong password",
+			config:   pgConfig(name, pg.DSN(testenv.PostgresSuperuser, "wrong-s3cret", testName(t)), k, r, ""),
+			code:     1,
+			want:     []string{"authentication failed", "fix:", "password"},
+			password: "wrong-s3cret",
+		},
+		{
+			name:   "unreachable database",
+			config: pgConfig(name, "postgres://sluice:pw@127.0.0.1:1/db?connect_timeout=2", k, r, ""),
+			code:   1,
+			want:   []string{"127.0.0.1:1", "check that Postgres is running"},
+		},
+		{
+			name:   "wal_level not logical",
+			config: pgConfig(name, walPG.SuperuserDSN("postgres"), k, r, ""),
+			code:   1,
+			want:   []string{"wal_level", "ALTER SYSTEM SET wal_level = logical"},
+		},
+		{
+			name:   "no table matches",
+			config: pgConfig(name, dsn, k, r, ""),
+			env:    []string{"SLUICE_SOURCE_TABLES=public.nosuchtable"},
+			code:   1,
+			want:   []string{"source.tables", "no table matches"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := harness.WriteConfig(t, tc.config)
+			code, out := harness.Run(t, 60*time.Second, tc.env, "run", "-c", cfg)
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d", code, tc.code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if tc.password != "" && strings.Contains(out, tc.password) {
+				t.Errorf("output contains the password:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestRecordTooLarge: a row larger than Kafka accepts stops the pipeline
+// with an error that says what to do; the checkpoint does not pass it, so
+// after the limit is raised the row arrives.
+func TestRecordTooLarge(t *testing.T) {
+	pg, k, r := sharedPostgres(t), sharedKafka(t), sharedRegistry(t)
+	dsn, db := pgDB(t, pg)
+	name := testName(t)
+	exec(t, db, `CREATE TABLE blobs (id int PRIMARY KEY, body text)`)
+	createTopic(t, k.Brokers(), name+".public.blobs", map[string]*string{"max.message.bytes": ptr("4194304")})
+	cfg := harness.WriteConfig(t, pgConfig(name, dsn, k, r, ""))
+	small := []string{"SLUICE_KAFKA_MAX_RECORD_BYTES=100000"}
+	p := harness.Start(t, small, "run", "-c", cfg)
+	ctx := context.Background()
+	p.WaitFor(ctx, "msg=streaming", 60*time.Second)
+	exec(t, db, `INSERT INTO blobs VALUES (1, 'small')`)
+	exec(t, db, `INSERT INTO blobs VALUES (2, (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 10000) g))`)
+	exec(t, db, `INSERT INTO blobs VALUES (3, 'after')`)
+	if code := p.Wait(60 * time.Second); code != 1 {
+		t.Fatalf("exit code %d, want 1", code)
+	}
+	for _, w := range []string{"larger than Kafka accepts", "max.message.bytes", "kafka.max_record_bytes"} {
+		if !strings.Contains(p.Output(), w) {
+			t.Errorf("output lacks %q", w)
+		}
+	}
+	// Raised limit: everything arrives, nothing was skipped.
+	p2 := harness.Start(t, []string{"SLUICE_KAFKA_MAX_RECORD_BYTES=4000000"}, "run", "-c", cfg)
+	rd := harness.NewReader(t, k.Brokers(), r.URL, name+".public.blobs")
+	evs := rd.ReadUntil(ctx, t, 60*time.Second, func(e []harness.Event) bool {
+		ids := map[int64]bool{}
+		for _, ev := range e {
+			ids[harness.Int(ev.Key, "id")] = true
+		}
+		return ids[1] && ids[2] && ids[3]
+	})
+	if rep := harness.Check(evs, nil); rep.OrderViolations != 0 {
+		t.Errorf("order: %s", rep)
+	}
+	if code := p2.Interrupt(30 * time.Second); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}
