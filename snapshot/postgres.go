@@ -168,14 +168,12 @@ func Postgres(ctx context.Context, cfg *pgconn.Config, plan *pgcapture.Plan, h c
 }
 
 func readTable(ctx context.Context, c *pgx.Conn, t *schema.Table, p *TableProgress, out chan<- row) error {
-	cols := make(pgx.Identifier, 0, len(t.Columns))
 	q := "SELECT "
 	for i, col := range t.Columns {
 		if i > 0 {
 			q += ", "
 		}
 		q += pgx.Identifier{col.Name}.Sanitize()
-		cols = append(cols, col.Name)
 	}
 	if len(t.Columns) == 0 {
 		q += "1"

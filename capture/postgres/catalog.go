@@ -177,26 +177,17 @@ WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, ref.Re
 	if err != nil {
 		return nil, fmt.Errorf("postgres: columns of %s: %w", ref.ID, err)
 	}
-	type attr struct {
-		name   string
-		oid    uint32
-		typmod int32
-	}
-	var attrs []attr
+	var cols []colDef
 	for rows.Next() {
-		var a attr
+		var a colDef
 		if err := rows.Scan(&a.name, &a.oid, &a.typmod); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		attrs = append(attrs, a)
+		cols = append(cols, a)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: columns of %s: %w", ref.ID, err)
-	}
-	cols := make([]colDef, len(attrs))
-	for i, a := range attrs {
-		cols[i] = colDef{name: a.name, oid: a.oid, typmod: a.typmod}
 	}
 	return c.table(ctx, ref.ID, cols, keys)
 }

@@ -88,9 +88,7 @@ func Load(path string, explicit bool) (*Config, error) {
 		}
 	}
 
-	for _, e := range c.readSecretFiles(failed) {
-		errs = append(errs, e)
-	}
+	errs = append(errs, c.readSecretFiles(failed)...)
 	c.normalize()
 
 	for _, e := range flatten(c.Validate()) {
@@ -480,11 +478,11 @@ func displayValue(k leafKey, raw any) string {
 	if k.secret || raw == nil {
 		return ""
 	}
-	switch raw.(type) {
+	switch raw := raw.(type) {
 	case map[string]any, map[any]any:
 		return ""
 	case string:
-		return raw.(string)
+		return raw
 	}
 	return fmt.Sprint(raw)
 }

@@ -1,0 +1,52 @@
+# Sluice: make demo (one-command quickstart), make test (everything CI runs).
+GO      ?= go
+BIN     ?= bin/sluice
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+STATICCHECK_VERSION ?= v0.8.2
+
+.PHONY: all build deps test unit integration lint fuzz demo bench clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+# Installs PostgreSQL 15, MariaDB 10.11, Apache Kafka and the schema
+# registry for the integration tests (idempotent; fast when present).
+deps:
+	bash scripts/install-deps.sh
+
+# Unit tests, then the integration tests against real servers.
+test: deps lint
+	$(GO) test -count=1 -timeout 25m ./...
+
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
+
+integration: deps
+	$(GO) test -count=1 -timeout 25m -v ./integration/...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+# Short fuzzing of every decoder of untrusted bytes.
+FUZZTIME ?= 20s
+fuzz:
+	@for f in $$($(GO) test -list 'Fuzz.*' ./schema/ | grep ^Fuzz); do \
+	  $(GO) test ./schema/ -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; done
+
+# A throwaway Postgres, Sluice on the embedded broker and registry, a few
+# changes, the events printed.
+demo: build
+	bash scripts/demo.sh $(BIN)
+
+bench: build deps
+	$(GO) run ./bench $(BENCHFLAGS)
+
+clean:
+	rm -rf bin
