@@ -1,4 +1,5 @@
 # Sluice: make demo (one-command quickstart), make test (everything CI runs).
+SHELL := /bin/bash
 GO      ?= go
 BIN     ?= bin/sluice
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -20,7 +21,9 @@ deps:
 
 # Unit tests, then the integration tests against real servers.
 test: deps lint
-	$(GO) test -count=1 -timeout 25m ./...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
+	$(GO) test -count=1 -timeout 25m -v ./integration/... 2>&1 | \
+	  grep -E --line-buffered -v '^=== (RUN|PAUSE|CONT)|^\s+--- PASS' ; exit $${PIPESTATUS[0]}
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)

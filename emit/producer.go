@@ -90,9 +90,12 @@ func NewProducer(o Options) (*Producer, error) {
 	}
 	if o.TransactionalID != "" {
 		opts = append(opts, kgo.TransactionalID(o.TransactionalID))
+		// Long enough for an initial snapshot, which is one transaction
+		// in exactly-once mode; the broker caps it with
+		// transaction.max.timeout.ms (15 minutes by default).
 		tt := o.TransactionTimeout
 		if tt == 0 {
-			tt = 5 * time.Minute
+			tt = 15 * time.Minute
 		}
 		opts = append(opts, kgo.TransactionTimeout(tt))
 	}

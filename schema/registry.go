@@ -69,7 +69,7 @@ func (r *Registry) Register(ctx context.Context, subject, schema string) (int, e
 		if errors.As(err, &re) && re.StatusCode == http.StatusConflict {
 			return 0, fmt.Errorf("schema registry rejected a new schema for subject %q as incompatible with the previous version (%s); "+
 				"a column type change is not backward compatible: set the subject's compatibility to NONE "+
-				"(PUT /config/%s {\"compatibility\":\"NONE\"}) if consumers can cope, then restart: %w", subject, re.Message, subject, err)
+				"(PUT /config/%s {\"compatibility\":\"NONE\"}) if consumers can cope, then restart: %w: %w", subject, re.Message, subject, ErrIncompatible, err)
 		}
 		return 0, fmt.Errorf("schema registry: register subject %q: %w", subject, err)
 	}
@@ -106,6 +106,10 @@ func (r *Registry) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ErrIncompatible reports a schema the registry rejected as incompatible
+// with the subject's previous version.
+var ErrIncompatible = errors.New("schema incompatible with the previous version")
 
 // WireHeaderLen is the length of the Confluent wire-format header.
 const WireHeaderLen = 5

@@ -60,6 +60,9 @@ type SetupError struct {
 	What string
 	Err  error
 	Fix  string
+	// Transient marks a failure that may pass by itself (the server is
+	// unreachable or restarting); a running instance retries it.
+	Transient bool
 }
 
 func (e *SetupError) Error() string {
@@ -86,6 +89,8 @@ func connectError(cfg *pgconn.Config, err error) error {
 			}
 			return &SetupError{What: where, Err: errors.New("authentication failed (wrong user or password)"),
 				Fix: "check the user and password in source.dsn (or source.dsn_file)"}
+		case "57P03", "57P01", "53300": // starting up, shutting down, too many connections
+			return &SetupError{What: where, Err: err, Fix: "wait for Postgres to accept connections", Transient: true}
 		case "3D000":
 			return &SetupError{What: where, Err: err, Fix: "create the database or correct its name in source.dsn"}
 		case "42501":
@@ -96,7 +101,7 @@ func connectError(cfg *pgconn.Config, err error) error {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) || strings.Contains(err.Error(), "connect") {
-		return &SetupError{What: where, Err: err, Fix: "check that Postgres is running and source.dsn has the right host and port"}
+		return &SetupError{What: where, Err: err, Fix: "check that Postgres is running and source.dsn has the right host and port", Transient: true}
 	}
 	return &SetupError{What: where, Err: err}
 }

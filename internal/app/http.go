@@ -108,6 +108,8 @@ func (s *State) WriteMetrics(w interface{ Write([]byte) (int, error) }) {
 		p("sluice_snapshot_rows_total{table=%q} %d\n", tp.ID.String(), tp.Done.Load())
 		p("sluice_snapshot_rows_estimate{table=%q} %d\n", tp.ID.String(), tp.Total)
 	}
+	p("# HELP sluice_pipeline_restarts_total Pipeline restarts from the last checkpoint after a transient error.\n# TYPE sluice_pipeline_restarts_total counter\n")
+	p("sluice_pipeline_restarts_total %d\n", s.Restarts.Load())
 	ready := 0
 	if ok, _ := s.Ready(); ok {
 		ready = 1

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,7 +22,8 @@ import (
 
 // State is what the HTTP endpoints report about a running instance.
 type State struct {
-	Phase     atomic.Value // string: "starting", "snapshot", "streaming", "stopping"
+	Phase     atomic.Value // string: "starting", "snapshot", "streaming", "stopping", "restarting"
+	Restarts  atomic.Int64
 	Metrics   *pipeline.Metrics
 	Snapshot  *snapshot.Progress
 	LastEvent atomic.Int64 // unix ms of the last event or idle position
@@ -39,14 +41,25 @@ func NewState() *State {
 type Stopper struct {
 	stop atomic.Pointer[func()]
 	req  atomic.Bool
+	once sync.Once
+	ch   chan struct{}
 }
 
 // Stop requests a graceful stop.
 func (s *Stopper) Stop() {
-	s.req.Store(true)
+	if s.req.Swap(true) {
+		return
+	}
+	close(s.wait())
 	if f := s.stop.Load(); f != nil {
 		(*f)()
 	}
+}
+
+// wait returns a channel closed by Stop.
+func (s *Stopper) wait() chan struct{} {
+	s.once.Do(func() { s.ch = make(chan struct{}) })
+	return s.ch
 }
 
 func (s *Stopper) set(f func()) {
@@ -66,7 +79,12 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, st *State, s
 	defer env.Close()
 	switch cfg.Source.Type {
 	case "postgres":
-		return runPostgres(ctx, cfg, env, log, st, stopper)
+		if _, err := pgcapture.ParseDSN(cfg.Source.DSN); err != nil {
+			return &config.Error{Key: "source.dsn", Msg: err.Error()}
+		}
+		return supervise(ctx, log, st, stopper, func(started func()) error {
+			return runPostgres(ctx, cfg, env, log, st, stopper, started)
+		})
 	default:
 		return fmt.Errorf("source.type %q: not supported by this build", cfg.Source.Type)
 	}
@@ -88,10 +106,7 @@ func excludeMap(cols []string) map[string]map[string]bool {
 	return out
 }
 
-func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logger, st *State, stopper *Stopper) error {
-	if _, err := pgcapture.ParseDSN(cfg.Source.DSN); err != nil {
-		return &config.Error{Key: "source.dsn", Msg: err.Error()}
-	}
+func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logger, st *State, stopper *Stopper, started func()) error {
 	prod, err := emit.NewProducer(env.Kafka)
 	if err != nil {
 		return err
@@ -130,6 +145,7 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 		return err
 	}
 	defer src.Close()
+	started()
 	po.ServerID = plan.SystemID
 	p := pipeline.New(po, prod, env.Registry, cp)
 	p.SetSource(src)

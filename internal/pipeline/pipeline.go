@@ -257,6 +257,12 @@ func (p *Pipeline) Commit(ctx context.Context, pos checkpoint.Position) error {
 	}
 	p.safe = pos
 	p.dirty = true
+	if !p.snapshotDone && p.prod.Transactional() {
+		// Exactly-once: the initial snapshot is one Kafka transaction, so
+		// a snapshot interrupted by a crash or an outage leaves no
+		// committed read events behind and the retake repeats none.
+		return nil
+	}
 	if p.pending >= p.o.CommitEvents || time.Since(p.lastCommit) >= p.o.CommitInterval {
 		return p.Checkpoint(ctx)
 	}

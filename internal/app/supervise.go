@@ -1,0 +1,68 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	pgcapture "github.com/sluicecdc/sluice/capture/postgres"
+	"github.com/sluicecdc/sluice/emit"
+	"github.com/sluicecdc/sluice/internal/config"
+	"github.com/sluicecdc/sluice/schema"
+)
+
+// Fatal reports whether err must stop Sluice rather than restart the
+// pipeline from the last checkpoint. Fatal: what a restart cannot fix
+// without a person (configuration, prerequisites, a value that cannot be
+// represented, a record Kafka rejects for size, an incompatible schema,
+// being fenced by another instance). Everything else (a dropped
+// connection, a restarted database or broker, a Kafka transaction whose
+// outcome is unknown) is retried: the pipeline is rebuilt with a new
+// producer and resumes from the last committed checkpoint, which is
+// always safe because nothing after it was acknowledged [I2, I3].
+func Fatal(err error) bool {
+	var (
+		ce *config.Error
+		se *pgcapture.SetupError
+		ve *schema.ValueError
+		tl *emit.RecordTooLargeError
+	)
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ve), errors.As(err, &tl):
+		return true
+	case errors.As(err, &se):
+		return !se.Transient
+	case errors.Is(err, emit.ErrFenced), errors.Is(err, schema.ErrIncompatible):
+		return true
+	}
+	return false
+}
+
+// supervise runs once until it fails; after the pipeline has started
+// successfully once, transient failures restart it with backoff.
+func supervise(ctx context.Context, log *slog.Logger, st *State, stopper *Stopper, once func(started func()) error) error {
+	backoff := time.Second
+	everStarted := false
+	for {
+		began := time.Now()
+		err := once(func() { everStarted = true })
+		if err == nil || ctx.Err() != nil || stopper.req.Load() || !everStarted || Fatal(err) {
+			return err
+		}
+		if time.Since(began) > time.Minute {
+			backoff = time.Second
+		}
+		st.Restarts.Add(1)
+		st.Phase.Store("restarting")
+		log.Warn("pipeline failed; restarting from the last checkpoint", "err", err, "after", backoff)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-stopper.wait():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
