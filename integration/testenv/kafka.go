@@ -38,6 +38,9 @@ type KafkaOptions struct {
 	// ExtraConfig entries are added to server.properties, overriding the
 	// defaults, e.g. {"auto.create.topics.enable": "true"}.
 	ExtraConfig map[string]string
+	// Port, when non-zero, is the PLAINTEXT port to listen on (a test that
+	// puts a proxy in front of the broker needs to know it in advance).
+	Port int
 }
 
 // Kafka is a private single-node Kafka broker+controller (KRaft) listening on
@@ -125,7 +128,9 @@ func StartKafka(ctx context.Context, opts KafkaOptions) (*Kafka, error) {
 	}
 	pick := func() error {
 		var err error
-		if k.Port, err = freePort(); err != nil {
+		if opts.Port != 0 {
+			k.Port = opts.Port
+		} else if k.Port, err = freePort(); err != nil {
 			return err
 		}
 		for {

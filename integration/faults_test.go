@@ -1,0 +1,254 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicecdc/sluice/checkpoint"
+	"github.com/sluicecdc/sluice/integration/harness"
+	"github.com/sluicecdc/sluice/integration/testenv"
+)
+
+// faultRun drives one exactly-once run under a load while fault() runs,
+// then compares Kafka with the source: lost 0, duplicated 0, per-key order
+// kept, final state equal.
+type faultRun struct {
+	t       *testing.T
+	name    string
+	dsn     string // what sluice connects to (maybe through a proxy)
+	direct  string // the test's own connection to the source
+	brokers []string
+	reg     string
+	tables  []string
+	load    *pgLoad
+	db      *pgx.Conn
+	env     []string
+}
+
+func (f *faultRun) run(ctx context.Context, preload int, fault func(p *harness.Process)) harness.Report {
+	t := f.t
+	cfg := harness.WriteConfig(t, fmt.Sprintf(`name: %s
+log: {level: debug}
+source:
+  type: postgres
+  dsn: %q
+  postgres: {heartbeat_interval: 1s, status_interval: 1s}
+kafka:
+  brokers: [%s]
+  delivery_timeout: 10s
+schema_registry:
+  url: %s
+http:
+  listen: ""
+checkpoint:
+  interval: 200ms
+`, f.name, f.dsn, strings.Join(f.brokers, ","), f.reg))
+	if preload > 0 {
+		exec(t, f.db, fmt.Sprintf(`INSERT INTO %s SELECT g, 0, md5(g::text) FROM generate_series(1, %d) g`, f.tables[0], preload))
+		f.load.nextID.Store(int64(preload) + 1)
+	}
+	p := harness.Start(t, f.env, "run", "-c", cfg)
+	fault(p)
+	if p.Exited() {
+		t.Fatalf("sluice exited during the fault; output:\n%s", p.Output())
+	}
+	waitCaughtUp(t, f.db, f.brokers, f.name, 3*time.Minute)
+	topics := make([]string, len(f.tables))
+	for i, tb := range f.tables {
+		topics[i] = f.name + ".public." + tb
+	}
+	rd := harness.NewReader(t, f.brokers, f.reg, topics...)
+	evs := rd.Quiet(ctx, t, 3*time.Second)
+	rep := harness.Check(evs, nil)
+	bad := compareFinal(t, evs, f.name+".public.", finalState(t, f.db, f.tables))
+	restarts := strings.Count(p.Output(), "restarting from the last checkpoint")
+	t.Logf("figures: %s source_changes=%d %s final_state_mismatches=%d pipeline_restarts=%d", t.Name(), f.load.changes.Load()+int64(preload), rep, bad, restarts)
+	if rep.Duplicates != 0 || rep.OrderViolations != 0 || bad != 0 {
+		t.Errorf("exactly-once under faults: %s, %d final-state mismatches", rep, bad)
+	}
+	if code := p.Interrupt(60 * time.Second); code != 0 {
+		t.Errorf("graceful stop exit code %d", code)
+	}
+	return rep
+}
+
+func waitRows(ctx context.Context, l *pgLoad, n int64) {
+	for l.nextID.Load() < n && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestFaultKafka restarts the broker mid-load, then cuts the link to it
+// for longer than the delivery timeout: the checkpoint (and so the slot)
+// does not advance while Kafka is unreachable, and nothing is lost or
+// duplicated.
+func TestFaultKafka(t *testing.T) {
+	pg, r := sharedPostgres(t), sharedRegistry(t)
+	dsn, db := pgDB(t, pg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := harness.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", port))
+	k, err := testenv.StartKafka(ctx, testenv.KafkaOptions{Port: port, ExtraConfig: map[string]string{
+		"advertised.listeners": fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", proxy.Port()),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Cleanup(t, k)
+	brokers := []string{proxy.Addr()}
+	tables := []string{"a", "b"}
+	f := &faultRun{t: t, name: testName(t), dsn: dsn, brokers: brokers, reg: r.URL, tables: tables,
+		load: newPgLoad(t, db, tables, 40_000, 200), db: db}
+	f.run(ctx, 0, func(p *harness.Process) {
+		p.WaitFor(ctx, "msg=streaming", 90*time.Second)
+		loadErr := make(chan error, 1)
+		go func() { loadErr <- f.load.run(ctx, dsn) }()
+		waitRows(ctx, f.load, 10_000)
+		t.Log("restarting the broker")
+		if err := k.Restart(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitRows(ctx, f.load, 25_000)
+		before, _ := slotFlush(ctx, db, "sluice_"+f.name)
+		t.Log("cutting the Kafka link for 15s (delivery timeout 10s)")
+		proxy.Cut()
+		time.Sleep(2 * time.Second) // in-flight acknowledgements settle
+		during, _ := slotFlush(ctx, db, "sluice_"+f.name)
+		time.Sleep(13 * time.Second)
+		after, _ := slotFlush(ctx, db, "sluice_"+f.name)
+		proxy.Restore()
+		t.Logf("figures: slot confirmed_flush before cut %s, 2s into it %s, at its end %s", before, during, after)
+		if after != during {
+			t.Errorf("the slot advanced from %s to %s while Kafka was unreachable", during, after)
+		}
+		if err := <-loadErr; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestFaultDatabase cuts the link to Postgres during the snapshot and
+// during streaming, and restarts Postgres during streaming.
+func TestFaultDatabase(t *testing.T) {
+	k, r := sharedKafka(t), sharedRegistry(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pg, err := testenv.StartPostgres(ctx, testenv.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Cleanup(t, pg)
+	direct, db := pgDB(t, pg)
+	proxy := harness.NewProxy(t, pg.Addr())
+	viaProxy := strings.Replace(direct, pg.Addr(), proxy.Addr(), 1)
+	tables := []string{"a", "b"}
+	f := &faultRun{t: t, name: testName(t), dsn: viaProxy, direct: direct, brokers: k.Brokers(), reg: r.URL, tables: tables,
+		load: newPgLoad(t, db, tables, 300_000, 200), db: db}
+	f.load.rows = 300_000 + 30_000
+	f.run(ctx, 300_000, func(p *harness.Process) {
+		p.WaitFor(ctx, "snapshot started", 90*time.Second)
+		time.Sleep(300 * time.Millisecond)
+		t.Log("cutting the database link during the snapshot")
+		proxy.Cut()
+		time.Sleep(2 * time.Second)
+		proxy.Restore()
+		p.WaitFor(ctx, "msg=streaming", 3*time.Minute)
+		loadErr := make(chan error, 1)
+		go func() { loadErr <- f.load.run(ctx, direct) }()
+		waitRows(ctx, f.load, 310_000)
+		t.Log("cutting the database link during streaming")
+		proxy.Cut()
+		time.Sleep(3 * time.Second)
+		proxy.Restore()
+		waitRows(ctx, f.load, 320_000)
+		if err := <-loadErr; err != nil {
+			t.Fatal(err)
+		}
+		t.Log("restarting Postgres during streaming")
+		db.Close(ctx)
+		if err := pg.Restart(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if f.db, err = pgx.Connect(ctx, direct); err != nil {
+			t.Fatal(err)
+		}
+		f.load.rows = 330_000
+		if err := f.load.run(ctx, direct); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(p.Output(), "snapshot started") || strings.Count(p.Output(), "snapshot started") < 2 {
+			t.Errorf("the snapshot was not retaken after the link cut")
+		}
+	})
+}
+
+// TestSecondInstance: a second instance with the same name does not take
+// over a running one; it exits with an error naming the cause, and the
+// first keeps producing.
+func TestSecondInstance(t *testing.T) {
+	pg, k, r := sharedPostgres(t), sharedKafka(t), sharedRegistry(t)
+	dsn, db := pgDB(t, pg)
+	name := testName(t)
+	exec(t, db, `CREATE TABLE t (id int PRIMARY KEY)`)
+	cfg := harness.WriteConfig(t, pgConfig(name, dsn, k, r, ""))
+	ctx := context.Background()
+	a := harness.Start(t, nil, "run", "-c", cfg)
+	a.WaitFor(ctx, "msg=streaming", 60*time.Second)
+	exec(t, db, `INSERT INTO t VALUES (1)`)
+	b := harness.Start(t, nil, "run", "-c", cfg)
+	if code := b.Wait(60 * time.Second); code != 1 {
+		t.Fatalf("second instance exit code %d, want 1", code)
+	}
+	if !strings.Contains(b.Output(), "in use by another connection") {
+		t.Errorf("second instance output does not say the slot is in use:\n%s", b.Output())
+	}
+	exec(t, db, `INSERT INTO t VALUES (2)`)
+	rd := harness.NewReader(t, k.Brokers(), r.URL, name+".public.t")
+	evs := rd.ReadUntil(ctx, t, 60*time.Second, func(e []harness.Event) bool { return len(e) >= 2 })
+	if rep := harness.Check(evs, nil); rep.Duplicates != 0 || len(evs) != 2 {
+		t.Errorf("got %d events (%s), want 2", len(evs), rep)
+	}
+	if a.Exited() {
+		t.Fatal("the first instance stopped")
+	}
+	if code := a.Interrupt(30 * time.Second); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}
+
+// TestSlotDropped: a slot dropped while Sluice is down is a gap; Sluice
+// refuses to start and says so.
+func TestSlotDropped(t *testing.T) {
+	pg, k, r := sharedPostgres(t), sharedKafka(t), sharedRegistry(t)
+	dsn, db := pgDB(t, pg)
+	name := testName(t)
+	exec(t, db, `CREATE TABLE t (id int PRIMARY KEY)`)
+	cfg := harness.WriteConfig(t, pgConfig(name, dsn, k, r, ""))
+	ctx := context.Background()
+	p := harness.Start(t, nil, "run", "-c", cfg)
+	p.WaitFor(ctx, "msg=streaming", 60*time.Second)
+	exec(t, db, `INSERT INTO t VALUES (1)`)
+	time.Sleep(time.Second)
+	if code := p.Interrupt(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	exec(t, db, `SELECT pg_drop_replication_slot('sluice_`+name+`')`)
+	exec(t, db, `INSERT INTO t VALUES (2)`)
+	code, out := harness.Run(t, 60*time.Second, nil, "run", "-c", cfg)
+	if code != 1 || !strings.Contains(out, "does not exist") || !strings.Contains(out, "gap") {
+		t.Fatalf("exit code %d, output:\n%s", code, out)
+	}
+	if cp := storedCheckpoint(t, k.Brokers(), name); cp == nil || cp.Position.LSN == checkpoint.LSN(0) {
+		t.Fatalf("checkpoint %v", cp)
+	}
+}
