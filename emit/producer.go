@@ -168,6 +168,18 @@ func (p *Producer) Err() error {
 // exactly-once mode the transaction was aborted or its outcome is unknown,
 // and the caller must resume from the last committed checkpoint.
 func (p *Producer) Commit(ctx context.Context, tail ...*kgo.Record) error {
+	if !p.txn {
+		// At-least-once: the events must be acknowledged before the tail
+		// (the checkpoint) is even sent; records to different partitions
+		// are acknowledged in any order, so sending them together could
+		// store a checkpoint ahead of an undelivered event [I2].
+		if err := p.cl.Flush(ctx); err != nil {
+			return p.fail(fmt.Errorf("kafka: flush: %w", err))
+		}
+		if err := p.Err(); err != nil {
+			return err
+		}
+	}
 	for _, r := range tail {
 		if err := p.Produce(ctx, r); err != nil {
 			return err
