@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicecdc/sluice/checkpoint"
+	"github.com/sluicecdc/sluice/integration/testenv"
+)
+
+type benchEnv struct {
+	bin string
+	pg  *testenv.Postgres
+	k   *testenv.Kafka
+	reg *testenv.Registry
+}
+
+func (e *benchEnv) db(ctx context.Context, name string) (string, *pgx.Conn, error) {
+	admin, err := pgx.Connect(ctx, e.pg.SuperuserDSN("postgres"))
+	if err != nil {
+		return "", nil, err
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, err
+	}
+	dsn := e.pg.SuperuserDSN(name)
+	c, err := pgx.Connect(ctx, dsn)
+	return dsn, c, err
+}
+
+// sluiceProc is a running sluice whose log is scanned for checkpoints.
+type sluiceProc struct {
+	cmd     *exec.Cmd
+	started time.Time
+	mu      sync.Mutex
+	lastCP  checkpoint.LSN
+	cpAt    time.Time
+	lines   []string
+	done    chan struct{}
+	snapEnd time.Time
+}
+
+var cpLine = regexp.MustCompile(`msg="checkpoint committed" position="lsn ([0-9A-F]+/[0-9A-F]+)"`)
+
+func (e *benchEnv) config(name, dsn, tables, extra string) (string, error) {
+	y := fmt.Sprintf(`name: %s
+log: {level: debug}
+source:
+  type: postgres
+  dsn: %q
+  tables: [%s]
+kafka:
+  brokers: [%s]
+schema_registry:
+  url: %s
+http:
+  listen: ""
+%s`, name, dsn, tables, strings.Join(e.k.Brokers(), ","), e.reg.URL, extra)
+	f, err := os.CreateTemp("", "sluice-bench-*.yaml")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	_, err = f.WriteString(y)
+	return f.Name(), err
+}
+
+func (e *benchEnv) start(cfg string, env ...string) (*sluiceProc, error) {
+	cmd := exec.Command(e.bin, "run", "-c", cfg)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	p := &sluiceProc{cmd: cmd, done: make(chan struct{})}
+	p.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go p.scan(out)
+	return p, nil
+}
+
+func (p *sluiceProc) scan(r io.Reader) {
+	defer close(p.done)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		p.mu.Lock()
+		if m := cpLine.FindStringSubmatch(l); m != nil {
+			if lsn, err := checkpoint.ParseLSN(m[1]); err == nil && lsn > p.lastCP {
+				p.lastCP, p.cpAt = lsn, time.Now()
+			}
+		} else if !strings.Contains(l, "level=DEBUG") {
+			p.lines = append(p.lines, l)
+		}
+		if strings.Contains(l, "snapshot complete") {
+			p.snapEnd = time.Now()
+		}
+		p.mu.Unlock()
+	}
+}
+
+// waitCheckpoint waits until a checkpoint at or after lsn is committed and
+// returns when that happened.
+func (p *sluiceProc) waitCheckpoint(lsn checkpoint.LSN, timeout time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		cp, at := p.lastCP, p.cpAt
+		p.mu.Unlock()
+		if cp >= lsn {
+			return at, nil
+		}
+		select {
+		case <-p.done:
+			return time.Time{}, fmt.Errorf("sluice exited: %s", p.tail())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return time.Time{}, fmt.Errorf("no checkpoint at %s within %s: %s", lsn, timeout, p.tail())
+}
+
+func (p *sluiceProc) tail() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.lines)
+	return strings.Join(p.lines[max(0, n-10):], "\n")
+}
+
+// peakRSS returns the process's peak resident set size in MiB (VmHWM).
+func (p *sluiceProc) peakRSS() float64 {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.cmd.Process.Pid), "status"))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(l)[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func (p *sluiceProc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		_ = p.cmd.Process.Kill()
+	}
+	_ = p.cmd.Wait()
+}
+
+func walLSN(ctx context.Context, db *pgx.Conn) (checkpoint.LSN, error) {
+	var s string
+	if err := db.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&s); err != nil {
+		return 0, err
+	}
+	return checkpoint.ParseLSN(s)
+}

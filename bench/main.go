@@ -1,0 +1,197 @@
+// Command bench measures Sluice against the physical limits beside it, in
+// the same run, on the same servers: `make bench` (or `go run ./bench`).
+// Every figure is printed next to its limit and the ratio between them;
+// the table and a JSON file (bench/results/latest.json) hold every figure,
+// the versions and the machine.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/sluicecdc/sluice/integration/testenv"
+)
+
+type result struct {
+	Scenario string             `json:"scenario"`
+	Figures  map[string]float64 `json:"figures"`
+	Notes    string             `json:"notes,omitempty"`
+}
+
+type report struct {
+	Date     string            `json:"date"`
+	Machine  map[string]any    `json:"machine"`
+	Versions map[string]string `json:"versions"`
+	Flags    map[string]any    `json:"flags"`
+	Results  []result          `json:"results"`
+}
+
+var (
+	flagChanges   = flag.Int("changes", 1_000_000, "committed changes in the backlog-drain scenarios")
+	flagSnapRows  = flag.Int("snapshot-rows", 1_000_000, "rows in the snapshot table")
+	flagBigTxn    = flag.Int("big-txn", 1_000_000, "rows in the single-transaction memory scenario")
+	flagFreshSecs = flag.Int("fresh-seconds", 60, "seconds of steady load per freshness rate")
+	flagRates     = flag.String("rates", "2000,10000", "steady change rates for the freshness scenario")
+	flagWide      = flag.Bool("wide", false, "use ~2 KB rows instead of ~200 bytes")
+	flagOnly      = flag.String("only", "", "comma-separated scenarios to run (drain,snapshot,kafka,freshness,bigtxn)")
+	flagOut       = flag.String("out", "bench/results/latest.json", "JSON output")
+	flagQuick     = flag.Bool("quick", false, "small sizes for a run of a few minutes")
+)
+
+func main() {
+	flag.Parse()
+	if *flagQuick {
+		*flagChanges, *flagSnapRows, *flagBigTxn, *flagFreshSecs = 200_000, 200_000, 200_000, 15
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func want(s string) bool {
+	if *flagOnly == "" {
+		return true
+	}
+	for _, o := range strings.Split(*flagOnly, ",") {
+		if strings.TrimSpace(o) == s {
+			return true
+		}
+	}
+	return false
+}
+
+func run() error {
+	ctx := context.Background()
+	bin, err := buildSluice()
+	if err != nil {
+		return err
+	}
+	logf("starting PostgreSQL 15, Kafka %s and the schema registry", testenv.KafkaVersion)
+	pg, err := testenv.StartPostgres(ctx, testenv.PostgresOptions{ExtraConf: map[string]string{
+		"shared_buffers": "512MB", "max_wal_size": "8GB", "checkpoint_timeout": "30min",
+	}})
+	if err != nil {
+		return err
+	}
+	defer pg.Stop()
+	k, err := testenv.StartKafka(ctx, testenv.KafkaOptions{})
+	if err != nil {
+		return err
+	}
+	defer k.Stop()
+	reg, err := testenv.StartRegistry(ctx, k)
+	if err != nil {
+		return err
+	}
+	defer reg.Stop()
+	env := &benchEnv{bin: bin, pg: pg, k: k, reg: reg}
+	rep := &report{
+		Date:     time.Now().UTC().Format(time.RFC3339),
+		Machine:  machine(),
+		Versions: map[string]string{"go": runtime.Version(), "kafka": testenv.KafkaVersion, "registry": "apicurio " + testenv.RegistryVersion},
+		Flags: map[string]any{"changes": *flagChanges, "snapshot_rows": *flagSnapRows, "big_txn": *flagBigTxn,
+			"fresh_seconds": *flagFreshSecs, "rates": *flagRates, "wide": *flagWide},
+	}
+	if v, err := exec.Command(filepath.Join(testenv.PostgresBinDir(), "postgres"), "--version").Output(); err == nil {
+		rep.Versions["postgres"] = strings.TrimSpace(string(v))
+	}
+	steps := []struct {
+		name string
+		fn   func(context.Context, *benchEnv) ([]result, error)
+	}{
+		{"kafka", benchKafka},
+		{"drain", benchPostgresDrain},
+		{"snapshot", benchPostgresSnapshot},
+		{"freshness", benchFreshness},
+		{"bigtxn", benchBigTxn},
+	}
+	for _, s := range steps {
+		if !want(s.name) {
+			continue
+		}
+		logf("scenario %s", s.name)
+		rs, err := s.fn(ctx, env)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		rep.Results = append(rep.Results, rs...)
+	}
+	printTable(rep)
+	if err := os.MkdirAll(filepath.Dir(*flagOut), 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(rep, "", "  ")
+	return os.WriteFile(*flagOut, append(b, '\n'), 0o644)
+}
+
+func logf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "[%s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
+}
+
+func buildSluice() (string, error) {
+	dir, err := os.MkdirTemp("", "sluice-bench-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "sluice")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Stderr = os.Stderr
+	return bin, cmd.Run()
+}
+
+func machine() map[string]any {
+	m := map[string]any{"cores": runtime.NumCPU(), "os": runtime.GOOS, "arch": runtime.GOARCH}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb)
+		m["memory_gib"] = float64(kb) / (1 << 20)
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				m["cpu"] = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	return m
+}
+
+func printTable(rep *report) {
+	fmt.Printf("\nSluice benchmark, %s, %v cores, %.0f GiB, %v\n\n", rep.Date, rep.Machine["cores"], rep.Machine["memory_gib"], rep.Machine["cpu"])
+	for _, r := range rep.Results {
+		fmt.Printf("%-34s", r.Scenario)
+		keys := make([]string, 0, len(r.Figures))
+		for k := range r.Figures {
+			keys = append(keys, k)
+		}
+		sortStrings(keys)
+		for i, k := range keys {
+			if i > 0 {
+				fmt.Printf("\n%-34s", "")
+			}
+			fmt.Printf("%-28s %14.2f", k, r.Figures[k])
+		}
+		if r.Notes != "" {
+			fmt.Printf("\n%-34s%s", "", r.Notes)
+		}
+		fmt.Println()
+	}
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The workload table: about 10 columns, about 200 bytes a row (2 KB with
+// -wide).
+func tableDDL(name string) string {
+	return fmt.Sprintf(`CREATE TABLE %s (
+  id bigint PRIMARY KEY, account int NOT NULL, amount numeric(12,2), qty int, status text,
+  created timestamptz NOT NULL DEFAULT now(), updated timestamptz, sku text, flag boolean, note text)`, name)
+}
+
+func noteExpr() string {
+	if *flagWide {
+		return `repeat(md5(g::text), 58)`
+	}
+	return `md5(g::text) || md5((g+1)::text) || md5((g+2)::text)`
+}
+
+// genProc creates a procedure that commits n changes (inserts, updates,
+// deletes) in transactions of 1 to 100 rows.
+func genProc(table string) string {
+	return fmt.Sprintf(`CREATE PROCEDURE gen_%[1]s(n bigint) LANGUAGE plpgsql AS $$
+DECLARE done bigint := 0; next_id bigint := 1; sz int; c bigint;
+BEGIN
+  WHILE done < n LOOP
+    sz := 1 + floor(random() * 100)::int;
+    INSERT INTO %[1]s (id, account, amount, qty, status, updated, sku, flag, note)
+      SELECT g, g %% 1000, (g %% 100000) / 100.0, g %% 50, 'pending', now(), 'SKU-' || (g %% 99999), g %% 2 = 0, %[2]s
+      FROM generate_series(next_id, next_id + sz - 1) g;
+    done := done + sz; next_id := next_id + sz;
+    IF next_id > 1000 THEN
+      UPDATE %[1]s SET status = 'paid', qty = qty + 1, updated = now()
+        WHERE id BETWEEN next_id - 1000 AND next_id - 1000 + sz / 5;
+      GET DIAGNOSTICS c = ROW_COUNT; done := done + c;
+      DELETE FROM %[1]s WHERE id BETWEEN next_id - 900 AND next_id - 900 + sz / 10;
+      GET DIAGNOSTICS c = ROW_COUNT; done := done + c;
+    END IF;
+    COMMIT;
+  END LOOP;
+END $$`, table, noteExpr())
+}
+
+func changesOf(ctx context.Context, db *pgx.Conn, table string) (int64, error) {
+	var n int64
+	err := db.QueryRow(ctx, `SELECT n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables WHERE relname = $1`, table).Scan(&n)
+	return n, err
+}
+
+// benchPostgresDrain: a backlog of committed changes waits in the slot;
+// Sluice drains it (exactly-once and at-least-once, each from its own slot
+// at the same start), and pg_recvlogical reads the same range with
+// pgoutput to /dev/null.
+func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
+	dsn, db, err := e.db(ctx, "drain")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close(ctx)
+	for _, q := range []string{tableDDL("orders"), genProc("orders")} {
+		if _, err := db.Exec(ctx, q); err != nil {
+			return nil, err
+		}
+	}
+	// Create Sluice's slots (snapshot never: the table is empty) and the
+	// baseline's slot before the workload, so all read the same range.
+	names := []string{"drain_eos", "drain_alo"}
+	cfgs := map[string]string{}
+	for _, n := range names {
+		cfg, err := e.config(n, dsn, "public.orders", "snapshot: {mode: never}\n")
+		if err != nil {
+			return nil, err
+		}
+		cfgs[n] = cfg
+		p, err := e.start(cfg, eosEnv(n))
+		if err != nil {
+			return nil, err
+		}
+		start, _ := walLSN(ctx, db)
+		if _, err := p.waitCheckpoint(start, 2*time.Minute); err != nil {
+			return nil, err
+		}
+		p.stop()
+	}
+	if _, err := db.Exec(ctx, `SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')`); err != nil {
+		return nil, err
+	}
+	logf("writing %d changes", *flagChanges)
+	t0 := time.Now()
+	if _, err := db.Exec(ctx, fmt.Sprintf("CALL gen_orders(%d)", *flagChanges)); err != nil {
+		return nil, err
+	}
+	changes, err := changesOf(ctx, db, "orders")
+	if err != nil {
+		return nil, err
+	}
+	end, err := walLSN(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	logf("%d changes written in %s; WAL end %s", changes, time.Since(t0).Round(time.Millisecond), end)
+
+	// The limit: pg_recvlogical, pgoutput, same publication, to /dev/null.
+	t0 = time.Now()
+	cmd := exec.Command(filepath.Join(pgBinDir(), "pg_recvlogical"), "-d", dsn, "--slot", "bench_recv", "--start",
+		"-o", "proto_version=1", "-o", "publication_names=sluice_drain_eos", "-E", end.String(), "--no-loop", "-f", "/dev/null")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("pg_recvlogical: %w: %s", err, out)
+	}
+	recv := time.Since(t0)
+	recvRate := float64(changes) / recv.Seconds()
+	logf("pg_recvlogical: %.0f changes/s", recvRate)
+
+	var out []result
+	rates := map[string]float64{}
+	for _, n := range names {
+		p, err := e.start(cfgs[n], eosEnv(n))
+		if err != nil {
+			return nil, err
+		}
+		at, err := p.waitCheckpoint(end, 30*time.Minute)
+		if err != nil {
+			return nil, err
+		}
+		d := at.Sub(p.started)
+		rss := p.peakRSS()
+		p.stop()
+		rate := float64(changes) / d.Seconds()
+		rates[n] = rate
+		logf("%s: %.0f changes/s, peak RSS %.0f MiB", n, rate, rss)
+		mode := "exactly-once"
+		if n == "drain_alo" {
+			mode = "at-least-once"
+		}
+		out = append(out, result{Scenario: "postgres drain (" + mode + ")", Figures: map[string]float64{
+			"changes":                      float64(changes),
+			"sluice_changes_per_s":         rate,
+			"pg_recvlogical_changes_per_s": recvRate,
+			"ratio_to_limit":               rate / recvRate,
+			"peak_rss_mib":                 rss,
+		}})
+	}
+	out = append(out, result{Scenario: "exactly-once cost", Figures: map[string]float64{
+		"eos_over_alo_throughput": rates["drain_eos"] / rates["drain_alo"],
+		"cost_percent":            100 * (1 - rates["drain_eos"]/rates["drain_alo"]),
+	}})
+	return out, nil
+}
+
+func eosEnv(name string) string {
+	return fmt.Sprintf("SLUICE_KAFKA_EXACTLY_ONCE=%v", !strings.HasSuffix(name, "_alo"))
+}
+
+func pgBinDir() string { return "/usr/lib/postgresql/15/bin" }
+
+// benchPostgresSnapshot: Sluice snapshots a table into Kafka; the limit is
+// psql's \copy of the same table to /dev/null.
+func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
+	dsn, db, err := e.db(ctx, "snap")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close(ctx)
+	if _, err := db.Exec(ctx, tableDDL("items")); err != nil {
+		return nil, err
+	}
+	logf("loading %d rows", *flagSnapRows)
+	if _, err := db.Exec(ctx, fmt.Sprintf(`INSERT INTO items (id, account, amount, qty, status, updated, sku, flag, note)
+	  SELECT g, g %% 1000, (g %% 100000) / 100.0, g %% 50, 'pending', now(), 'SKU-' || (g %% 99999), g %% 2 = 0, %s
+	  FROM generate_series(1, %d) g`, noteExpr(), *flagSnapRows)); err != nil {
+		return nil, err
+	}
+	if _, err := db.Exec(ctx, "VACUUM ANALYZE items"); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	cmd := exec.Command("psql", "-X", "-q", dsn, "-c", `\copy (SELECT * FROM items) TO '/dev/null'`)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("psql: %w: %s", err, out)
+	}
+	copyRate := float64(*flagSnapRows) / time.Since(t0).Seconds()
+	logf("psql \\copy: %.0f rows/s", copyRate)
+	cfg, err := e.config("snap", dsn, "public.items", "snapshot: {mode: initial_only}\n")
+	if err != nil {
+		return nil, err
+	}
+	p, err := e.start(cfg)
+	if err != nil {
+		return nil, err
+	}
+	<-p.done
+	_ = p.cmd.Wait()
+	if p.snapEnd.IsZero() {
+		return nil, fmt.Errorf("snapshot did not complete: %s", p.tail())
+	}
+	rate := float64(*flagSnapRows) / p.snapEnd.Sub(p.started).Seconds()
+	logf("sluice snapshot: %.0f rows/s", rate)
+	return []result{{Scenario: "postgres snapshot", Figures: map[string]float64{
+		"rows": float64(*flagSnapRows), "sluice_rows_per_s": rate, "psql_copy_rows_per_s": copyRate, "ratio_to_limit": rate / copyRate,
+	}, Notes: "sluice: start to the snapshot's checkpoint in Kafka (exactly-once), psql: \\copy to /dev/null"}}, nil
+}
