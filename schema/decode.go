@@ -1,7 +1,9 @@
 package schema
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -66,6 +68,38 @@ func (d *Decoder) Native(ctx context.Context, b []byte) (any, error) {
 		return nil, fmt.Errorf("schema id %d: %d bytes left after the record", id, len(rest))
 	}
 	return v, nil
+}
+
+// Render decodes b and renders it as JSON for people: fields in schema
+// order, unions unwrapped, decimals as decimal strings, bytes as base64.
+func (d *Decoder) Render(ctx context.Context, b []byte) ([]byte, error) {
+	id, payload, err := ParseWireHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	c, _, err := d.codec(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	v, _, err := c.NativeFromBinary(payload)
+	if err != nil {
+		return nil, fmt.Errorf("schema id %d: %w", id, err)
+	}
+	s, err := d.reg.SchemaByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var parsed any
+	if err := json.Unmarshal([]byte(s), &parsed); err != nil {
+		return nil, fmt.Errorf("schema id %d: %w", id, err)
+	}
+	var out bytes.Buffer
+	r := &renderer{named: map[string]any{}}
+	r.collect(parsed)
+	if err := r.write(&out, parsed, v); err != nil {
+		return nil, fmt.Errorf("schema id %d: rendering: %w", id, err)
+	}
+	return out.Bytes(), nil
 }
 
 // JSON decodes b and renders it as standard JSON (unions unwrapped).

@@ -15,6 +15,14 @@ import (
 	"github.com/sluicecdc/sluice/schema"
 )
 
+type tailLine struct {
+	Topic     string          `json:"topic"`
+	Partition int32           `json:"partition"`
+	Offset    int64           `json:"offset"`
+	Key       json.RawMessage `json:"key"`
+	Value     json.RawMessage `json:"value"`
+}
+
 // TailOptions configure Tail.
 type TailOptions struct {
 	Topics        []string
@@ -86,20 +94,20 @@ func Tail(ctx context.Context, cfg *config.Config, o TailOptions, w io.Writer) e
 		}
 		for it := fs.RecordIter(); !it.Done(); {
 			r := it.Next()
-			line := map[string]any{"topic": r.Topic, "partition": r.Partition, "offset": r.Offset, "key": nil, "value": nil}
+			line := tailLine{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: json.RawMessage("null"), Value: json.RawMessage("null")}
 			if r.Key != nil {
-				k, err := dec.JSON(ctx, r.Key)
+				k, err := dec.Render(ctx, r.Key)
 				if err != nil {
 					return fmt.Errorf("%s[%d]@%d key: %w", r.Topic, r.Partition, r.Offset, err)
 				}
-				line["key"] = json.RawMessage(k)
+				line.Key = k
 			}
 			if r.Value != nil {
-				v, err := dec.JSON(ctx, r.Value)
+				v, err := dec.Render(ctx, r.Value)
 				if err != nil {
 					return fmt.Errorf("%s[%d]@%d value: %w", r.Topic, r.Partition, r.Offset, err)
 				}
-				line["value"] = json.RawMessage(v)
+				line.Value = v
 			}
 			b, err := json.Marshal(line)
 			if err != nil {
