@@ -63,6 +63,9 @@ source:
   type: postgres
   dsn: %q
   tables: [%s]
+  # Prompt idle detection, so the last checkpoint is not held back by
+  # the status interval (it would add up to 10s to a drain).
+  postgres: {status_interval: 200ms}
 kafka:
   brokers: [%s]
 schema_registry:
@@ -80,7 +83,11 @@ http:
 }
 
 func (e *benchEnv) start(cfg string, env ...string) (*sluiceProc, error) {
-	cmd := exec.Command(e.bin, "run", "-c", cfg)
+	args := []string{"run", "-c", cfg}
+	if *flagProfile != "" {
+		args = append(args, "-cpuprofile", fmt.Sprintf("%s.%d", *flagProfile, time.Now().UnixNano()))
+	}
+	cmd := exec.Command(e.bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StderrPipe()
@@ -92,7 +99,12 @@ func (e *benchEnv) start(cfg string, env ...string) (*sluiceProc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	go p.scan(out)
+	logFile, err := os.CreateTemp("", "sluice-bench-run-*.log")
+	if err != nil {
+		return nil, err
+	}
+	logf("sluice log: %s", logFile.Name())
+	go p.scan(io.TeeReader(out, logFile))
 	return p, nil
 }
 
@@ -142,6 +154,22 @@ func (p *sluiceProc) tail() string {
 	defer p.mu.Unlock()
 	n := len(p.lines)
 	return strings.Join(p.lines[max(0, n-10):], "\n")
+}
+
+// cpuSeconds returns the process's user+system CPU time so far.
+func (p *sluiceProc) cpuSeconds() float64 {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.cmd.Process.Pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
 }
 
 // peakRSS returns the process's peak resident set size in MiB (VmHWM).

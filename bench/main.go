@@ -44,6 +44,7 @@ var (
 	flagOnly      = flag.String("only", "", "comma-separated scenarios to run (drain,snapshot,kafka,freshness,bigtxn)")
 	flagOut       = flag.String("out", "bench/results/latest.json", "JSON output")
 	flagQuick     = flag.Bool("quick", false, "small sizes for a run of a few minutes")
+	flagProfile   = flag.String("cpuprofile", "", "write a CPU profile of every sluice run to FILE.<n>")
 )
 
 func main() {

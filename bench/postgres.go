@@ -133,6 +133,7 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 		}
 		d := at.Sub(p.started)
 		rss := p.peakRSS()
+		cpu := p.cpuSeconds()
 		p.stop()
 		rate := float64(changes) / d.Seconds()
 		rates[n] = rate
@@ -147,6 +148,7 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 			"pg_recvlogical_changes_per_s": recvRate,
 			"ratio_to_limit":               rate / recvRate,
 			"peak_rss_mib":                 rss,
+			"sluice_cpu_us_per_change":     cpu * 1e6 / float64(changes),
 		}})
 	}
 	out = append(out, result{Scenario: "exactly-once cost", Figures: map[string]float64{

@@ -37,6 +37,7 @@ type Source struct {
 	startLSN   checkpoint.LSN
 	acked      atomic.Uint64 // highest LSN acknowledged by the pipeline
 	lastCommit checkpoint.LSN
+	lastIdle   checkpoint.LSN // highest position reported through Idle
 	received   checkpoint.LSN
 
 	relations map[uint32]*relation
@@ -142,10 +143,11 @@ func (s *Source) Run(ctx context.Context, h capture.Handler) error {
 				deadline = d
 			}
 		}
-		// Wake at least every 250ms to notice Stop, and never pass a
-		// deadline already due: ReceiveMessage would return at once
+		// Wake after 20ms without a message, to notice Stop and to let the
+		// pipeline commit promptly when the stream goes quiet; never pass
+		// a deadline already due: ReceiveMessage would return at once
 		// without reading, and the loop would spin.
-		if d := now.Add(250 * time.Millisecond); d.Before(deadline) {
+		if d := now.Add(20 * time.Millisecond); d.Before(deadline) {
 			deadline = d
 		}
 		if min := now.Add(5 * time.Millisecond); deadline.Before(min) {
@@ -159,6 +161,14 @@ func (s *Source) Run(ctx context.Context, h capture.Handler) error {
 				return ctx.Err()
 			}
 			if pgconn.Timeout(err) {
+				if !s.inTxn && !s.skipTxn {
+					// Quiet at a transaction boundary: let the pipeline
+					// commit what it holds now rather than at the next
+					// transaction.
+					if err := h.Idle(ctx, checkpoint.Position{LSN: max(s.lastCommit, s.lastIdle)}); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 			return fmt.Errorf("postgres: replication stream: %w", err)
@@ -180,10 +190,11 @@ func (s *Source) Run(ctx context.Context, h capture.Handler) error {
 					}
 					nextStatus = time.Now().Add(s.cfg.StatusInterval)
 				}
-				if hb > 0 && !s.inTxn && checkpoint.LSN(ka.ServerWALEnd) > s.lastCommit {
+				if hb > 0 && !s.inTxn && checkpoint.LSN(ka.ServerWALEnd) > max(s.lastCommit, s.lastIdle) {
 					// Caught up with nothing in flight: every transaction
 					// committing before the WAL end has been received.
-					if err := h.Idle(ctx, checkpoint.Position{LSN: checkpoint.LSN(ka.ServerWALEnd)}); err != nil {
+					s.lastIdle = checkpoint.LSN(ka.ServerWALEnd)
+					if err := h.Idle(ctx, checkpoint.Position{LSN: s.lastIdle}); err != nil {
 						return err
 					}
 				}
@@ -322,7 +333,8 @@ func (s *Source) handle(ctx context.Context, h capture.Handler, xld pglogrepl.XL
 	case *pglogrepl.LogicalDecodingMessage:
 		if !m.Transactional && !s.inTxn && s.cfg.HeartbeatInterval > 0 {
 			pos := checkpoint.LSN(m.LSN)
-			if pos > s.lastCommit {
+			if pos > max(s.lastCommit, s.lastIdle) {
+				s.lastIdle = pos
 				return h.Idle(ctx, checkpoint.Position{LSN: pos})
 			}
 		}

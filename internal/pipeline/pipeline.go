@@ -98,9 +98,10 @@ type Pipeline struct {
 	safe         checkpoint.Position // last transaction boundary seen
 	checkpointed checkpoint.Position // last durable checkpoint
 	snapshotDone bool
-	history      []*kgo.Record // schema-history records awaiting commit
-	dirty        bool          // safe moved since the last checkpoint
-	err          error         // sticky [I4]
+	history      []*kgo.Record  // schema-history records awaiting commit
+	ddl          *schemaChanges // the schema-change topic, once a DDL was seen
+	dirty        bool           // safe moved since the last checkpoint
+	err          error          // sticky [I4]
 }
 
 // New returns a pipeline producing with prod and registering with reg.
@@ -237,6 +238,11 @@ func (p *Pipeline) SchemaChange(ctx context.Context, sc *capture.SchemaChange) e
 		return p.stop(err)
 	}
 	p.history = append(p.history, &kgo.Record{Topic: HistoryTopic(p.o.Name), Key: []byte(p.o.Name), Value: b})
+	if sc.DDL != "" {
+		if err := p.emitSchemaChange(ctx, sc); err != nil {
+			return p.stop(err)
+		}
+	}
 	return nil
 }
 
@@ -274,11 +280,17 @@ func (p *Pipeline) Idle(ctx context.Context, pos checkpoint.Position) error {
 	if p.err != nil {
 		return p.err
 	}
+	if pos.LSN != 0 && pos.LSN < p.safe.LSN {
+		pos = p.safe // never move a checkpoint backwards
+	}
 	if pos != p.safe {
 		p.safe = pos
 		p.dirty = true
 	}
-	if p.dirty && time.Since(p.lastCommit) >= p.o.CommitInterval {
+	// Events waiting in an open batch are committed as soon as the source
+	// goes quiet (in exactly-once mode they are invisible until then); a
+	// position that merely moved is checkpointed at the usual interval.
+	if p.pending > 0 || len(p.history) > 0 || (p.dirty && time.Since(p.lastCommit) >= p.o.CommitInterval) {
 		return p.Checkpoint(ctx)
 	}
 	return nil
