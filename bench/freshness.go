@@ -55,7 +55,7 @@ func benchFreshness(ctx context.Context, e *benchEnv) ([]result, error) {
 			}
 			dec := schema.NewDecoder(reg)
 			cl, err := kgo.NewClient(kgo.SeedBrokers(e.k.Brokers()...), kgo.ConsumeTopics(name+".public.events"),
-				kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(5*time.Millisecond))
+				kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(10*time.Millisecond))
 			if err != nil {
 				return nil, err
 			}
@@ -96,17 +96,18 @@ func benchFreshness(ctx context.Context, e *benchEnv) ([]result, error) {
 			// 10 rows a transaction, rate/10 transactions a second.
 			logf("freshness: %d changes/s for %ds (exactly_once=%v)", rate, *flagFreshSecs, eos)
 			tick := time.NewTicker(time.Second / time.Duration(rate/10))
-			next := int64(1)
+			next := nextFreshID
 			deadline := time.Now().Add(time.Duration(*flagFreshSecs) * time.Second)
 			for time.Now().Before(deadline) {
 				<-tick.C
 				if _, err := db.Exec(ctx, fmt.Sprintf(`INSERT INTO events (id, account, amount, qty, status, updated, sku, flag, note)
-				  SELECT g, 1, 1.5, 1, 'new', now(), 'SKU', true, 'x' FROM generate_series(%d, %d) g`, next+int64(rate)*1_000_000_000, next+int64(rate)*1_000_000_000+9)); err != nil {
+				  SELECT g, 1, 1.5, 1, 'new', now(), 'SKU', true, 'x' FROM generate_series(%d, %d) g`, next, next+9)); err != nil {
 					return nil, err
 				}
 				next += 10
 			}
 			tick.Stop()
+			nextFreshID = next
 			time.Sleep(2 * time.Second)
 			cancel()
 			<-consumed
@@ -126,6 +127,8 @@ func benchFreshness(ctx context.Context, e *benchEnv) ([]result, error) {
 	}
 	return out, nil
 }
+
+var nextFreshID int64 = 1
 
 func pct(v []float64, p float64) float64 {
 	if len(v) == 0 {
