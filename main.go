@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/sluicecdc/sluice/internal/app"
@@ -32,6 +33,9 @@ const usage = `usage: sluice <command> [flags]
 
 commands:
   run [-c FILE]                         snapshot where needed, then stream until SIGINT/SIGTERM
+  check [-c FILE]                       check every prerequisite (source, Kafka, registry): one line
+                                        each, PASS/FAIL/WARN with the fix; exit 1 on any FAIL
+  status [-c FILE] [--json]             checkpointed position, source position, lag, slot state
   tail [-c FILE] [--from-beginning] [--max N] TOPIC...
                                         print change events as JSON, one per line
   version                               print version, commit and Go version
@@ -58,6 +62,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "run":
 		return cmdRun(args, stderr)
+	case "check":
+		return cmdCheck(args, stdout, stderr)
+	case "status":
+		return cmdStatus(args, stdout, stderr)
 	case "tail":
 		return cmdTail(args, stdout, stderr)
 	case "version", "--version", "-v":
@@ -120,6 +128,7 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 
 func cmdRun(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance work)")
 	cfg, code := loadConfig(fs, args, stderr)
 	if cfg == nil {
 		return code
@@ -127,6 +136,21 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "sluice run: unexpected arguments %v\n", fs.Args())
 		return exitUsage
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice run: -cpuprofile: %v\n", err)
+			return exitUsage
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "sluice run: -cpuprofile: %v\n", err)
+			return exitUsage
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
 	}
 	log := newLogger(cfg, stderr)
 	slog.SetDefault(log)
@@ -181,6 +205,53 @@ func cmdTail(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	if err := app.Tail(ctx, cfg, app.TailOptions{Topics: fs.Args(), FromBeginning: *from, Max: *max}, stdout); err != nil {
 		fmt.Fprintf(stderr, "sluice tail: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	cfg, code := loadConfig(fs, args, stderr)
+	if cfg == nil {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "sluice check: unexpected arguments %v\n", fs.Args())
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if !app.Check(ctx, cfg, stdout) {
+		return exitFailure
+	}
+	return exitOK
+}
+
+func cmdStatus(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	cfg, code := loadConfig(fs, args, stderr)
+	if cfg == nil {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "sluice status: unexpected arguments %v\n", fs.Args())
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	st := app.Status(ctx, cfg)
+	write := st.WriteText
+	if *asJSON {
+		write = st.WriteJSON
+	}
+	if err := write(stdout); err != nil {
+		fmt.Fprintf(stderr, "sluice status: %v\n", err)
+		return exitFailure
+	}
+	if err := st.Err(); err != nil {
+		fmt.Fprintf(stderr, "sluice status: %v\n", err)
 		return exitFailure
 	}
 	return exitOK

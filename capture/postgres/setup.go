@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,9 @@ type Config struct {
 	Slot        string
 	Publication string
 	Filter      Filter
+	// TLS, when not nil, is used for every connection (see WithTLS); it
+	// overrides the DSN's sslmode and related parameters.
+	TLS *tls.Config
 	// HeartbeatInterval is how often, while idle, the source writes a
 	// logical decoding message and acknowledges the server's WAL end, so
 	// that idle captured tables do not hold WAL back. 0 disables both.
@@ -62,7 +66,7 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 	if cfg.StatusInterval <= 0 {
 		cfg.StatusInterval = 10 * time.Second
 	}
-	pgcfg, err := ParseDSN(cfg.DSN)
+	pgcfg, err := ParseDSN(cfg.DSN, WithTLS(cfg.TLS))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -115,9 +115,7 @@ func NewEnv(cfg *config.Config, log *slog.Logger) (*Env, error) {
 		e.Close()
 		return nil, err
 	}
-	e.Registry, err = schema.NewRegistry(schema.RegistryOptions{
-		URL: url, Username: cfg.SchemaRegistry.Username, Password: cfg.SchemaRegistry.Password, TLS: rtls,
-	})
+	e.Registry, err = schema.NewRegistry(registryOptions(url, cfg.SchemaRegistry, rtls))
 	if err != nil {
 		e.Close()
 		return nil, err

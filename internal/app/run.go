@@ -83,7 +83,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, st *State, s
 			return &config.Error{Key: "source.dsn", Msg: err.Error()}
 		}
 		return supervise(ctx, log, st, stopper, func(started func()) error {
-			return runPostgres(ctx, cfg, env, log, st, stopper, started)
+			return explain(cfg, runPostgres(ctx, cfg, env, log, st, stopper, started))
 		})
 	default:
 		return fmt.Errorf("source.type %q: not supported by this build", cfg.Source.Type)
@@ -135,8 +135,12 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 	if cp != nil {
 		log.Info("resuming from checkpoint", "position", cp.Position.String(), "snapshot_done", cp.SnapshotDone)
 	}
+	stls, err := TLSConfig(cfg.Source.TLS, "source")
+	if err != nil {
+		return err
+	}
 	src, plan, err := pgcapture.Open(ctx, pgcapture.Config{
-		DSN: cfg.Source.DSN, Slot: cfg.Source.Postgres.Slot, Publication: cfg.Source.Postgres.Publication,
+		DSN: cfg.Source.DSN, TLS: stls, Slot: cfg.Source.Postgres.Slot, Publication: cfg.Source.Postgres.Publication,
 		Filter:            pgcapture.Filter{Include: cfg.Source.Tables, Exclude: cfg.Source.ExcludeTables},
 		HeartbeatInterval: cfg.Source.Postgres.HeartbeatInterval, StatusInterval: cfg.Source.Postgres.StatusInterval,
 		Logger: log,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -35,6 +36,10 @@ type TailOptions struct {
 // registry configured it reads from the development addresses a `sluice
 // run` in embedded mode listens on.
 func Tail(ctx context.Context, cfg *config.Config, o TailOptions, w io.Writer) error {
+	return explain(cfg, tail(ctx, cfg, o, w))
+}
+
+func tail(ctx context.Context, cfg *config.Config, o TailOptions, w io.Writer) error {
 	brokers := cfg.Kafka.Brokers
 	if len(brokers) == 0 {
 		brokers = []string{"127.0.0.1:" + strconv.Itoa(devmode.BrokerPort)}
@@ -51,7 +56,7 @@ func Tail(ctx context.Context, cfg *config.Config, o TailOptions, w io.Writer) e
 	if err != nil {
 		return err
 	}
-	reg, err := schema.NewRegistry(schema.RegistryOptions{URL: url, Username: cfg.SchemaRegistry.Username, Password: cfg.SchemaRegistry.Password, TLS: rtls})
+	reg, err := schema.NewRegistry(registryOptions(url, cfg.SchemaRegistry, rtls))
 	if err != nil {
 		return err
 	}
@@ -75,6 +80,14 @@ func Tail(ctx context.Context, cfg *config.Config, o TailOptions, w io.Writer) e
 		return err
 	}
 	defer cl.Close()
+	// The consumer retries failed connections for ever, rejected
+	// credentials included: fail now instead when no broker answers.
+	if err := cl.Ping(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("kafka %s: %w", strings.Join(brokers, ","), err)
+	}
 	bw := bufio.NewWriter(w)
 	defer bw.Flush()
 	n := 0

@@ -98,10 +98,9 @@ type Pipeline struct {
 	safe         checkpoint.Position // last transaction boundary seen
 	checkpointed checkpoint.Position // last durable checkpoint
 	snapshotDone bool
-	history      []*kgo.Record  // schema-history records awaiting commit
-	ddl          *schemaChanges // the schema-change topic, once a DDL was seen
-	dirty        bool           // safe moved since the last checkpoint
-	err          error          // sticky [I4]
+	history      []*kgo.Record // schema-history records awaiting commit
+	dirty        bool          // safe moved since the last checkpoint
+	err          error         // sticky [I4]
 }
 
 // New returns a pipeline producing with prod and registering with reg.
@@ -238,11 +237,6 @@ func (p *Pipeline) SchemaChange(ctx context.Context, sc *capture.SchemaChange) e
 		return p.stop(err)
 	}
 	p.history = append(p.history, &kgo.Record{Topic: HistoryTopic(p.o.Name), Key: []byte(p.o.Name), Value: b})
-	if sc.DDL != "" {
-		if err := p.emitSchemaChange(ctx, sc); err != nil {
-			return p.stop(err)
-		}
-	}
 	return nil
 }
 
