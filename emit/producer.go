@@ -61,6 +61,10 @@ type Producer struct {
 	log *slog.Logger
 
 	inTxn bool
+	// commitTimeout bounds Flush and EndTransaction: franz-go retries a
+	// broker that keeps dropping connections without ever timing the
+	// records out, and a pipeline must not hang silently.
+	commitTimeout time.Duration
 
 	mu  sync.Mutex
 	err error // first delivery error, sticky
@@ -107,7 +111,11 @@ func NewProducer(o Options) (*Producer, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Producer{cl: cl, txn: o.TransactionalID != "", log: log}, nil
+	ct := 2 * o.DeliveryTimeout
+	if ct <= 0 {
+		ct = 4 * time.Minute
+	}
+	return &Producer{cl: cl, txn: o.TransactionalID != "", log: log, commitTimeout: ct}, nil
 }
 
 // Client returns the underlying client (for admin requests).
@@ -168,13 +176,15 @@ func (p *Producer) Err() error {
 // exactly-once mode the transaction was aborted or its outcome is unknown,
 // and the caller must resume from the last committed checkpoint.
 func (p *Producer) Commit(ctx context.Context, tail ...*kgo.Record) error {
+	ctx, cancel := context.WithTimeout(ctx, p.commitTimeout)
+	defer cancel()
 	if !p.txn {
 		// At-least-once: the events must be acknowledged before the tail
 		// (the checkpoint) is even sent; records to different partitions
 		// are acknowledged in any order, so sending them together could
 		// store a checkpoint ahead of an undelivered event [I2].
 		if err := p.cl.Flush(ctx); err != nil {
-			return p.fail(fmt.Errorf("kafka: flush: %w", err))
+			return p.fail(flushError(err, p.commitTimeout))
 		}
 		if err := p.Err(); err != nil {
 			return err
@@ -186,7 +196,7 @@ func (p *Producer) Commit(ctx context.Context, tail ...*kgo.Record) error {
 		}
 	}
 	if err := p.cl.Flush(ctx); err != nil {
-		return p.fail(fmt.Errorf("kafka: flush: %w", err))
+		return p.fail(flushError(err, p.commitTimeout))
 	}
 	if err := p.Err(); err != nil {
 		if p.inTxn {
@@ -224,6 +234,13 @@ func (p *Producer) Close() {
 		cancel()
 	}
 	p.cl.Close()
+}
+
+func flushError(err error, d time.Duration) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("kafka: records not acknowledged within %s (twice kafka.delivery_timeout); is the cluster reachable? %w", d, err)
+	}
+	return fmt.Errorf("kafka: flush: %w", err)
 }
 
 // ErrFenced reports that another instance with the same transactional.id
