@@ -94,13 +94,15 @@ type Pipeline struct {
 	tables map[*schema.Table]*tableState
 
 	pending      int // events produced since the last checkpoint
+	txnRecords   int // events of the current source transaction produced so far
 	lastCommit   time.Time
 	safe         checkpoint.Position // last transaction boundary seen
 	checkpointed checkpoint.Position // last durable checkpoint
 	snapshotDone bool
-	history      []*kgo.Record // schema-history records awaiting commit
-	dirty        bool          // safe moved since the last checkpoint
-	err          error         // sticky [I4]
+	history      []*kgo.Record  // schema-history records awaiting commit
+	ddl          *schemaChanges // the schema-change topic, once a DDL was seen
+	dirty        bool           // safe moved since the last checkpoint
+	err          error          // sticky [I4]
 }
 
 // New returns a pipeline producing with prod and registering with reg.
@@ -177,12 +179,22 @@ func (p *Pipeline) Change(ctx context.Context, c *capture.Change) error {
 	}
 	rec, tomb, err := p.encode(ctx, c)
 	if err != nil {
-		return p.stop(err) // [I5]
+		// [I5] Stop. When the value is the first change of its
+		// transaction, first commit the complete transactions before it,
+		// so the topics hold everything up to the one that cannot be
+		// represented; otherwise the batch is abandoned, never committed.
+		if p.txnRecords == 0 && p.dirty && (p.snapshotDone || !p.prod.Transactional()) {
+			if cerr := p.Checkpoint(ctx); cerr != nil {
+				p.log.Warn("could not commit the transactions before the unrepresentable value", "err", cerr)
+			}
+		}
+		return p.stop(err)
 	}
 	if err := p.prod.Produce(ctx, rec); err != nil {
 		return p.stop(err)
 	}
 	p.pending++
+	p.txnRecords++
 	p.m.event(c.Table.ID, c.Op, len(rec.Value)+len(rec.Key))
 	if tomb != nil {
 		if err := p.prod.Produce(ctx, tomb); err != nil {
@@ -237,6 +249,11 @@ func (p *Pipeline) SchemaChange(ctx context.Context, sc *capture.SchemaChange) e
 		return p.stop(err)
 	}
 	p.history = append(p.history, &kgo.Record{Topic: HistoryTopic(p.o.Name), Key: []byte(p.o.Name), Value: b})
+	if sc.DDL != "" {
+		if err := p.emitSchemaChange(ctx, sc); err != nil {
+			return p.stop(err)
+		}
+	}
 	return nil
 }
 
@@ -257,6 +274,7 @@ func (p *Pipeline) Commit(ctx context.Context, pos checkpoint.Position) error {
 	}
 	p.safe = pos
 	p.dirty = true
+	p.txnRecords = 0
 	if !p.snapshotDone && p.prod.Transactional() {
 		// Exactly-once: the initial snapshot is one Kafka transaction, so
 		// a snapshot interrupted by a crash or an outage leaves no
