@@ -2,4 +2,5 @@ package schema
 
 func init() {
 	columnTypeFor[Postgres] = PostgresColumnType
+	columnTypeFor[MySQL] = MySQLColumnType
 }

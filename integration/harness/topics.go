@@ -186,7 +186,7 @@ func (r Report) String() string {
 func Check(evs []Event, expectKeys []string) Report {
 	rep := Report{}
 	seen := map[string]int{}
-	lastPos := map[string][2]int64{}
+	lastPos := map[string]sourcePos{}
 	keys := map[string]bool{}
 	for i := range evs {
 		e := &evs[i]
@@ -198,7 +198,7 @@ func Check(evs []Event, expectKeys []string) Report {
 		keys[k] = true
 		src := e.Source()
 		pos := position(src)
-		id := fmt.Sprintf("%s|%s|%d|%d", k, e.Op(), pos[0], pos[1])
+		id := fmt.Sprintf("%s|%s|%s|%d|%d", k, e.Op(), pos.file, pos.a, pos.b)
 		if e.Op() == "r" {
 			id = k + "|r"
 		}
@@ -208,7 +208,7 @@ func Check(evs []Event, expectKeys []string) Report {
 			continue
 		}
 		if e.Op() != "r" {
-			if lp, ok := lastPos[k]; ok && (pos[0] < lp[0] || (pos[0] == lp[0] && pos[1] < lp[1])) {
+			if lp, ok := lastPos[k]; ok && pos.before(lp) {
 				rep.OrderViolations++
 			}
 			lastPos[k] = pos
@@ -224,7 +224,23 @@ func Check(evs []Event, expectKeys []string) Report {
 	return rep
 }
 
-func position(src map[string]any) [2]int64 {
+// sourcePos orders the changes of one source: Postgres by LSN (a), MySQL
+// by binlog file, then position in the file (a), then row in the event (b).
+// Binlog positions restart in every file; file names sort in creation
+// order (a fixed-width sequence number).
+type sourcePos struct {
+	file string
+	a, b int64
+}
+
+func (p sourcePos) before(q sourcePos) bool {
+	if p.file != q.file {
+		return p.file < q.file
+	}
+	return p.a < q.a || p.a == q.a && p.b < q.b
+}
+
+func position(src map[string]any) sourcePos {
 	num := func(k string) int64 {
 		switch v := src[k].(type) {
 		case json.Number:
@@ -234,9 +250,10 @@ func position(src map[string]any) [2]int64 {
 		return 0
 	}
 	if lsn := num("lsn"); lsn != 0 {
-		return [2]int64{lsn, 0}
+		return sourcePos{a: lsn}
 	}
-	return [2]int64{num("pos"), num("row")}
+	file, _ := src["file"].(string)
+	return sourcePos{file: file, a: num("pos"), b: num("row")}
 }
 
 // Int returns a JSON number field as int64.

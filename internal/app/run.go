@@ -85,6 +85,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, st *State, s
 		return supervise(ctx, log, st, stopper, func(started func()) error {
 			return explain(cfg, runPostgres(ctx, cfg, env, log, st, stopper, started))
 		})
+	case "mysql":
+		return runMySQL(ctx, cfg, env, log, st, stopper)
 	default:
 		return fmt.Errorf("source.type %q: not supported by this build", cfg.Source.Type)
 	}

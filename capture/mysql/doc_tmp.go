@@ -1,3 +1,0 @@
-package mysql
-
-import _ "github.com/go-mysql-org/go-mysql/replication"

@@ -1,0 +1,752 @@
+package mysql
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/sluicecdc/sluice/capture"
+	"github.com/sluicecdc/sluice/checkpoint"
+	"github.com/sluicecdc/sluice/schema"
+)
+
+// Config configures a MySQL source.
+type Config struct {
+	Conn *ConnConfig
+	// ServerID is the replica server_id of the binlog connection; unique
+	// among the server's replicas.
+	ServerID uint32
+	// HeartbeatInterval is the binlog heartbeat period asked of the server
+	// while no event flows; a connection silent for three periods is
+	// considered dead and reopened. 0 disables both.
+	HeartbeatInterval time.Duration
+	// ReconnectTimeout bounds how long Run keeps reconnecting after the
+	// binlog connection breaks before it returns the error. Default 5m.
+	ReconnectTimeout time.Duration
+	Filter           Filter
+	Logger           *slog.Logger
+}
+
+// SnapshotMode values.
+const (
+	SnapshotInitial     = "initial"
+	SnapshotNever       = "never"
+	SnapshotInitialOnly = "initial_only"
+)
+
+// Plan says what the source will do: take a snapshot (then SetStart with
+// the snapshot's position) or stream from Start.
+type Plan struct {
+	Snapshot bool
+	Start    checkpoint.Position
+	Tables   []schema.TableID
+	Server   *Server
+}
+
+// Source streams committed row changes from the binary log.
+//
+// Positions: a checkpoint holds the binlog file and the end position of
+// the last delivered transaction's final event (its XID, COMMIT or DDL
+// query), plus the GTID set executed up to and including it. Streaming
+// resumes there: from the GTID set when there is one (MariaDB always,
+// MySQL with gtid_mode=ON), from file:pos otherwise. Handler.Commit is
+// called only at those transaction boundaries [I1], so a restart never
+// skips the rest of a transaction or of a multi-row event.
+type Source struct {
+	cfg      Config
+	log      *slog.Logger
+	db       *sql.DB
+	srv      *Server
+	colls    map[uint64]string
+	start    checkpoint.Position
+	stopping atomic.Bool
+
+	// Stream state, owned by Run's goroutine.
+	file      string
+	committed checkpoint.Position // the last transaction boundary passed to the handler
+	maria     MariaGTIDSet        // executed GTIDs up to committed
+	my        MySQLGTIDSet
+	txn       txn
+	tables    map[uint64]*mapped               // TABLE_MAP by table id
+	versions  map[schema.TableID]*schema.Table // the last version delivered per table
+	info      map[schema.TableID][]infoColumn  // information_schema, cleared by any DDL
+	skip      int                              // changes of a replayed transaction already delivered
+	skipGTID  string
+	change    capture.Change
+	lastEvent time.Time
+}
+
+// txn is the transaction being read.
+type txn struct {
+	active    bool
+	begun     bool // BEGIN seen, or a MariaDB GTID that is not standalone
+	gtid      string
+	nextMaria MariaGTIDSet
+	nextMy    MySQLGTIDSet
+	thread    int64
+	delivered int // changes delivered to the handler
+	start     checkpoint.Position
+}
+
+// mapped is a TABLE_MAP of the current statement.
+type mapped struct {
+	id       schema.TableID
+	captured bool
+	table    *schema.Table
+	err      error // the table cannot be described; fatal once a row needs it
+}
+
+var _ capture.Source = (*Source)(nil)
+
+// Open connects, checks the server's settings and privileges, checks the
+// checkpoint against the server's identity and binlog (purged, rewound),
+// and decides whether a snapshot is due. cp is the stored checkpoint (nil
+// when there is none). On success the caller must Close the source.
+func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMode string) (_ *Source, _ *Plan, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ReconnectTimeout <= 0 {
+		cfg.ReconnectTimeout = 5 * time.Minute
+	}
+	s := &Source{cfg: cfg, log: cfg.Logger, tables: map[uint64]*mapped{},
+		versions: map[schema.TableID]*schema.Table{}, info: map[schema.TableID][]infoColumn{}}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.db, err = OpenDB(ctx, cfg.Conn); err != nil {
+		return nil, nil, err
+	}
+	if s.srv, err = Inspect(ctx, s.db); err != nil {
+		return nil, nil, err
+	}
+	if problems := Preflight(ctx, s.db, s.srv, cfg.Conn.User, cfg.ServerID); len(problems) > 0 {
+		for _, p := range problems[1:] {
+			s.log.Error("mysql prerequisite not met", "err", p)
+		}
+		return nil, nil, problems[0]
+	}
+	plan := &Plan{Server: s.srv}
+	if cp != nil && cp.ServerID != "" && cp.ServerID != s.srv.Identity() {
+		return nil, nil, &SetupError{What: "mysql server identity",
+			Err: fmt.Errorf("the checkpoint belongs to server %s but source.dsn reaches server %s", cp.ServerID, s.srv.Identity()),
+			Fix: "point source.dsn at the original server, or give this source a new name (a new name starts over with a snapshot)"}
+	}
+	if s.colls, err = Collations(ctx, s.db); err != nil {
+		return nil, nil, err
+	}
+	if plan.Tables, err = ListTables(ctx, s.db, &cfg.Filter); err != nil {
+		return nil, nil, err
+	}
+	if len(plan.Tables) == 0 {
+		return nil, nil, &SetupError{What: "source.tables", Err: errors.New("no table matches"),
+			Fix: "check the table names (case-sensitive, <database>.<table>) and that the user can see them (SELECT privilege)"}
+	}
+	switch {
+	case snapshotMode != SnapshotNever && (cp == nil || !cp.SnapshotDone):
+		plan.Snapshot = true
+	case cp != nil:
+		if err := ValidateStart(ctx, s.db, s.srv, cp.Position); err != nil {
+			return nil, nil, err
+		}
+		plan.Start = cp.Position
+	default: // snapshot never, no checkpoint: from the server's current position
+		if plan.Start, err = HeadPosition(ctx, s.db, s.srv); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !plan.Snapshot {
+		if err := s.SetStart(plan.Start); err != nil {
+			return nil, nil, err
+		}
+	}
+	return s, plan, nil
+}
+
+// SetStart sets where Run starts: after the transaction that ends at pos.
+func (s *Source) SetStart(pos checkpoint.Position) error {
+	s.start = pos
+	s.committed = pos
+	s.file = pos.File
+	var err error
+	if s.srv.Flavor == FlavorMariaDB {
+		s.maria, err = ParseMariaGTIDSet(pos.GTIDSet)
+	} else {
+		s.my, err = ParseMySQLGTIDSet(pos.GTIDSet)
+	}
+	return err
+}
+
+// Seed tells the source the table versions a snapshot delivered, so that a
+// TABLE_MAP describing the same version reuses it instead of recording a
+// new one.
+func (s *Source) Seed(tables []*schema.Table) {
+	for _, t := range tables {
+		s.versions[t.ID] = t
+	}
+}
+
+// DB returns the source's SQL connection pool (for the snapshot).
+func (s *Source) DB() *sql.DB { return s.db }
+
+// Server returns what Open learned about the server.
+func (s *Source) Server() *Server { return s.srv }
+
+// Stop asks Run to return nil at the next transaction boundary (at once
+// when idle), so the caller can checkpoint a complete transaction.
+func (s *Source) Stop() { s.stopping.Store(true) }
+
+// Ack is a no-op: a MySQL server keeps its binlogs by its own retention
+// settings, not by what replicas acknowledge. It is never called with a
+// position past the durable checkpoint [I3].
+func (s *Source) Ack(checkpoint.Position) {}
+
+// Close releases the SQL connections. Run closes its binlog connection
+// itself.
+func (s *Source) Close() {
+	if s.db != nil {
+		s.db.Close()
+	}
+}
+
+// errStopped ends a stream at a transaction boundary after Stop.
+var errStopped = errors.New("stopped")
+
+// Run streams from the start position until ctx ends or Stop is called
+// (then it returns nil at a transaction boundary). A broken binlog
+// connection is reopened with backoff from the last transaction boundary;
+// the changes of the interrupted transaction that were already delivered
+// are skipped when the server sends it again, so nothing is delivered twice
+// and nothing is skipped.
+func (s *Source) Run(ctx context.Context, h capture.Handler) error {
+	backoff := time.Second
+	var failingSince time.Time
+	for {
+		err := s.stream(ctx, h)
+		switch {
+		case errors.Is(err, errStopped):
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !retriable(err):
+			return err
+		}
+		if failingSince.IsZero() || s.lastEvent.After(failingSince) {
+			failingSince = time.Now()
+			backoff = time.Second
+		}
+		if time.Since(failingSince) > s.cfg.ReconnectTimeout {
+			return fmt.Errorf("mysql: binlog connection failed for more than %s: %w", s.cfg.ReconnectTimeout, err)
+		}
+		if s.txn.active {
+			// Read the interrupted transaction again from its start, and
+			// skip what was delivered of it: what this attempt delivered
+			// (or skipped) plus what it still had to skip, if the
+			// connection broke during a replay.
+			s.skip, s.skipGTID = s.txn.delivered+s.skip, s.txn.gtid
+			s.txn = txn{}
+		}
+		s.log.Warn("binlog connection lost; reconnecting from the last transaction boundary",
+			"err", err, "position", s.committed.String(), "after", backoff, "replay_skip", s.skip)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		if s.stopping.Load() {
+			return nil
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+// retriable reports whether a stream error is a broken connection (retry)
+// rather than a refusal by the server or an event Sluice cannot handle.
+func retriable(err error) bool {
+	var me *gomysql.MyError
+	if errors.As(err, &me) {
+		switch me.Code {
+		case erServerShutdown, erConCount, erQueryInterrupted, erConnectionKilled,
+			erNetReadError, erNetReadInterrupted, erNetErrorOnWrite, erNetWriteInterrupted:
+			return true
+		}
+		return false
+	}
+	var se *SetupError
+	if errors.As(err, &se) {
+		return se.Transient
+	}
+	var ee *replication.EventError
+	if errors.As(err, &ee) {
+		return false
+	}
+	return errors.Is(err, errConnection)
+}
+
+// errConnection marks errors of the binlog connection itself.
+var errConnection = errors.New("binlog connection")
+
+func (s *Source) syncerConfig() replication.BinlogSyncerConfig {
+	c := replication.BinlogSyncerConfig{
+		ServerID: s.cfg.ServerID, Flavor: s.srv.Flavor,
+		Host: s.cfg.Conn.Host, Port: s.cfg.Conn.Port, User: s.cfg.Conn.User, Password: s.cfg.Conn.Password,
+		Charset:   "utf8mb4",
+		TLSConfig: s.cfg.Conn.TLS,
+		// Values as schema.MySQLColumnType expects them: temporal types as
+		// text, TIMESTAMP in UTC, DECIMAL as text, MySQL JSON doubles
+		// with their ".0".
+		ParseTime: false, TimestampStringLocation: time.UTC, UseDecimal: false, UseFloatWithTrailingZero: true,
+		HeartbeatPeriod:  s.cfg.HeartbeatInterval,
+		DisableRetrySync: true, // Run reconnects, from a transaction boundary
+		VerifyChecksum:   true,
+		EventCacheCount:  128,
+		Logger:           slog.New(quietHandler{s.log.Handler()}),
+		Localhost:        "sluice",
+	}
+	if s.cfg.HeartbeatInterval > 0 {
+		c.ReadTimeout = max(3*s.cfg.HeartbeatInterval, 30*time.Second)
+	}
+	if s.srv.Flavor == FlavorMariaDB {
+		// MariaDB 11.4+ zeroes the log position of the events that follow
+		// an annotate event it does not send; asking for the annotate
+		// events keeps every position real.
+		c.DumpCommandFlag = replication.BINLOG_SEND_ANNOTATE_ROWS_EVENT
+	}
+	return c
+}
+
+// stream opens one binlog connection from s.committed and handles events
+// until an error (errStopped after Stop).
+func (s *Source) stream(ctx context.Context, h capture.Handler) error {
+	syncer := replication.NewBinlogSyncer(s.syncerConfig())
+	defer syncer.Close()
+	var (
+		st  *replication.BinlogStreamer
+		err error
+	)
+	start := s.committed
+	switch {
+	case start.GTIDSet != "" && s.srv.Flavor == FlavorMariaDB:
+		var set gomysql.GTIDSet
+		if set, err = gomysql.ParseMariadbGTIDSet(start.GTIDSet); err == nil {
+			st, err = syncer.StartSyncGTID(set)
+		}
+	case start.GTIDSet != "" && s.srv.GTID:
+		var set gomysql.GTIDSet
+		if set, err = gomysql.ParseMysqlGTIDSet(start.GTIDSet); err == nil {
+			st, err = syncer.StartSyncGTID(set)
+		}
+	default:
+		st, err = syncer.StartSync(gomysql.Position{Name: start.File, Pos: start.Pos})
+	}
+	if err != nil {
+		return s.streamError(err)
+	}
+	s.log.Info("streaming", "flavor", s.srv.Flavor, "from", start.String(), "server_id", s.cfg.ServerID)
+	s.tables = map[uint64]*mapped{}
+	var hb time.Time
+	for {
+		if s.stopping.Load() && !s.txn.active {
+			return errStopped
+		}
+		ectx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
+		ev, err := st.GetEvent(ectx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				// Idle: nothing is in flight when no transaction is open.
+				if !s.txn.active && s.cfg.HeartbeatInterval > 0 && time.Since(hb) >= s.cfg.HeartbeatInterval {
+					hb = time.Now()
+					if err := h.Idle(ctx, s.committed); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			return s.streamError(err)
+		}
+		s.lastEvent = time.Now()
+		if err := s.handle(ctx, h, ev); err != nil {
+			return err
+		}
+		if _, ok := ev.Event.(*replication.GenericEvent); ok && isHeartbeat(ev.Header.EventType) && !s.txn.active {
+			hb = time.Now()
+			if err := h.Idle(ctx, s.committed); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func isHeartbeat(t replication.EventType) bool {
+	return t == replication.HEARTBEAT_EVENT || t == replication.HEARTBEAT_LOG_EVENT_V2
+}
+
+// streamError classifies an error of the binlog connection.
+func (s *Source) streamError(err error) error {
+	var me *gomysql.MyError
+	if errors.As(err, &me) {
+		msg := strings.ToLower(me.Message)
+		switch {
+		case me.Code == erMasterFatalReading && (strings.Contains(msg, "purged") || strings.Contains(msg, "could not find") ||
+			strings.Contains(msg, "first log file name") || strings.Contains(msg, "not find gtid")):
+			return &SetupError{What: "binlog position " + s.committed.String(),
+				Err: fmt.Errorf("the server cannot stream from the checkpoint (binlogs purged or reset): %w", err), Fix: purgedFix}
+		case me.Code == erMasterFatalReading && (strings.Contains(msg, "same server_uuid/server_id") || strings.Contains(msg, "same server id")):
+			return &SetupError{What: "source.mysql.server_id", Err: fmt.Errorf("another replica uses server_id %d: %w", s.cfg.ServerID, err),
+				Fix: "give source.mysql.server_id a number unique among the server's replicas"}
+		case me.Code == erSpecificAccess || me.Code == erAccessDenied:
+			return &SetupError{What: "mysql binlog connection", Err: err,
+				Fix: "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* to Sluice's user (MariaDB 10.5+: REPLICATION SLAVE, BINLOG MONITOR)"}
+		}
+		if retriable(err) {
+			return fmt.Errorf("mysql: %w: %w", errConnection, err)
+		}
+		return fmt.Errorf("mysql: binlog stream: %w", err)
+	}
+	var ee *replication.EventError
+	if errors.As(err, &ee) {
+		return fmt.Errorf("mysql: decoding a binlog event after %s: %w", s.committed, err)
+	}
+	return fmt.Errorf("mysql: %w: %w", errConnection, err)
+}
+
+// endOf returns the position at the end of the event ev, with the GTID set
+// including the current transaction.
+func (s *Source) endOf(ev *replication.BinlogEvent) checkpoint.Position {
+	p := checkpoint.Position{File: s.file, Pos: ev.Header.LogPos}
+	if s.srv.Flavor == FlavorMariaDB {
+		p.GTIDSet = s.txn.nextMaria.String()
+	} else if s.srv.GTID {
+		p.GTIDSet = s.txn.nextMy.String()
+	}
+	return p
+}
+
+func (s *Source) beginTxn() {
+	s.txn = txn{active: true, start: s.committed}
+	if s.srv.Flavor == FlavorMariaDB {
+		s.txn.nextMaria = s.maria.Clone()
+	} else {
+		s.txn.nextMy = s.my.Clone()
+	}
+}
+
+func (s *Source) handle(ctx context.Context, h capture.Handler, ev *replication.BinlogEvent) error {
+	switch e := ev.Event.(type) {
+	case *replication.RotateEvent:
+		s.file = string(e.NextLogName)
+		// A real rotate (not the artificial one opening a stream) ends a
+		// file between transactions: the next file's start is a boundary.
+		if ev.Header.Flags&replication.LOG_EVENT_ARTIFICIAL_F == 0 && ev.Header.LogPos != 0 && !s.txn.active {
+			s.committed = checkpoint.Position{File: s.file, Pos: uint32(e.Position), GTIDSet: s.committed.GTIDSet}
+		}
+	case *replication.MariadbGTIDEvent:
+		if s.txn.active {
+			return fmt.Errorf("mysql: GTID %s at %s:%d inside transaction %s (protocol violation)", e.GTID.String(), s.file, ev.Header.LogPos, s.txn.gtid)
+		}
+		s.beginTxn()
+		g := MariaGTID{Domain: e.GTID.DomainID, ServerID: e.GTID.ServerID, Seq: e.GTID.SequenceNumber}
+		s.txn.gtid = g.String()
+		s.txn.nextMaria.Add(g)
+		s.txn.begun = !e.IsStandalone()
+		return s.checkReplay()
+	case *replication.GTIDEvent:
+		if s.txn.active {
+			return fmt.Errorf("mysql: GTID at %s:%d inside a transaction (protocol violation)", s.file, ev.Header.LogPos)
+		}
+		s.beginTxn()
+		if u, err := uuid.FromBytes(e.SID); err == nil && e.GNO > 0 {
+			src := u.String()
+			if e.Tag != "" {
+				src += ":" + strings.ToLower(e.Tag)
+			}
+			s.txn.gtid = fmt.Sprintf("%s:%d", src, e.GNO)
+			s.txn.nextMy.Add(src, uint64(e.GNO))
+		}
+		return s.checkReplay()
+	case *replication.QueryEvent:
+		return s.query(ctx, h, ev, e)
+	case *replication.XIDEvent:
+		if !s.txn.active {
+			return fmt.Errorf("mysql: XID event at %s:%d outside a transaction (protocol violation)", s.file, ev.Header.LogPos)
+		}
+		return s.commit(ctx, h, ev)
+	case *replication.TableMapEvent:
+		return s.tableMap(ctx, h, ev, e)
+	case *replication.RowsEvent:
+		return s.rows(ctx, h, ev, e)
+	case *replication.TransactionPayloadEvent:
+		// MySQL binlog_transaction_compression: the transaction's events,
+		// decompressed, in order.
+		for _, inner := range e.Events {
+			if err := s.handle(ctx, h, inner); err != nil {
+				return err
+			}
+		}
+	case *replication.GenericEvent:
+		if ev.Header.EventType == replication.XA_PREPARE_LOG_EVENT {
+			return fmt.Errorf("mysql: XA transaction at %s:%d: XA transactions are not supported; commit them without XA", s.file, ev.Header.LogPos)
+		}
+	}
+	return nil
+}
+
+// checkReplay verifies, after a reconnect in the middle of a transaction,
+// that the server sends that transaction again first.
+func (s *Source) checkReplay() error {
+	if s.skipGTID != "" && s.txn.gtid != s.skipGTID {
+		return fmt.Errorf("mysql: after reconnecting, the server sent transaction %s, not the interrupted %s", s.txn.gtid, s.skipGTID)
+	}
+	s.skipGTID = ""
+	return nil
+}
+
+func (s *Source) query(ctx context.Context, h capture.Handler, ev *replication.BinlogEvent, e *replication.QueryEvent) error {
+	q := string(e.Query)
+	switch classify(q) {
+	case stmtBegin:
+		if !s.txn.active {
+			s.beginTxn()
+		}
+		s.txn.begun = true
+		s.txn.thread = int64(e.SlaveProxyID)
+		return nil
+	case stmtCommit, stmtRollback:
+		if !s.txn.active {
+			return nil
+		}
+		return s.commit(ctx, h, ev)
+	case stmtSavepoint:
+		return nil
+	case stmtXA:
+		return fmt.Errorf("mysql: XA transaction at %s:%d (%.40s): XA transactions are not supported; commit them without XA", s.file, ev.Header.LogPos, q)
+	}
+	if s.txn.begun {
+		// A statement inside BEGIN ... COMMIT other than the above: it
+		// changes no row (rows come as row events) and ends nothing.
+		return nil
+	}
+	if !s.txn.active {
+		s.beginTxn()
+	}
+	if classify(q) == stmtDDL {
+		// Any DDL may change what information_schema says.
+		clear(s.info)
+		db := string(e.Schema)
+		if !systemDatabases[strings.ToLower(db)] {
+			end := s.endOf(ev)
+			if err := h.SchemaChange(ctx, &capture.SchemaChange{DDL: q, Database: db, Position: end,
+				TsMs: int64(ev.Header.Timestamp) * 1000}); err != nil {
+				return err
+			}
+		}
+	}
+	// A statement outside BEGIN is a transaction of its own.
+	return s.commit(ctx, h, ev)
+}
+
+// commit ends the transaction at the end of ev [I1].
+func (s *Source) commit(ctx context.Context, h capture.Handler, ev *replication.BinlogEvent) error {
+	if s.skip > 0 {
+		return fmt.Errorf("mysql: after reconnecting, transaction %s ended with %d fewer changes than were delivered before", s.txn.gtid, s.skip)
+	}
+	pos := s.endOf(ev)
+	if pos.Pos == 0 || pos.File == "" {
+		return fmt.Errorf("mysql: transaction %s ends at a binlog event without a position (%s:%d): cannot checkpoint it", s.txn.gtid, pos.File, pos.Pos)
+	}
+	if s.srv.Flavor == FlavorMariaDB {
+		s.maria = s.txn.nextMaria
+	} else {
+		s.my = s.txn.nextMy
+	}
+	s.committed = pos
+	s.txn = txn{}
+	if err := h.Commit(ctx, pos); err != nil {
+		return err
+	}
+	if s.stopping.Load() {
+		return errStopped
+	}
+	return nil
+}
+
+func (s *Source) tableMap(ctx context.Context, h capture.Handler, ev *replication.BinlogEvent, e *replication.TableMapEvent) error {
+	id := schema.TableID{Namespace: string(e.Schema), Name: string(e.Table)}
+	m := &mapped{id: id, captured: s.cfg.Filter.Match(id)}
+	s.tables[e.TableID] = m
+	if !m.captured {
+		return nil
+	}
+	t, err := TableFromMap(e, s.colls)
+	if err != nil {
+		// Fatal when a row needs it: the event stays in the binlog, so a
+		// restart would meet it again.
+		m.err = &SetupError{What: fmt.Sprintf("mysql binlog at %s:%d", s.file, ev.Header.LogPos), Err: err,
+			Fix: "SET GLOBAL binlog_row_metadata = 'FULL'; and put binlog_row_metadata=FULL under [mysqld] in my.cnf; " +
+				"rows written without full metadata cannot be decoded with the schema of their time: start over with a new snapshot (a new name)"}
+		return nil
+	}
+	if prev := s.versions[id]; prev != nil && prev.Equal(t) && !needsInfo(t) {
+		m.table = prev
+		return nil
+	}
+	if needsInfo(t) {
+		info, ok := s.info[id]
+		if !ok {
+			if info, err = readColumns(ctx, s.db, id); err != nil {
+				return err
+			}
+			s.info[id] = info
+		}
+		ApplyInfo(t, info)
+	}
+	if prev := s.versions[id]; prev != nil && prev.Equal(t) {
+		m.table = prev
+		return nil
+	}
+	m.table = t
+	s.versions[id] = t
+	if !s.txn.active {
+		s.beginTxn()
+	}
+	// The version is in force from the start of this transaction.
+	return h.SchemaChange(ctx, &capture.SchemaChange{Table: t, Database: id.Namespace, Position: s.txn.start,
+		TsMs: int64(ev.Header.Timestamp) * 1000})
+}
+
+func (s *Source) rows(ctx context.Context, h capture.Handler, ev *replication.BinlogEvent, e *replication.RowsEvent) error {
+	m := s.tables[e.TableID]
+	if m == nil {
+		return fmt.Errorf("mysql: rows event at %s:%d for table id %d without its TABLE_MAP (protocol violation)", s.file, ev.Header.LogPos, e.TableID)
+	}
+	if !m.captured {
+		return nil
+	}
+	if m.err != nil {
+		return m.err
+	}
+	if !s.txn.active {
+		s.beginTxn()
+	}
+	t := m.table
+	for _, skipped := range e.SkippedColumns {
+		if len(skipped) > 0 {
+			return &SetupError{What: "mysql binlog_row_image", Err: fmt.Errorf("table %s: a row image at %s:%d lacks %d columns (binlog_row_image is not FULL)", t.ID, s.file, ev.Header.LogPos, len(skipped)),
+				Fix: "SET GLOBAL binlog_row_image = 'FULL'; and binlog_row_image=FULL under [mysqld] in my.cnf"}
+		}
+	}
+	for _, r := range e.Rows {
+		if len(r) != len(t.Columns) {
+			return fmt.Errorf("mysql: table %s: a row at %s:%d has %d columns, its TABLE_MAP %d", t.ID, s.file, ev.Header.LogPos, len(r), len(t.Columns))
+		}
+	}
+	src := capture.SourceInfo{TsMs: int64(ev.Header.Timestamp) * 1000, DB: t.ID.Namespace, ServerID: int64(ev.Header.ServerID),
+		GTID: s.txn.gtid, File: s.file, Pos: int64(ev.Header.LogPos - ev.Header.EventSize), Thread: s.txn.thread}
+	switch e.Type() {
+	case replication.EnumRowsEventTypeInsert:
+		for i, r := range e.Rows {
+			src.Row = int32(i)
+			if err := s.emit(ctx, h, t, capture.OpCreate, nil, r, src); err != nil {
+				return err
+			}
+		}
+	case replication.EnumRowsEventTypeDelete:
+		for i, r := range e.Rows {
+			src.Row = int32(i)
+			if err := s.emit(ctx, h, t, capture.OpDelete, r, nil, src); err != nil {
+				return err
+			}
+		}
+	case replication.EnumRowsEventTypeUpdate:
+		if len(e.Rows)%2 != 0 {
+			return fmt.Errorf("mysql: table %s: update event at %s:%d has an odd number of row images", t.ID, s.file, ev.Header.LogPos)
+		}
+		for i := 0; i < len(e.Rows); i += 2 {
+			src.Row = int32(i / 2)
+			before, after := e.Rows[i], e.Rows[i+1]
+			if keyChanged(t, before, after) {
+				// As Debezium: a key change is a delete of the old key
+				// (with its tombstone) and a create of the new one.
+				if err := s.emit(ctx, h, t, capture.OpDelete, before, nil, src); err != nil {
+					return err
+				}
+				if err := s.emit(ctx, h, t, capture.OpCreate, nil, after, src); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := s.emit(ctx, h, t, capture.OpUpdate, before, after, src); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("mysql: unknown rows event type %s at %s:%d", ev.Header.EventType, s.file, ev.Header.LogPos)
+	}
+	return nil
+}
+
+// keyChanged compares the key columns of two row images.
+func keyChanged(t *schema.Table, before, after []any) bool {
+	for _, k := range t.Key {
+		if !rawEqual(before[k], after[k]) {
+			return true
+		}
+	}
+	return false
+}
+
+// rawEqual compares two decoded binlog values (integers, floats, strings
+// and []byte).
+func rawEqual(a, b any) bool {
+	ab, aok := a.([]byte)
+	bb, bok := b.([]byte)
+	if aok || bok {
+		return aok && bok && bytes.Equal(ab, bb)
+	}
+	return a == b
+}
+
+func (s *Source) emit(ctx context.Context, h capture.Handler, t *schema.Table, op capture.Op, before, after []any, src capture.SourceInfo) error {
+	s.txn.delivered++
+	if s.skip > 0 {
+		s.skip--
+		return nil
+	}
+	c := &s.change
+	*c = capture.Change{Op: op, Table: t, Before: before, After: after, Source: src}
+	return h.Change(ctx, c)
+}
+
+// quietHandler passes go-mysql's warnings and errors to Sluice's log and
+// drops its chatter (every connection logs its whole configuration at
+// info level).
+type quietHandler struct{ slog.Handler }
+
+func (q quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && q.Handler.Enabled(ctx, l)
+}
+
+func (q quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietHandler{q.Handler.WithAttrs(as)}
+}
+
+func (q quietHandler) WithGroup(name string) slog.Handler {
+	return quietHandler{q.Handler.WithGroup(name)}
+}

@@ -1,0 +1,146 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluicecdc/sluice/integration/harness"
+)
+
+// TestMySQLSnapshotHandoff inserts at full speed into three tables while
+// the snapshot reads them and after it: every id must arrive exactly once
+// (as a snapshot read or as a create), in order per key. With RELOAD the
+// tables are read in parallel on three connections whose snapshots were
+// opened under a brief FLUSH TABLES WITH READ LOCK; without it, on one
+// connection, whose snapshot needs no lock.
+func TestMySQLSnapshotHandoff(t *testing.T) {
+	for _, mode := range []struct {
+		name, grants, logLine string
+	}{
+		{"parallel", "ALL PRIVILEGES", "consistent snapshots opened under FLUSH TABLES WITH READ LOCK"},
+		{"one_connection_without_reload", "SELECT, REPLICATION SLAVE, BINLOG MONITOR", "reading the tables one after the other on one connection"},
+	} {
+		t.Run(mode.name, func(t *testing.T) { testMySQLHandoff(t, mode.grants, mode.logLine) })
+	}
+}
+
+func testMySQLHandoff(t *testing.T, grants, logLine string) {
+	m, k, r := sharedMariaDB(t), sharedKafka(t), sharedRegistry(t)
+	dbname, db := myDB(t, m)
+	name := testName(t)
+	user := "cdc_" + fmt.Sprint(myServerID())
+	myExec(t, db, fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY 'Cdc-s3cret'", user))
+	myExec(t, db, fmt.Sprintf("GRANT %s ON *.* TO '%s'@'%%'", grants, user))
+	t.Cleanup(func() { _, _ = db.Exec(fmt.Sprintf("DROP USER '%s'@'%%'", user)) })
+	tables := []string{"items_a", "items_b", "items_c"}
+	const preload = 90_000
+	for i, tb := range tables {
+		myExec(t, db, fmt.Sprintf("CREATE TABLE %s (id bigint PRIMARY KEY, v int NOT NULL, pad varchar(40))", tb))
+		// ids i+1, i+4, ...: table = (id-1) % 3.
+		myExec(t, db, fmt.Sprintf("INSERT INTO %s SELECT seq, 0, MD5(seq) FROM seq_%d_to_%d_step_3", tb, i+1, preload))
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var next atomic.Int64
+	next.Store(preload + 1)
+	done := make(chan error, 1)
+	go func() {
+		w := myOpen(t, m, dbname)
+		defer w.Close()
+		for ctx.Err() == nil {
+			id := next.Load()
+			tx, err := w.BeginTx(ctx, nil)
+			if err == nil {
+				// Three rows, one per table, in one transaction.
+				for j := int64(0); j < 3 && err == nil; j++ {
+					_, err = tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s VALUES (?, 1, 'live')", tables[(id+j-1)%3]), id+j)
+				}
+				if err == nil {
+					err = tx.Commit()
+				} else {
+					_ = tx.Rollback()
+				}
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				done <- err
+				return
+			}
+			next.Store(id + 3)
+		}
+		done <- nil
+	}()
+	time.Sleep(300 * time.Millisecond) // the writer runs before the snapshot starts
+	cfg := harness.WriteConfig(t, myConfig(name, m.DSN(user, "Cdc-s3cret", ""), dbname, myServerID(), k, r, "snapshot: {parallelism: 3}\n"))
+	p := harness.Start(t, nil, "run", "-c", cfg)
+	p.WaitFor(ctx, "msg=streaming", 120*time.Second)
+	time.Sleep(2 * time.Second) // keep writing while streaming
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	last := next.Load() - 1
+	topics := make([]string, len(tables))
+	for i, tb := range tables {
+		topics[i] = name + "." + dbname + "." + tb
+	}
+	rd := harness.NewReader(t, k.Brokers(), r.URL, topics...)
+	evs := rd.ReadUntil(context.Background(), t, 180*time.Second, func(evs []harness.Event) bool { return int64(len(evs)) >= last })
+	seen := map[int64]string{}
+	dups, wrongTable := 0, 0
+	for _, e := range evs {
+		id := harness.Int(e.Key, "id")
+		if prev, ok := seen[id]; ok {
+			dups++
+			if dups < 5 {
+				t.Errorf("id %d delivered twice (%s then %s)", id, prev, e.Op())
+			}
+		}
+		if !strings.HasSuffix(e.Topic, tables[(id-1)%3]) {
+			wrongTable++
+		}
+		seen[id] = e.Op()
+	}
+	missing, reads, creates := 0, 0, 0
+	for id := int64(1); id <= last; id++ {
+		switch seen[id] {
+		case "":
+			missing++
+			if missing < 5 {
+				t.Errorf("id %d never delivered", id)
+			}
+		case "r":
+			reads++
+		case "c":
+			creates++
+		}
+	}
+	rep := harness.Check(evs, nil)
+	lock := ""
+	for _, l := range strings.Split(p.Output(), "\n") {
+		if strings.Contains(l, "msg=\"snapshot") && (strings.Contains(l, "lock") || strings.Contains(l, "one connection")) {
+			lock = l[strings.Index(l, "msg="):]
+		}
+	}
+	t.Logf("figures: ids=%d snapshot_reads=%d streamed_creates=%d missing=%d duplicated=%d order_violations=%d snapshot: %s",
+		last, reads, creates, missing, dups, rep.OrderViolations, lock)
+	if !strings.Contains(p.Output(), logLine) {
+		t.Errorf("the log does not say %q", logLine)
+	}
+	if creates == 0 || reads < preload {
+		t.Errorf("expected the handoff to split ids between the snapshot (%d) and the stream (%d)", reads, creates)
+	}
+	if missing != 0 || dups != 0 || rep.OrderViolations != 0 || wrongTable != 0 {
+		t.Fatalf("handoff lost or repeated events (%d on the wrong topic)", wrongTable)
+	}
+	if code := p.Interrupt(60 * time.Second); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}

@@ -1,0 +1,147 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	mycapture "github.com/sluicecdc/sluice/capture/mysql"
+	pgcapture "github.com/sluicecdc/sluice/capture/postgres"
+	"github.com/sluicecdc/sluice/checkpoint"
+	"github.com/sluicecdc/sluice/emit"
+	"github.com/sluicecdc/sluice/internal/config"
+	"github.com/sluicecdc/sluice/internal/pipeline"
+	"github.com/sluicecdc/sluice/schema"
+	"github.com/sluicecdc/sluice/snapshot"
+)
+
+// runMySQL runs a MySQL/MariaDB source: a bad DSN is a configuration error
+// (exit 2); after the first successful start, transient failures restart
+// the pipeline from the last checkpoint (supervise).
+func runMySQL(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logger, st *State, stopper *Stopper) error {
+	conn, err := mycapture.ParseDSN(cfg.Source.DSN)
+	if err != nil {
+		msg := err.Error()
+		var se *mycapture.SetupError
+		if errors.As(err, &se) {
+			msg = se.Err.Error() + "; fix: " + se.Fix
+		}
+		return &config.Error{Key: "source.dsn", Msg: msg}
+	}
+	if conn.TLS, err = TLSConfig(cfg.Source.TLS, "source"); err != nil {
+		return &config.Error{Key: "source.tls", Msg: err.Error()}
+	}
+	if conn.TLS != nil && conn.TLS.ServerName == "" {
+		conn.TLS.ServerName = conn.Host
+	}
+	return supervise(ctx, log, st, stopper, func(started func()) error {
+		return explain(cfg, fatalMySQL(runMySQLOnce(ctx, cfg, conn, env, log, st, stopper, started)))
+	})
+}
+
+// fatalMySQL lets supervise's Fatal recognise an unmet MySQL prerequisite
+// (purged binlog, wrong settings, another server): it knows the Postgres
+// SetupError, which has the same fields and meaning.
+func fatalMySQL(err error) error {
+	var se *mycapture.SetupError
+	if err == nil || !errors.As(err, &se) {
+		return err
+	}
+	return &pgcapture.SetupError{What: se.What, Err: se.Err, Fix: se.Fix, Transient: se.Transient}
+}
+
+func runMySQLOnce(ctx context.Context, cfg *config.Config, conn *mycapture.ConnConfig, env *Env, log *slog.Logger, st *State, stopper *Stopper, started func()) error {
+	prod, err := emit.NewProducer(env.Kafka)
+	if err != nil {
+		return err
+	}
+	defer prod.Close()
+	if err := env.Registry.Ping(ctx); err != nil {
+		return err
+	}
+	opts := env.Kafka.ClientOpts()
+	po := pipeline.Options{
+		Name: cfg.Name, Kind: schema.MySQL, Tombstones: cfg.Kafka.Tombstones,
+		Partitions: int32(cfg.Kafka.Partitions), Replication: int16(cfg.Kafka.ReplicationFactor),
+		CommitInterval: cfg.Checkpoint.Interval, CommitEvents: cfg.Checkpoint.MaxEvents,
+		ExcludeColumns: excludeMap(cfg.Source.ExcludeColumns),
+		Logger:         log, Metrics: st.Metrics,
+	}
+	// The internal topics must exist before the checkpoint can be read.
+	bootstrap := pipeline.New(po, prod, env.Registry, nil)
+	if err := bootstrap.EnsureInternalTopics(ctx); err != nil {
+		return err
+	}
+	cp, err := checkpoint.Load(ctx, opts, pipeline.OffsetsTopic(cfg.Name), cfg.Name)
+	if err != nil {
+		return fmt.Errorf("reading checkpoint: %w", err)
+	}
+	if cp != nil {
+		log.Info("resuming from checkpoint", "position", cp.Position.String(), "snapshot_done", cp.SnapshotDone)
+	}
+	src, plan, err := mycapture.Open(ctx, mycapture.Config{
+		Conn: conn, ServerID: cfg.Source.MySQL.ServerID, HeartbeatInterval: cfg.Source.MySQL.HeartbeatInterval,
+		Filter: mycapture.Filter{Include: cfg.Source.Tables, Exclude: cfg.Source.ExcludeTables},
+		Logger: log,
+	}, cp, cfg.Snapshot.Mode)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	started()
+	po.ServerID = plan.Server.Identity()
+	p := pipeline.New(po, prod, env.Registry, cp)
+	p.SetSource(src)
+	log.Info("mysql source", "flavor", plan.Server.Flavor, "version", plan.Server.Version, "server", plan.Server.Identity(), "tables", len(plan.Tables))
+
+	if plan.Snapshot {
+		st.Phase.Store("snapshot")
+		sctx, cancel := context.WithCancel(ctx)
+		stopper.set(cancel)
+		res, err := snapshot.MySQL(sctx, src, plan.Tables, p, snapshot.Options{
+			Parallelism: cfg.Snapshot.Parallelism, ProgressInterval: cfg.Snapshot.ProgressInterval,
+			Logger: log, Progress: st.Snapshot,
+		})
+		cancel()
+		if err != nil {
+			if stopper.req.Load() && errors.Is(err, context.Canceled) {
+				log.Info("stopped during the snapshot; it starts over at the next run")
+				return nil
+			}
+			return err
+		}
+		if err := p.SnapshotDone(ctx, res.Position); err != nil {
+			return err
+		}
+		log.Info("snapshot complete and checkpointed", "position", res.Position.String(), "connections", res.Parallel)
+		if cfg.Snapshot.Mode == mycapture.SnapshotInitialOnly {
+			return nil
+		}
+		if err := src.SetStart(res.Position); err != nil {
+			return err
+		}
+		src.Seed(res.Tables)
+	} else if cp == nil {
+		// snapshot.mode never: the start position is the first checkpoint.
+		if err := p.SnapshotDone(ctx, plan.Start); err != nil {
+			return err
+		}
+	}
+	st.Phase.Store("streaming")
+	stopper.set(src.Stop)
+	runErr := src.Run(ctx, &observed{Handler: p, st: st})
+	if runErr != nil {
+		return runErr
+	}
+	// Graceful stop at a transaction boundary: commit what was produced.
+	st.Phase.Store("stopping")
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+	defer cancel()
+	if err := p.Checkpoint(cctx); err != nil {
+		return fmt.Errorf("final checkpoint: %w", err)
+	}
+	log.Info("stopped; checkpoint committed", "position", p.Checkpointed().String())
+	return nil
+}
