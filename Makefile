@@ -39,9 +39,12 @@ lint:
 
 # Short fuzzing of every decoder of untrusted bytes.
 FUZZTIME ?= 20s
+FUZZ_PKGS ?= ./schema/ ./capture/mysql/ ./checkpoint/
 fuzz:
-	@for f in $$($(GO) test -list 'Fuzz.*' ./schema/ | grep ^Fuzz); do \
-	  $(GO) test ./schema/ -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; done
+	@for p in $(FUZZ_PKGS); do \
+	  for f in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
+	    echo "fuzz $$p $$f"; \
+	    $(GO) test $$p -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; done; done
 
 # A throwaway Postgres, Sluice on the embedded broker and registry, a few
 # changes, the events printed.

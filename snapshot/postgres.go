@@ -131,7 +131,7 @@ func Postgres(ctx context.Context, cfg *pgconn.Config, plan *pgcapture.Plan, h c
 	start := time.Now()
 
 	g, gctx := errgroup.WithContext(ctx)
-	rows := make(chan row, 1024)
+	rows := make(chan []row, 16)
 	next := atomic.Int64{}
 	var readers errgroup.Group
 	for _, c := range conns {
@@ -167,7 +167,7 @@ func Postgres(ctx context.Context, cfg *pgconn.Config, plan *pgcapture.Plan, h c
 	return nil
 }
 
-func readTable(ctx context.Context, c *pgx.Conn, t *schema.Table, p *TableProgress, out chan<- row) error {
+func readTable(ctx context.Context, c *pgx.Conn, t *schema.Table, p *TableProgress, out chan<- []row) error {
 	q := "SELECT "
 	for i, col := range t.Columns {
 		if i > 0 {
@@ -184,48 +184,72 @@ func readTable(ctx context.Context, c *pgx.Conn, t *schema.Table, p *TableProgre
 		return fmt.Errorf("snapshot: reading %s: %w", t.ID, err)
 	}
 	defer rs.Close()
-	for rs.Next() {
-		raw := rs.RawValues()
-		size := 0
-		for _, v := range raw {
-			size += len(v)
+	// Rows travel in batches, with their bytes in one arena and their
+	// values in one slice per batch: RawValues is reused by the next Next,
+	// and per-row allocations and channel operations dominated the cost.
+	const batchRows, arenaBytes = 256, 64 << 10
+	ncols := len(t.Columns)
+	var (
+		batch []row
+		vals  []any
+		arena []byte
+	)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
 		}
-		// One allocation per row for all its bytes: RawValues is reused
-		// by the next Next.
-		buf := make([]byte, 0, size)
-		vals := make([]any, len(t.Columns))
+		select {
+		case out <- batch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		p.Done.Add(int64(len(batch)))
+		batch = nil
+		return nil
+	}
+	for rs.Next() {
+		if batch == nil {
+			batch = make([]row, 0, batchRows)
+			vals = make([]any, batchRows*ncols)
+		}
+		raw := rs.RawValues()
+		rowVals := vals[len(batch)*ncols : (len(batch)+1)*ncols : (len(batch)+1)*ncols]
 		for i := range t.Columns {
 			if raw[i] == nil {
 				continue
 			}
-			s := len(buf)
-			buf = append(buf, raw[i]...)
-			vals[i] = buf[s:len(buf):len(buf)]
+			if len(arena)+len(raw[i]) > cap(arena) {
+				arena = make([]byte, 0, max(arenaBytes, len(raw[i])))
+			}
+			s := len(arena)
+			arena = append(arena, raw[i]...)
+			rowVals[i] = arena[s:len(arena):len(arena)]
 		}
-		select {
-		case out <- row{table: t, vals: vals}:
-		case <-ctx.Done():
-			return ctx.Err()
+		batch = append(batch, row{table: t, vals: rowVals})
+		if len(batch) == batchRows {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
-		p.Done.Add(1)
 	}
 	if err := rs.Err(); err != nil {
 		return fmt.Errorf("snapshot: reading %s: %w", t.ID, err)
 	}
-	return nil
+	return flush()
 }
 
 // emit hands rows to the pipeline on one goroutine. It holds one row back
 // so the last row of the snapshot can be marked snapshot=last.
-func emit(ctx context.Context, h capture.Handler, plan *pgcapture.Plan, rows <-chan row, o Options, prog *Progress, log *slog.Logger, start time.Time) error {
+func emit(ctx context.Context, h capture.Handler, plan *pgcapture.Plan, rows <-chan []row, o Options, prog *Progress, log *slog.Logger, start time.Time) error {
 	ts := time.Now().UnixMilli()
 	pos := checkpoint.Position{LSN: plan.StartLSN}
 	var held *row
 	count := 0
 	tick := time.NewTicker(o.ProgressInterval)
 	defer tick.Stop()
+	c := &capture.Change{} // the pipeline does not retain it
 	send := func(r *row, mark string) error {
-		c := &capture.Change{Op: capture.OpRead, Table: r.table, After: r.vals,
+		*c = capture.Change{Op: capture.OpRead, Table: r.table, After: r.vals,
 			Source: capture.SourceInfo{TsMs: ts, Snapshot: mark, DB: plan.Database, LSN: int64(plan.StartLSN)}}
 		if err := h.Change(ctx, c); err != nil {
 			return err
@@ -238,7 +262,7 @@ func emit(ctx context.Context, h capture.Handler, plan *pgcapture.Plan, rows <-c
 	}
 	for {
 		select {
-		case r, ok := <-rows:
+		case b, ok := <-rows:
 			if !ok {
 				if held != nil {
 					if err := send(held, "last"); err != nil {
@@ -247,16 +271,18 @@ func emit(ctx context.Context, h capture.Handler, plan *pgcapture.Plan, rows <-c
 				}
 				return nil
 			}
-			if held != nil {
-				mark := "true"
-				if count == 0 {
-					mark = "first"
+			for i := range b {
+				if held != nil {
+					mark := "true"
+					if count == 0 {
+						mark = "first"
+					}
+					if err := send(held, mark); err != nil {
+						return err
+					}
 				}
-				if err := send(held, mark); err != nil {
-					return err
-				}
+				held = &b[i]
 			}
-			held = &r
 		case <-tick.C:
 			logProgress(log, prog, start)
 		case <-ctx.Done():
