@@ -31,6 +31,9 @@ type Options struct {
 	TLS                *tls.Config
 	SASL               sasl.Mechanism
 	Logger             *slog.Logger
+	// OnAck, when set, is called with each record's time from produce to
+	// acknowledgement.
+	OnAck func(time.Duration)
 }
 
 // ClientOpts returns the franz-go options shared by every client Sluice
@@ -91,6 +94,9 @@ func NewProducer(o Options) (*Producer, error) {
 	}
 	if o.MaxRecordBytes > 0 {
 		opts = append(opts, kgo.ProducerBatchMaxBytes(int32(o.MaxRecordBytes)))
+	}
+	if o.OnAck != nil {
+		opts = append(opts, kgo.WithHooks(ackHook(o.OnAck)))
 	}
 	if o.TransactionalID != "" {
 		opts = append(opts, kgo.TransactionalID(o.TransactionalID))
@@ -241,6 +247,15 @@ func flushError(err error, d time.Duration) error {
 		return fmt.Errorf("kafka: records not acknowledged within %s (twice kafka.delivery_timeout); is the cluster reachable? %w", d, err)
 	}
 	return fmt.Errorf("kafka: flush: %w", err)
+}
+
+type ackHook func(time.Duration)
+
+// OnProduceRecordUnbuffered implements kgo.HookProduceRecordUnbuffered.
+func (h ackHook) OnProduceRecordUnbuffered(r *kgo.Record, err error) {
+	if err == nil && !r.Timestamp.IsZero() {
+		h(time.Since(r.Timestamp))
+	}
 }
 
 // ErrFenced reports that another instance with the same transactional.id

@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +33,9 @@ type Options struct {
 	CommitRows int
 	Logger     *slog.Logger
 	Progress   *Progress
+	// Terminal, when set (stderr is a terminal), gets a progress bar
+	// redrawn every second.
+	Terminal io.Writer
 }
 
 // Progress counts rows read per table, for logs and metrics. It is safe
@@ -247,6 +252,13 @@ func emit(ctx context.Context, h capture.Handler, plan *pgcapture.Plan, rows <-c
 	count := 0
 	tick := time.NewTicker(o.ProgressInterval)
 	defer tick.Stop()
+	var barC <-chan time.Time
+	if o.Terminal != nil {
+		bar := time.NewTicker(time.Second)
+		defer bar.Stop()
+		barC = bar.C
+		defer fmt.Fprintln(o.Terminal)
+	}
 	c := &capture.Change{} // the pipeline does not retain it
 	send := func(r *row, mark string) error {
 		*c = capture.Change{Op: capture.OpRead, Table: r.table, After: r.vals,
@@ -285,10 +297,35 @@ func emit(ctx context.Context, h capture.Handler, plan *pgcapture.Plan, rows <-c
 			}
 		case <-tick.C:
 			logProgress(log, prog, start)
+		case <-barC:
+			drawBar(o.Terminal, prog, start)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+}
+
+// drawBar redraws one line: rows done of the estimate, rate and ETA.
+func drawBar(w io.Writer, prog *Progress, start time.Time) {
+	var done, total int64
+	for _, tp := range prog.Tables() {
+		done += tp.Done.Load()
+		total += max(tp.Total, tp.Done.Load())
+	}
+	el := time.Since(start).Seconds()
+	rate := float64(done) / max(el, 1e-9)
+	frac := 0.0
+	if total > 0 {
+		frac = float64(done) / float64(total)
+	}
+	const width = 30
+	n := int(frac * width)
+	eta := "?"
+	if rate > 0 && total > done {
+		eta = (time.Duration(float64(total-done)/rate) * time.Second).String()
+	}
+	fmt.Fprintf(w, "\rsnapshot [%s%s] %3.0f%% %d/%d rows %.0f rows/s ETA %s   ",
+		strings.Repeat("#", n), strings.Repeat(".", width-n), 100*frac, done, total, rate, eta)
 }
 
 func logProgress(log *slog.Logger, prog *Progress, start time.Time) {

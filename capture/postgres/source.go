@@ -53,6 +53,7 @@ type Source struct {
 	lastHeartbeat time.Time
 	hbWarned      bool
 	stopping      atomic.Bool
+	retained      atomic.Int64
 }
 
 // Stop asks Run to return nil at the next transaction boundary (at once
@@ -75,6 +76,19 @@ func (s *Source) Ack(pos checkpoint.Position) {
 		if uint64(pos.LSN) <= cur || s.acked.CompareAndSwap(cur, uint64(pos.LSN)) {
 			return
 		}
+	}
+}
+
+// RetainedWAL returns the WAL the slot held back at the last status
+// update (current WAL position - restart_lsn), in bytes.
+func (s *Source) RetainedWAL() int64 { return s.retained.Load() }
+
+func (s *Source) refreshRetained(ctx context.Context) {
+	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var n int64
+	if err := s.sql.QueryRow(qctx, `SELECT COALESCE((pg_current_wal_lsn() - restart_lsn)::bigint, 0) FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&n); err == nil {
+		s.retained.Store(n)
 	}
 }
 
@@ -133,6 +147,7 @@ func (s *Source) Run(ctx context.Context, h capture.Handler) error {
 				return err
 			}
 			nextStatus = now.Add(s.cfg.StatusInterval)
+			s.refreshRetained(ctx)
 		}
 		deadline := nextStatus
 		if hb > 0 && !s.inTxn {

@@ -108,6 +108,24 @@ func (s *State) WriteMetrics(w interface{ Write([]byte) (int, error) }) {
 		p("sluice_snapshot_rows_total{table=%q} %d\n", tp.ID.String(), tp.Done.Load())
 		p("sluice_snapshot_rows_estimate{table=%q} %d\n", tp.ID.String(), tp.Total)
 	}
+	p("# HELP sluice_source_lag_seconds Seconds the last delivered event's commit is behind now (0 when caught up).\n# TYPE sluice_source_lag_seconds gauge\n")
+	p("sluice_source_lag_seconds %g\n", s.Metrics.LagSeconds())
+	if f := s.SlotRetainedBytes.Load(); f != nil {
+		p("# HELP sluice_postgres_slot_retained_wal_bytes WAL the replication slot holds back (current WAL position - restart_lsn).\n# TYPE sluice_postgres_slot_retained_wal_bytes gauge\n")
+		p("sluice_postgres_slot_retained_wal_bytes %d\n", (*f)())
+	}
+	buckets, count, sum := s.Metrics.ProduceLatency.Snapshot()
+	p("# HELP sluice_kafka_produce_latency_seconds Time from producing a record to its acknowledgement by Kafka.\n# TYPE sluice_kafka_produce_latency_seconds histogram\n")
+	for i, b := range s.Metrics.ProduceLatency.Bounds {
+		p("sluice_kafka_produce_latency_seconds_bucket{le=\"%g\"} %d\n", b, buckets[i])
+	}
+	p("sluice_kafka_produce_latency_seconds_bucket{le=\"+Inf\"} %d\n", count)
+	p("sluice_kafka_produce_latency_seconds_sum %g\nsluice_kafka_produce_latency_seconds_count %d\n", sum, count)
+	p("# HELP sluice_errors_total Pipeline errors by kind (kafka, source, registry, value, config, other).\n# TYPE sluice_errors_total counter\n")
+	errs := s.Metrics.ErrorCounts()
+	for _, k := range []string{"config", "kafka", "other", "registry", "source", "value"} {
+		p("sluice_errors_total{kind=%q} %d\n", k, errs[k])
+	}
 	p("# HELP sluice_pipeline_restarts_total Pipeline restarts from the last checkpoint after a transient error.\n# TYPE sluice_pipeline_restarts_total counter\n")
 	p("sluice_pipeline_restarts_total %d\n", s.Restarts.Load())
 	ready := 0

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,11 +24,13 @@ import (
 
 // State is what the HTTP endpoints report about a running instance.
 type State struct {
-	Phase     atomic.Value // string: "starting", "snapshot", "streaming", "stopping", "restarting"
-	Restarts  atomic.Int64
-	Metrics   *pipeline.Metrics
-	Snapshot  *snapshot.Progress
-	LastEvent atomic.Int64 // unix ms of the last event or idle position
+	Phase    atomic.Value // string: "starting", "snapshot", "streaming", "stopping", "restarting"
+	Restarts atomic.Int64
+	// SlotRetainedBytes reports the Postgres slot's retained WAL.
+	SlotRetainedBytes atomic.Pointer[func() int64]
+	Metrics           *pipeline.Metrics
+	Snapshot          *snapshot.Progress
+	LastEvent         atomic.Int64 // unix ms of the last event or idle position
 }
 
 // NewState returns a state in phase "starting".
@@ -77,6 +81,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, st *State, s
 		return err
 	}
 	defer env.Close()
+	env.Kafka.OnAck = func(d time.Duration) { st.Metrics.ProduceLatency.Observe(d.Seconds()) }
 	switch cfg.Source.Type {
 	case "postgres":
 		if _, err := pgcapture.ParseDSN(cfg.Source.DSN); err != nil {
@@ -152,6 +157,8 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 	}
 	defer src.Close()
 	started()
+	retained := src.RetainedWAL
+	st.SlotRetainedBytes.Store(&retained)
 	po.ServerID = plan.SystemID
 	p := pipeline.New(po, prod, env.Registry, cp)
 	p.SetSource(src)
@@ -162,7 +169,7 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 		stopper.set(cancel)
 		err := snapshot.Postgres(sctx, src.PgConfig(), plan, p, snapshot.Options{
 			Parallelism: cfg.Snapshot.Parallelism, ProgressInterval: cfg.Snapshot.ProgressInterval,
-			Logger: log, Progress: st.Snapshot,
+			Logger: log, Progress: st.Snapshot, Terminal: terminal(),
 		})
 		cancel()
 		if err != nil {
@@ -199,6 +206,14 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 		return fmt.Errorf("final checkpoint: %w", err)
 	}
 	log.Info("stopped; checkpoint committed", "position", p.Checkpointed().String())
+	return nil
+}
+
+// terminal returns stderr when it is a terminal, for progress bars.
+func terminal() io.Writer {
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		return os.Stderr
+	}
 	return nil
 }
 

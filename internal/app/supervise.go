@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	pgcapture "github.com/sluicecdc/sluice/capture/postgres"
@@ -39,6 +40,30 @@ func Fatal(err error) bool {
 	return false
 }
 
+// errorKind classifies an error for the sluice_errors_total metric.
+func errorKind(err error) string {
+	var (
+		ce *config.Error
+		se *pgcapture.SetupError
+		ve *schema.ValueError
+		tl *emit.RecordTooLargeError
+	)
+	msg := err.Error()
+	switch {
+	case errors.As(err, &ce):
+		return "config"
+	case errors.As(err, &ve):
+		return "value"
+	case errors.As(err, &tl), errors.Is(err, emit.ErrFenced), strings.HasPrefix(msg, "kafka"):
+		return "kafka"
+	case errors.Is(err, schema.ErrIncompatible), strings.HasPrefix(msg, "schema registry"):
+		return "registry"
+	case errors.As(err, &se), strings.HasPrefix(msg, "postgres"), strings.HasPrefix(msg, "mysql"), strings.HasPrefix(msg, "snapshot"):
+		return "source"
+	}
+	return "other"
+}
+
 // supervise runs once until it fails; after the pipeline has started
 // successfully once, transient failures restart it with backoff.
 func supervise(ctx context.Context, log *slog.Logger, st *State, stopper *Stopper, once func(started func()) error) error {
@@ -47,6 +72,9 @@ func supervise(ctx context.Context, log *slog.Logger, st *State, stopper *Stoppe
 	for {
 		began := time.Now()
 		err := once(func() { everStarted = true })
+		if err != nil && ctx.Err() == nil {
+			st.Metrics.Error(errorKind(err))
+		}
 		if err == nil || ctx.Err() != nil || stopper.req.Load() || !everStarted || Fatal(err) {
 			return err
 		}

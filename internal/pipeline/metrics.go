@@ -20,6 +20,45 @@ type Metrics struct {
 	LastCommitUnixMs atomic.Int64
 	lastPos          checkpoint.Position
 	commitNanos      atomic.Int64
+
+	// LastSourceTsMs is the source commit time of the last event; CaughtUp
+	// is set when the source reports being idle after it.
+	LastSourceTsMs atomic.Int64
+	CaughtUp       atomic.Bool
+	// ProduceLatency is seconds from producing a record to its
+	// acknowledgement by Kafka.
+	ProduceLatency *Histogram
+	errMu          sync.Mutex
+	errs           map[string]uint64
+}
+
+// Error counts an error of a kind ("kafka", "source", "registry",
+// "value", "config", "other").
+func (m *Metrics) Error(kind string) {
+	m.errMu.Lock()
+	m.errs[kind]++
+	m.errMu.Unlock()
+}
+
+// ErrorCounts returns a copy of the error counters.
+func (m *Metrics) ErrorCounts() map[string]uint64 {
+	m.errMu.Lock()
+	defer m.errMu.Unlock()
+	out := make(map[string]uint64, len(m.errs))
+	for k, v := range m.errs {
+		out[k] = v
+	}
+	return out
+}
+
+// LagSeconds is how far the last delivered event's commit is behind now,
+// 0 once the source reported being caught up after it.
+func (m *Metrics) LagSeconds() float64 {
+	ts := m.LastSourceTsMs.Load()
+	if ts == 0 || m.CaughtUp.Load() {
+		return 0
+	}
+	return max(0, time.Since(time.UnixMilli(ts)).Seconds())
 }
 
 type eventKey struct {
@@ -28,9 +67,16 @@ type eventKey struct {
 }
 
 // NewMetrics returns empty metrics.
-func NewMetrics() *Metrics { return &Metrics{events: map[eventKey]uint64{}} }
+func NewMetrics() *Metrics {
+	return &Metrics{events: map[eventKey]uint64{}, errs: map[string]uint64{},
+		ProduceLatency: NewHistogram(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)}
+}
 
-func (m *Metrics) event(t schema.TableID, op capture.Op, n int) {
+func (m *Metrics) event(t schema.TableID, op capture.Op, n int, sourceTsMs int64) {
+	if sourceTsMs > 0 {
+		m.LastSourceTsMs.Store(sourceTsMs)
+		m.CaughtUp.Store(false)
+	}
 	m.mu.Lock()
 	m.events[eventKey{t.String(), byte(op)}]++
 	m.mu.Unlock()
@@ -65,4 +111,44 @@ func (m *Metrics) LastPosition() checkpoint.Position {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.lastPos
+}
+
+// Histogram is a Prometheus-style cumulative histogram safe for
+// concurrent use.
+type Histogram struct {
+	Bounds []float64 // upper bounds, ascending
+	counts []atomic.Uint64
+	count  atomic.Uint64
+	sumMu  sync.Mutex
+	sum    float64
+}
+
+// NewHistogram returns a histogram with the given upper bounds.
+func NewHistogram(bounds ...float64) *Histogram {
+	return &Histogram{Bounds: bounds, counts: make([]atomic.Uint64, len(bounds))}
+}
+
+// Observe records one value.
+func (h *Histogram) Observe(v float64) {
+	for i, b := range h.Bounds {
+		if v <= b {
+			h.counts[i].Add(1)
+		}
+	}
+	h.count.Add(1)
+	h.sumMu.Lock()
+	h.sum += v
+	h.sumMu.Unlock()
+}
+
+// Snapshot returns the cumulative bucket counts, the total count and sum.
+func (h *Histogram) Snapshot() (buckets []uint64, count uint64, sum float64) {
+	buckets = make([]uint64, len(h.counts))
+	for i := range h.counts {
+		buckets[i] = h.counts[i].Load()
+	}
+	h.sumMu.Lock()
+	sum = h.sum
+	h.sumMu.Unlock()
+	return buckets, h.count.Load(), sum
 }

@@ -195,7 +195,7 @@ func (p *Pipeline) Change(ctx context.Context, c *capture.Change) error {
 	}
 	p.pending++
 	p.txnRecords++
-	p.m.event(c.Table.ID, c.Op, len(rec.Value)+len(rec.Key))
+	p.m.event(c.Table.ID, c.Op, len(rec.Value)+len(rec.Key), c.Source.TsMs)
 	if tomb != nil {
 		if err := p.prod.Produce(ctx, tomb); err != nil {
 			return p.stop(err)
@@ -292,6 +292,7 @@ func (p *Pipeline) Idle(ctx context.Context, pos checkpoint.Position) error {
 	if p.err != nil {
 		return p.err
 	}
+	p.m.CaughtUp.Store(true)
 	if pos.LSN != 0 && pos.LSN < p.safe.LSN {
 		pos = p.safe // never move a checkpoint backwards
 	}
