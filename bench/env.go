@@ -49,12 +49,25 @@ type sluiceProc struct {
 	mu      sync.Mutex
 	lastCP  checkpoint.LSN
 	cpAt    time.Time
+	lastMy  myPos // MySQL: last checkpointed file:pos
+	myAt    time.Time
 	lines   []string
 	done    chan struct{}
 	snapEnd time.Time
 }
 
-var cpLine = regexp.MustCompile(`msg="checkpoint committed" position="lsn ([0-9A-F]+/[0-9A-F]+)"`)
+var (
+	cpLine   = regexp.MustCompile(`msg="checkpoint committed" position="lsn ([0-9A-F]+/[0-9A-F]+)"`)
+	cpMyLine = regexp.MustCompile(`msg="checkpoint committed" position="([^":]+):([0-9]+)`)
+)
+
+// myPos is a MySQL binlog position.
+type myPos struct {
+	file string
+	pos  uint64
+}
+
+func (a myPos) atLeast(b myPos) bool { return a.file > b.file || (a.file == b.file && a.pos >= b.pos) }
 
 func (e *benchEnv) config(name, dsn, tables, extra string) (string, error) {
 	y := fmt.Sprintf(`name: %s
@@ -119,6 +132,11 @@ func (p *sluiceProc) scan(r io.Reader) {
 			if lsn, err := checkpoint.ParseLSN(m[1]); err == nil && lsn > p.lastCP {
 				p.lastCP, p.cpAt = lsn, time.Now()
 			}
+		} else if m := cpMyLine.FindStringSubmatch(l); m != nil {
+			pos, _ := strconv.ParseUint(m[2], 10, 64)
+			if mp := (myPos{m[1], pos}); mp.atLeast(p.lastMy) {
+				p.lastMy, p.myAt = mp, time.Now()
+			}
 		} else if !strings.Contains(l, "level=DEBUG") {
 			p.lines = append(p.lines, l)
 		}
@@ -147,6 +165,25 @@ func (p *sluiceProc) waitCheckpoint(lsn checkpoint.LSN, timeout time.Duration) (
 		}
 	}
 	return time.Time{}, fmt.Errorf("no checkpoint at %s within %s: %s", lsn, timeout, p.tail())
+}
+
+// waitMyCheckpoint waits for a MySQL checkpoint at or after pos.
+func (p *sluiceProc) waitMyCheckpoint(pos myPos, timeout time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		cp, at := p.lastMy, p.myAt
+		p.mu.Unlock()
+		if cp.file != "" && cp.atLeast(pos) {
+			return at, nil
+		}
+		select {
+		case <-p.done:
+			return time.Time{}, fmt.Errorf("sluice exited: %s", p.tail())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return time.Time{}, fmt.Errorf("no checkpoint at %v within %s: %s", pos, timeout, p.tail())
 }
 
 func (p *sluiceProc) tail() string {

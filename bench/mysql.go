@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/sluicecdc/sluice/integration/testenv"
+)
+
+func myTableDDL(name string) string {
+	return fmt.Sprintf(`CREATE TABLE %s (
+  id bigint PRIMARY KEY, account int NOT NULL, amount decimal(12,2), qty int, status varchar(20),
+  created datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), updated datetime(6), sku varchar(20), flag boolean, note text)`, name)
+}
+
+func myNoteExpr(g string) string {
+	if *flagWide {
+		return fmt.Sprintf("repeat(md5(%s), 58)", g)
+	}
+	return fmt.Sprintf("concat(md5(%[1]s), md5(%[1]s + 1), md5(%[1]s + 2))", g)
+}
+
+// myGenProc commits n changes in transactions of 1 to 100 rows, as the
+// Postgres workload does.
+func myGenProc(table string) string {
+	return fmt.Sprintf(`CREATE PROCEDURE gen_%[1]s(n bigint)
+BEGIN
+  DECLARE done bigint DEFAULT 0; DECLARE next_id bigint DEFAULT 1; DECLARE sz int; DECLARE i int;
+  WHILE done < n DO
+    SET sz = 1 + floor(rand() * 100);
+    START TRANSACTION;
+    SET i = 0;
+    WHILE i < sz DO
+      INSERT INTO %[1]s (id, account, amount, qty, status, updated, sku, flag, note)
+        VALUES (next_id + i, (next_id + i) %% 1000, ((next_id + i) %% 100000) / 100.0, (next_id + i) %% 50, 'pending', now(6),
+                concat('SKU-', (next_id + i) %% 99999), (next_id + i) %% 2 = 0, %[2]s);
+      SET i = i + 1;
+    END WHILE;
+    SET done = done + sz; SET next_id = next_id + sz;
+    IF next_id > 1000 THEN
+      UPDATE %[1]s SET status = 'paid', qty = qty + 1, updated = now(6) WHERE id BETWEEN next_id - 1000 AND next_id - 1000 + sz DIV 5;
+      SET done = done + ROW_COUNT();
+      DELETE FROM %[1]s WHERE id BETWEEN next_id - 900 AND next_id - 900 + sz DIV 10;
+      SET done = done + ROW_COUNT();
+    END IF;
+    COMMIT;
+  END WHILE;
+END`, table, myNoteExpr("next_id + i"))
+}
+
+func masterStatus(ctx context.Context, db *sql.DB) (myPos, error) {
+	rows, err := db.QueryContext(ctx, "SHOW MASTER STATUS")
+	if err != nil {
+		return myPos{}, err
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if !rows.Next() {
+		return myPos{}, fmt.Errorf("SHOW MASTER STATUS: no row (binlog off?)")
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return myPos{}, err
+	}
+	pos, _ := strconv.ParseUint(fmt.Sprint(str(vals[1])), 10, 64)
+	return myPos{file: str(vals[0]), pos: pos}, nil
+}
+
+func str(v any) string {
+	if b, ok := v.([]byte); ok {
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
+
+func (e *benchEnv) myConfig(name, dsn, table string, serverID int, extra string) (string, error) {
+	y := fmt.Sprintf(`name: %s
+log: {level: debug}
+source:
+  type: mysql
+  dsn: %q
+  tables: [%s]
+  mysql: {server_id: %d, heartbeat_interval: 1s}
+kafka:
+  brokers: [%s]
+schema_registry:
+  url: %s
+http:
+  listen: ""
+%s`, name, dsn, table, serverID, strings.Join(e.k.Brokers(), ","), e.reg.URL, extra)
+	f, err := os.CreateTemp("", "sluice-bench-*.yaml")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	_, err = f.WriteString(y)
+	return f.Name(), err
+}
+
+// benchMariaDB: the backlog drain (against mariadb-binlog reading the same
+// range from the server to /dev/null) and the snapshot (against
+// `mariadb -e 'SELECT ...'` to /dev/null).
+func benchMariaDB(ctx context.Context, e *benchEnv) ([]result, error) {
+	m, err := testenv.StartMariaDB(ctx, testenv.MariaDBOptions{ExtraArgs: []string{"--innodb-buffer-pool-size=512M", "--max-binlog-size=1G"}})
+	if err != nil {
+		return nil, err
+	}
+	defer m.Stop()
+	db, err := sql.Open("mysql", m.GoSQLDSN("root", testenv.MariaDBRootPassword, "")+"?multiStatements=true")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	for _, q := range []string{"CREATE DATABASE bench", "USE bench", myTableDDL("bench.orders"), myTableDDL("bench.items")} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return nil, fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "USE bench"); err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, myGenProc("orders")); err != nil {
+		return nil, err
+	}
+	dsn := m.RootDSN("")
+	var out []result
+
+	// Drain: set the start position, write the backlog, then read it.
+	cfg, err := e.myConfig("mydrain", dsn, "bench.orders", 54101, "snapshot: {mode: never}\n")
+	if err != nil {
+		return nil, err
+	}
+	start, err := masterStatus(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	p, err := e.start(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.waitMyCheckpoint(start, 2*time.Minute); err != nil {
+		return nil, err
+	}
+	p.stop()
+	start, _ = masterStatus(ctx, db)
+	logf("mariadb: writing %d changes", *flagChanges)
+	t0 := time.Now()
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CALL gen_orders(%d)", *flagChanges)); err != nil {
+		return nil, err
+	}
+	end, err := masterStatus(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	var changes int64
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM bench.orders").Scan(&changes); err != nil {
+		return nil, err
+	}
+	logf("mariadb: backlog written in %s, %s:%d .. %s:%d", time.Since(t0).Round(time.Millisecond), start.file, start.pos, end.file, end.pos)
+	// The procedure stops once it has made at least n changes; the rows
+	// left in the table are not the count, so use the target.
+	changes = int64(*flagChanges)
+	t0 = time.Now()
+	args := []string{"--read-from-remote-server", "--host=127.0.0.1", fmt.Sprintf("--port=%d", m.Port), "--user=root",
+		"--password=" + testenv.MariaDBRootPassword, fmt.Sprintf("--start-position=%d", start.pos), fmt.Sprintf("--stop-position=%d", end.pos), start.file}
+	cmd := exec.Command("mariadb-binlog", args...)
+	cmd.Stdout = nil
+	if o, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("mariadb-binlog: %w: %.300s", err, o)
+	}
+	limit := float64(changes) / time.Since(t0).Seconds()
+	logf("mariadb-binlog: %.0f changes/s", limit)
+	p, err = e.start(cfg)
+	if err != nil {
+		return nil, err
+	}
+	at, err := p.waitMyCheckpoint(end, 30*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	rate := float64(changes) / at.Sub(p.started).Seconds()
+	rss, cpu := p.peakRSS(), p.cpuSeconds()
+	p.stop()
+	logf("mariadb drain: %.0f changes/s", rate)
+	out = append(out, result{Scenario: "mariadb drain (exactly-once)", Figures: map[string]float64{
+		"changes": float64(changes), "sluice_changes_per_s": rate, "mariadb_binlog_changes_per_s": limit,
+		"ratio_to_limit": rate / limit, "peak_rss_mib": rss, "sluice_cpu_us_per_change": cpu * 1e6 / float64(changes),
+	}, Notes: "changes: the workload's target count (inserts + updates + deletes); limit: mariadb-binlog --read-from-remote-server to /dev/null"})
+
+	// Snapshot.
+	logf("mariadb: loading %d rows", *flagSnapRows)
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO items (id, account, amount, qty, status, updated, sku, flag, note)
+	  SELECT seq, seq %% 1000, (seq %% 100000) / 100.0, seq %% 50, 'pending', now(6), concat('SKU-', seq %% 99999), seq %% 2 = 0, %s
+	  FROM seq_1_to_%d`, myNoteExpr("seq"), *flagSnapRows)); err != nil {
+		return nil, err
+	}
+	t0 = time.Now()
+	q := exec.Command("mariadb", "-h127.0.0.1", fmt.Sprintf("-P%d", m.Port), "-uroot", "-p"+testenv.MariaDBRootPassword, "-e", "SELECT * FROM bench.items")
+	if o, err := q.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("mariadb: %w: %.300s", err, o)
+	}
+	clientRate := float64(*flagSnapRows) / time.Since(t0).Seconds()
+	cfg, err = e.myConfig("mysnap", dsn, "bench.items", 54102, "snapshot: {mode: initial_only}\n")
+	if err != nil {
+		return nil, err
+	}
+	p, err = e.start(cfg)
+	if err != nil {
+		return nil, err
+	}
+	<-p.done
+	_ = p.cmd.Wait()
+	if p.snapEnd.IsZero() {
+		return nil, fmt.Errorf("mariadb snapshot did not complete: %s", p.tail())
+	}
+	srate := float64(*flagSnapRows) / p.snapEnd.Sub(p.started).Seconds()
+	logf("mariadb snapshot: %.0f rows/s (client %.0f)", srate, clientRate)
+	out = append(out, result{Scenario: "mariadb snapshot", Figures: map[string]float64{
+		"rows": float64(*flagSnapRows), "sluice_rows_per_s": srate, "mariadb_client_rows_per_s": clientRate, "ratio_to_limit": srate / clientRate,
+	}, Notes: "limit: mariadb -e 'SELECT * FROM ...' (output discarded)"})
+	return out, nil
+}
