@@ -50,40 +50,39 @@ func (d *Decoder) codec(ctx context.Context, id int) (*goavro.Codec, *goavro.Cod
 	return c, j, nil
 }
 
-// Native decodes b to goavro's native form (unions as single-key maps).
-func (d *Decoder) Native(ctx context.Context, b []byte) (any, error) {
+// decode splits the wire header, finds the schema and decodes the record,
+// which must use every byte.
+func (d *Decoder) decode(ctx context.Context, b []byte) (id int, jsonCodec *goavro.Codec, v any, err error) {
 	id, payload, err := ParseWireHeader(b)
 	if err != nil {
-		return nil, err
+		return 0, nil, nil, err
 	}
-	c, _, err := d.codec(ctx, id)
+	c, j, err := d.codec(ctx, id)
 	if err != nil {
-		return nil, err
+		return 0, nil, nil, err
 	}
 	v, rest, err := c.NativeFromBinary(payload)
 	if err != nil {
-		return nil, fmt.Errorf("schema id %d: %w", id, err)
+		return 0, nil, nil, fmt.Errorf("schema id %d: %w", id, err)
 	}
 	if len(rest) != 0 {
-		return nil, fmt.Errorf("schema id %d: %d bytes left after the record", id, len(rest))
+		return 0, nil, nil, fmt.Errorf("schema id %d: %d bytes left after the record", id, len(rest))
 	}
-	return v, nil
+	return id, j, v, nil
+}
+
+// Native decodes b to goavro's native form (unions as single-key maps).
+func (d *Decoder) Native(ctx context.Context, b []byte) (any, error) {
+	_, _, v, err := d.decode(ctx, b)
+	return v, err
 }
 
 // Render decodes b and renders it as JSON for people: fields in schema
 // order, unions unwrapped, decimals as decimal strings, bytes as base64.
 func (d *Decoder) Render(ctx context.Context, b []byte) ([]byte, error) {
-	id, payload, err := ParseWireHeader(b)
+	id, _, v, err := d.decode(ctx, b)
 	if err != nil {
 		return nil, err
-	}
-	c, _, err := d.codec(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	v, _, err := c.NativeFromBinary(payload)
-	if err != nil {
-		return nil, fmt.Errorf("schema id %d: %w", id, err)
 	}
 	s, err := d.reg.SchemaByID(ctx, id)
 	if err != nil {
@@ -104,17 +103,9 @@ func (d *Decoder) Render(ctx context.Context, b []byte) ([]byte, error) {
 
 // JSON decodes b and renders it as standard JSON (unions unwrapped).
 func (d *Decoder) JSON(ctx context.Context, b []byte) ([]byte, error) {
-	id, payload, err := ParseWireHeader(b)
+	id, j, v, err := d.decode(ctx, b)
 	if err != nil {
 		return nil, err
-	}
-	c, j, err := d.codec(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	v, _, err := c.NativeFromBinary(payload)
-	if err != nil {
-		return nil, fmt.Errorf("schema id %d: %w", id, err)
 	}
 	out, err := j.TextualFromNative(nil, v)
 	if err != nil {

@@ -192,13 +192,23 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 			return err
 		}
 	}
+	return stream(ctx, src, p, st, stopper, log)
+}
+
+// stoppable is a source that can stop at a transaction boundary.
+type stoppable interface {
+	capture.Source
+	Stop()
+}
+
+// stream runs src into p until it fails or a graceful stop, and then
+// commits what was produced (the source stops at a transaction boundary).
+func stream(ctx context.Context, src stoppable, p *pipeline.Pipeline, st *State, stopper *Stopper, log *slog.Logger) error {
 	st.Phase.Store("streaming")
 	stopper.set(src.Stop)
-	runErr := src.Run(ctx, &observed{Handler: p, st: st})
-	if runErr != nil {
-		return runErr
+	if err := src.Run(ctx, &observed{Handler: p, st: st}); err != nil {
+		return err
 	}
-	// Graceful stop at a transaction boundary: commit what was produced.
 	st.Phase.Store("stopping")
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	mycapture "github.com/sluicecdc/sluice/capture/mysql"
 	pgcapture "github.com/sluicecdc/sluice/capture/postgres"
@@ -129,19 +128,5 @@ func runMySQLOnce(ctx context.Context, cfg *config.Config, conn *mycapture.ConnC
 			return err
 		}
 	}
-	st.Phase.Store("streaming")
-	stopper.set(src.Stop)
-	runErr := src.Run(ctx, &observed{Handler: p, st: st})
-	if runErr != nil {
-		return runErr
-	}
-	// Graceful stop at a transaction boundary: commit what was produced.
-	st.Phase.Store("stopping")
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
-	defer cancel()
-	if err := p.Checkpoint(cctx); err != nil {
-		return fmt.Errorf("final checkpoint: %w", err)
-	}
-	log.Info("stopped; checkpoint committed", "position", p.Checkpointed().String())
-	return nil
+	return stream(ctx, src, p, st, stopper, log)
 }
