@@ -206,6 +206,12 @@ func connectError(c *ConnConfig, err error) error {
 		}
 		return &SetupError{What: where, Err: err}
 	}
+	var ce *tls.CertificateVerificationError
+	if errors.As(err, &ce) {
+		return &SetupError{What: where, Err: fmt.Errorf("TLS certificate verification failed: %w", err),
+			Fix: "set source.tls.ca_file to the PEM file of the CA that signed the server's certificate, and reach the server by a host name " +
+				"or IP address the certificate names (or set source.tls.server_name)"}
+	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, driver.ErrInvalidConn) || strings.Contains(err.Error(), "connect") {
 		return &SetupError{What: where, Err: err, Fix: "check that the server is running and source.dsn has the right host and port", Transient: true}

@@ -61,6 +61,9 @@ type StatusReport struct {
 
 	// Slot is the Postgres replication slot; null for other sources.
 	Slot *SlotReport `json:"slot,omitempty"`
+	// Binlog is the MySQL/MariaDB binary log (status_mysql.go); null for
+	// other sources.
+	Binlog *BinlogReport `json:"binlog,omitempty"`
 
 	// Errors lists what could not be read; the fields it concerns are
 	// null. `sluice status` exits 1 when there is any.
@@ -276,6 +279,9 @@ func (st *StatusReport) WriteText(w io.Writer) error {
 				row("  safe_wal_size", humanBytes(*s.SafeWALSizeBytes))
 			}
 		}
+	}
+	if st.Binlog != nil {
+		st.Binlog.writeText(row)
 	}
 	for _, e := range st.Errors {
 		row("error", e)
