@@ -98,7 +98,7 @@ func NewCodec(topic string, t *Table, o CodecOptions) (*Codec, error) {
 			}
 			c.keyCols = append(c.keyCols, k)
 			c.keyType = append(c.keyType, ct)
-			keyFields = append(keyFields, map[string]any{"name": AvroName(col.Name), "type": dedupeNamed(ct.Avro, kdefined)})
+			keyFields = append(keyFields, map[string]any{"name": AvroName(col.Name), "type": AvroTypeFor(ct, kdefined)})
 		}
 		key := map[string]any{
 			"type": "record", "name": "Key", "namespace": ns,
@@ -155,62 +155,11 @@ func orEmpty(f []any) []any {
 }
 
 func columnField(name string, col *Column, ct ColumnType, defined map[string]bool) map[string]any {
-	typ := dedupeNamed(ct.Avro, defined)
+	typ := AvroTypeFor(ct, defined)
 	if col.Nullable {
 		return map[string]any{"name": name, "type": []any{"null", typ}, "default": nil}
 	}
 	return map[string]any{"name": name, "type": typ}
-}
-
-// dedupeNamed replaces a named type (record, enum, fixed) that is already
-// defined in the schema being built with a reference by full name, as Avro
-// requires.
-func dedupeNamed(t any, defined map[string]bool) any {
-	m, ok := t.(map[string]any)
-	if !ok {
-		return t
-	}
-	switch m["type"] {
-	case "record", "enum", "fixed":
-		full, _ := m["name"].(string)
-		if ns, _ := m["namespace"].(string); ns != "" && !strings.Contains(full, ".") {
-			full = ns + "." + full
-		}
-		if defined[full] {
-			return full
-		}
-		defined[full] = true
-		if fields, ok := m["fields"].([]any); ok {
-			out := make([]any, len(fields))
-			for i, f := range fields {
-				fm, ok := f.(map[string]any)
-				if !ok {
-					out[i] = f
-					continue
-				}
-				cp := make(map[string]any, len(fm))
-				for k, v := range fm {
-					cp[k] = v
-				}
-				cp["type"] = dedupeNamed(fm["type"], defined)
-				out[i] = cp
-			}
-			cp := make(map[string]any, len(m))
-			for k, v := range m {
-				cp[k] = v
-			}
-			cp["fields"] = out
-			return cp
-		}
-	case "array":
-		cp := make(map[string]any, len(m))
-		for k, v := range m {
-			cp[k] = v
-		}
-		cp["items"] = dedupeNamed(m["items"], defined)
-		return cp
-	}
-	return t
 }
 
 // AvroName turns an identifier into a valid Avro name the way Debezium's

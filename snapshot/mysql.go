@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/sluicecdc/sluice/capture"
 	mycapture "github.com/sluicecdc/sluice/capture/mysql"
@@ -103,44 +100,14 @@ func MySQL(ctx context.Context, src *mycapture.Source, tables []schema.TableID, 
 	log.Info("snapshot started", "tables", len(tables), "connections", n, "position", pos.String())
 	start := time.Now()
 
-	g, gctx := errgroup.WithContext(ctx)
-	rows := make(chan row, 1024)
-	next := atomic.Int64{}
-	var readers errgroup.Group
-	for _, c := range conns {
-		readers.Go(func() error {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(described) {
-					return nil
-				}
-				if err := readMySQLTable(gctx, c, described[i], tps[i], rows); err != nil {
-					return err
-				}
-			}
-		})
-	}
-	g.Go(func() error {
-		err := readers.Wait()
-		close(rows)
-		return err
-	})
 	ts := time.Now().UnixMilli()
-	g.Go(func() error {
-		return emitRows(gctx, h, rows, pos, func(t *schema.Table, mark string) capture.SourceInfo {
-			return capture.SourceInfo{TsMs: ts, Snapshot: mark, DB: t.ID.Namespace, ServerID: int64(srv.ServerID),
-				File: pos.File, Pos: int64(pos.Pos)}
-		}, o, prog, log, start)
-	})
-	if err := g.Wait(); err != nil {
+	err = readAndEmit(ctx, conns, described, tps, readMySQLTable, h, pos, func(t *schema.Table, mark string) capture.SourceInfo {
+		return capture.SourceInfo{TsMs: ts, Snapshot: mark, DB: t.ID.Namespace, ServerID: int64(srv.ServerID),
+			File: pos.File, Pos: int64(pos.Pos)}
+	}, o, prog, log, start)
+	if err != nil {
 		return nil, err
 	}
-	var total int64
-	for _, tp := range tps {
-		total += tp.Done.Load()
-	}
-	el := time.Since(start)
-	log.Info("snapshot read", "rows", total, "seconds", el.Seconds(), "rows_per_second", float64(total)/max(el.Seconds(), 1e-9))
 	return &MySQLResult{Position: pos, Tables: described, Parallel: n}, nil
 }
 
@@ -277,7 +244,7 @@ func mariaSnapshotPosition(ctx context.Context, c *sql.Conn) (checkpoint.Positio
 	return pos, nil
 }
 
-func readMySQLTable(ctx context.Context, c *sql.Conn, t *schema.Table, p *TableProgress, out chan<- row) error {
+func readMySQLTable(ctx context.Context, c *sql.Conn, t *schema.Table, b *batcher) error {
 	exprs := make([]string, len(t.Columns))
 	for i := range t.Columns {
 		exprs[i] = mycapture.SelectExpr(&t.Columns[i])
@@ -306,66 +273,12 @@ func readMySQLTable(ctx context.Context, c *sql.Conn, t *schema.Table, p *TableP
 				return fmt.Errorf("snapshot: table %s: %w", t.ID, err)
 			}
 		}
-		select {
-		case out <- row{table: t, vals: vals}:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := b.add(ctx, row{table: t, vals: vals}); err != nil {
+			return err
 		}
-		p.Done.Add(1)
 	}
 	if err := rs.Err(); err != nil {
 		return fmt.Errorf("snapshot: reading %s: %w", t.ID, err)
 	}
 	return nil
-}
-
-// emitRows hands rows to the pipeline on one goroutine, holding one row
-// back so the last row of the snapshot is marked snapshot=last, and
-// commits every CommitRows rows at pos.
-func emitRows(ctx context.Context, h capture.Handler, rows <-chan row, pos checkpoint.Position,
-	source func(t *schema.Table, mark string) capture.SourceInfo, o Options, prog *Progress, log *slog.Logger, start time.Time) error {
-	var held *row
-	count := 0
-	var tick <-chan time.Time
-	if o.ProgressInterval > 0 {
-		t := time.NewTicker(o.ProgressInterval)
-		defer t.Stop()
-		tick = t.C
-	}
-	send := func(r *row, mark string) error {
-		c := &capture.Change{Op: capture.OpRead, Table: r.table, After: r.vals, Source: source(r.table, mark)}
-		if err := h.Change(ctx, c); err != nil {
-			return err
-		}
-		count++
-		if count%o.CommitRows == 0 {
-			return h.Commit(ctx, pos)
-		}
-		return nil
-	}
-	for {
-		select {
-		case r, ok := <-rows:
-			if !ok {
-				if held != nil {
-					return send(held, "last")
-				}
-				return nil
-			}
-			if held != nil {
-				mark := "true"
-				if count == 0 {
-					mark = "first"
-				}
-				if err := send(held, mark); err != nil {
-					return err
-				}
-			}
-			held = &r
-		case <-tick:
-			logProgress(log, prog, start)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
 }

@@ -5,7 +5,6 @@ package snapshot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/sluicecdc/sluice/capture"
 	pgcapture "github.com/sluicecdc/sluice/capture/postgres"
@@ -63,11 +61,6 @@ type TableProgress struct {
 	ID    schema.TableID
 	Total int64 // estimate from pg_class.reltuples
 	Done  atomic.Int64
-}
-
-type row struct {
-	table *schema.Table
-	vals  []any
 }
 
 // Postgres reads every planned table inside the slot's exported snapshot,
@@ -135,44 +128,18 @@ func Postgres(ctx context.Context, cfg *pgconn.Config, plan *pgcapture.Plan, h c
 	log.Info("snapshot started", "tables", len(tables), "connections", n, "lsn", plan.StartLSN.String())
 	start := time.Now()
 
-	g, gctx := errgroup.WithContext(ctx)
-	rows := make(chan []row, 16)
-	next := atomic.Int64{}
-	var readers errgroup.Group
-	for _, c := range conns {
-		readers.Go(func() error {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(tables) {
-					return nil
-				}
-				if err := readTable(gctx, c, tables[i], tps[i], rows); err != nil {
-					return err
-				}
-			}
-		})
-	}
-	g.Go(func() error {
-		err := readers.Wait()
-		close(rows)
-		return err
-	})
-	g.Go(func() error {
-		return emit(gctx, h, plan, rows, o, prog, log, start)
-	})
-	if err := g.Wait(); err != nil {
+	ts := time.Now().UnixMilli()
+	err = readAndEmit(ctx, conns, tables, tps, readTable, h, checkpoint.Position{LSN: plan.StartLSN},
+		func(_ *schema.Table, mark string) capture.SourceInfo {
+			return capture.SourceInfo{TsMs: ts, Snapshot: mark, DB: plan.Database, LSN: int64(plan.StartLSN)}
+		}, o, prog, log, start)
+	if err != nil {
 		return err
 	}
-	var total int64
-	for _, tp := range tps {
-		total += tp.Done.Load()
-	}
-	el := time.Since(start)
-	log.Info("snapshot read", "rows", total, "seconds", el.Seconds(), "rows_per_second", float64(total)/max(el.Seconds(), 1e-9))
 	return nil
 }
 
-func readTable(ctx context.Context, c *pgx.Conn, t *schema.Table, p *TableProgress, out chan<- []row) error {
+func readTable(ctx context.Context, c *pgx.Conn, t *schema.Table, b *batcher) error {
 	q := "SELECT "
 	for i, col := range t.Columns {
 		if i > 0 {
@@ -189,36 +156,21 @@ func readTable(ctx context.Context, c *pgx.Conn, t *schema.Table, p *TableProgre
 		return fmt.Errorf("snapshot: reading %s: %w", t.ID, err)
 	}
 	defer rs.Close()
-	// Rows travel in batches, with their bytes in one arena and their
-	// values in one slice per batch: RawValues is reused by the next Next,
-	// and per-row allocations and channel operations dominated the cost.
-	const batchRows, arenaBytes = 256, 64 << 10
+	// RawValues is reused by the next Next: the bytes are copied into an
+	// arena, and the values of batchRows rows share one slice.
+	const arenaBytes = 64 << 10
 	ncols := len(t.Columns)
 	var (
-		batch []row
 		vals  []any
 		arena []byte
 	)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		select {
-		case out <- batch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		p.Done.Add(int64(len(batch)))
-		batch = nil
-		return nil
-	}
-	for rs.Next() {
-		if batch == nil {
-			batch = make([]row, 0, batchRows)
+	for n := 0; rs.Next(); n++ {
+		if n%batchRows == 0 {
 			vals = make([]any, batchRows*ncols)
 		}
 		raw := rs.RawValues()
-		rowVals := vals[len(batch)*ncols : (len(batch)+1)*ncols : (len(batch)+1)*ncols]
+		k := n % batchRows
+		rowVals := vals[k*ncols : (k+1)*ncols : (k+1)*ncols]
 		for i := range t.Columns {
 			if raw[i] == nil {
 				continue
@@ -230,79 +182,14 @@ func readTable(ctx context.Context, c *pgx.Conn, t *schema.Table, p *TableProgre
 			arena = append(arena, raw[i]...)
 			rowVals[i] = arena[s:len(arena):len(arena)]
 		}
-		batch = append(batch, row{table: t, vals: rowVals})
-		if len(batch) == batchRows {
-			if err := flush(); err != nil {
-				return err
-			}
+		if err := b.add(ctx, row{table: t, vals: rowVals}); err != nil {
+			return err
 		}
 	}
 	if err := rs.Err(); err != nil {
 		return fmt.Errorf("snapshot: reading %s: %w", t.ID, err)
 	}
-	return flush()
-}
-
-// emit hands rows to the pipeline on one goroutine. It holds one row back
-// so the last row of the snapshot can be marked snapshot=last.
-func emit(ctx context.Context, h capture.Handler, plan *pgcapture.Plan, rows <-chan []row, o Options, prog *Progress, log *slog.Logger, start time.Time) error {
-	ts := time.Now().UnixMilli()
-	pos := checkpoint.Position{LSN: plan.StartLSN}
-	var held *row
-	count := 0
-	tick := time.NewTicker(o.ProgressInterval)
-	defer tick.Stop()
-	var barC <-chan time.Time
-	if o.Terminal != nil {
-		bar := time.NewTicker(time.Second)
-		defer bar.Stop()
-		barC = bar.C
-		defer fmt.Fprintln(o.Terminal)
-	}
-	c := &capture.Change{} // the pipeline does not retain it
-	send := func(r *row, mark string) error {
-		*c = capture.Change{Op: capture.OpRead, Table: r.table, After: r.vals,
-			Source: capture.SourceInfo{TsMs: ts, Snapshot: mark, DB: plan.Database, LSN: int64(plan.StartLSN)}}
-		if err := h.Change(ctx, c); err != nil {
-			return err
-		}
-		count++
-		if count%o.CommitRows == 0 {
-			return h.Commit(ctx, pos)
-		}
-		return nil
-	}
-	for {
-		select {
-		case b, ok := <-rows:
-			if !ok {
-				if held != nil {
-					if err := send(held, "last"); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			for i := range b {
-				if held != nil {
-					mark := "true"
-					if count == 0 {
-						mark = "first"
-					}
-					if err := send(held, mark); err != nil {
-						return err
-					}
-				}
-				held = &b[i]
-			}
-		case <-tick.C:
-			logProgress(log, prog, start)
-		case <-barC:
-			drawBar(o.Terminal, prog, start)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return nil
 }
 
 // drawBar redraws one line: rows done of the estimate, rate and ETA.
@@ -340,6 +227,3 @@ func logProgress(log *slog.Logger, prog *Progress, start time.Time) {
 		log.Info("snapshot progress", args...)
 	}
 }
-
-// ErrNoSnapshot is returned when a plan has no exported snapshot.
-var ErrNoSnapshot = errors.New("no exported snapshot in the plan")

@@ -38,7 +38,6 @@ type Source struct {
 	acked      atomic.Uint64 // highest LSN acknowledged by the pipeline
 	lastCommit checkpoint.LSN
 	lastIdle   checkpoint.LSN // highest position reported through Idle
-	received   checkpoint.LSN
 
 	relations map[uint32]*relation
 
@@ -259,7 +258,6 @@ func (s *Source) handle(ctx context.Context, h capture.Handler, xld pglogrepl.XL
 	if err != nil {
 		return fmt.Errorf("postgres: decoding pgoutput message at %s: %w", xld.WALStart, err)
 	}
-	s.received = checkpoint.LSN(xld.WALStart)
 	switch m := msg.(type) {
 	case *pglogrepl.BeginMessage:
 		s.inTxn = true

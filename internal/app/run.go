@@ -113,35 +113,48 @@ func excludeMap(cols []string) map[string]map[string]bool {
 	return out
 }
 
-func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logger, st *State, stopper *Stopper, started func()) error {
-	prod, err := emit.NewProducer(env.Kafka)
-	if err != nil {
-		return err
-	}
-	defer prod.Close()
-	if err := env.Registry.Ping(ctx); err != nil {
-		return err
-	}
-	opts := env.Kafka.ClientOpts()
+// startPipeline connects the producer, checks the registry, creates the
+// internal topics and reads the stored checkpoint (nil when there is
+// none). The caller closes the producer.
+func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logger, st *State, kind schema.SourceKind) (*emit.Producer, pipeline.Options, *checkpoint.Checkpoint, error) {
 	po := pipeline.Options{
-		Name: cfg.Name, Kind: schema.Postgres, Tombstones: cfg.Kafka.Tombstones,
+		Name: cfg.Name, Kind: kind, Tombstones: cfg.Kafka.Tombstones,
 		Partitions: int32(cfg.Kafka.Partitions), Replication: int16(cfg.Kafka.ReplicationFactor),
 		CommitInterval: cfg.Checkpoint.Interval, CommitEvents: cfg.Checkpoint.MaxEvents,
-		ExcludeColumns: excludeMap(cfg.Source.ExcludeColumns), Slot: cfg.Source.Postgres.Slot,
-		Logger: log, Metrics: st.Metrics,
+		ExcludeColumns: excludeMap(cfg.Source.ExcludeColumns), Logger: log, Metrics: st.Metrics,
+	}
+	prod, err := emit.NewProducer(env.Kafka)
+	if err != nil {
+		return nil, po, nil, err
+	}
+	fail := func(err error) (*emit.Producer, pipeline.Options, *checkpoint.Checkpoint, error) {
+		prod.Close()
+		return nil, po, nil, err
+	}
+	if err := env.Registry.Ping(ctx); err != nil {
+		return fail(err)
 	}
 	// The internal topics must exist before the checkpoint can be read.
-	bootstrap := pipeline.New(po, prod, env.Registry, nil)
-	if err := bootstrap.EnsureInternalTopics(ctx); err != nil {
-		return err
+	if err := pipeline.New(po, prod, env.Registry, nil).EnsureInternalTopics(ctx); err != nil {
+		return fail(err)
 	}
-	cp, err := checkpoint.Load(ctx, opts, pipeline.OffsetsTopic(cfg.Name), cfg.Name)
+	cp, err := checkpoint.Load(ctx, env.Kafka.ClientOpts(), pipeline.OffsetsTopic(cfg.Name), cfg.Name)
 	if err != nil {
-		return fmt.Errorf("reading checkpoint: %w", err)
+		return fail(fmt.Errorf("reading checkpoint: %w", err))
 	}
 	if cp != nil {
 		log.Info("resuming from checkpoint", "position", cp.Position.String(), "snapshot_done", cp.SnapshotDone)
 	}
+	return prod, po, cp, nil
+}
+
+func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logger, st *State, stopper *Stopper, started func()) error {
+	prod, po, cp, err := startPipeline(ctx, cfg, env, log, st, schema.Postgres)
+	if err != nil {
+		return err
+	}
+	defer prod.Close()
+	po.Slot = cfg.Source.Postgres.Slot
 	stls, err := TLSConfig(cfg.Source.TLS, "source")
 	if err != nil {
 		return err

@@ -3,13 +3,9 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 
 	mycapture "github.com/sluicecdc/sluice/capture/mysql"
-	pgcapture "github.com/sluicecdc/sluice/capture/postgres"
-	"github.com/sluicecdc/sluice/checkpoint"
-	"github.com/sluicecdc/sluice/emit"
 	"github.com/sluicecdc/sluice/internal/config"
 	"github.com/sluicecdc/sluice/internal/pipeline"
 	"github.com/sluicecdc/sluice/schema"
@@ -36,50 +32,16 @@ func runMySQL(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logge
 		conn.TLS.ServerName = conn.Host
 	}
 	return supervise(ctx, log, st, stopper, func(started func()) error {
-		return explain(cfg, fatalMySQL(runMySQLOnce(ctx, cfg, conn, env, log, st, stopper, started)))
+		return explain(cfg, runMySQLOnce(ctx, cfg, conn, env, log, st, stopper, started))
 	})
 }
 
-// fatalMySQL lets supervise's Fatal recognise an unmet MySQL prerequisite
-// (purged binlog, wrong settings, another server): it knows the Postgres
-// SetupError, which has the same fields and meaning.
-func fatalMySQL(err error) error {
-	var se *mycapture.SetupError
-	if err == nil || !errors.As(err, &se) {
-		return err
-	}
-	return &pgcapture.SetupError{What: se.What, Err: se.Err, Fix: se.Fix, Transient: se.Transient}
-}
-
 func runMySQLOnce(ctx context.Context, cfg *config.Config, conn *mycapture.ConnConfig, env *Env, log *slog.Logger, st *State, stopper *Stopper, started func()) error {
-	prod, err := emit.NewProducer(env.Kafka)
+	prod, po, cp, err := startPipeline(ctx, cfg, env, log, st, schema.MySQL)
 	if err != nil {
 		return err
 	}
 	defer prod.Close()
-	if err := env.Registry.Ping(ctx); err != nil {
-		return err
-	}
-	opts := env.Kafka.ClientOpts()
-	po := pipeline.Options{
-		Name: cfg.Name, Kind: schema.MySQL, Tombstones: cfg.Kafka.Tombstones,
-		Partitions: int32(cfg.Kafka.Partitions), Replication: int16(cfg.Kafka.ReplicationFactor),
-		CommitInterval: cfg.Checkpoint.Interval, CommitEvents: cfg.Checkpoint.MaxEvents,
-		ExcludeColumns: excludeMap(cfg.Source.ExcludeColumns),
-		Logger:         log, Metrics: st.Metrics,
-	}
-	// The internal topics must exist before the checkpoint can be read.
-	bootstrap := pipeline.New(po, prod, env.Registry, nil)
-	if err := bootstrap.EnsureInternalTopics(ctx); err != nil {
-		return err
-	}
-	cp, err := checkpoint.Load(ctx, opts, pipeline.OffsetsTopic(cfg.Name), cfg.Name)
-	if err != nil {
-		return fmt.Errorf("reading checkpoint: %w", err)
-	}
-	if cp != nil {
-		log.Info("resuming from checkpoint", "position", cp.Position.String(), "snapshot_done", cp.SnapshotDone)
-	}
 	src, plan, err := mycapture.Open(ctx, mycapture.Config{
 		Conn: conn, ServerID: cfg.Source.MySQL.ServerID, HeartbeatInterval: cfg.Source.MySQL.HeartbeatInterval,
 		Filter: mycapture.Filter{Include: cfg.Source.Tables, Exclude: cfg.Source.ExcludeTables},

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	mycapture "github.com/sluicecdc/sluice/capture/mysql"
 	pgcapture "github.com/sluicecdc/sluice/capture/postgres"
 	"github.com/sluicecdc/sluice/emit"
 	"github.com/sluicecdc/sluice/internal/config"
@@ -24,16 +25,19 @@ import (
 // always safe because nothing after it was acknowledged [I2, I3].
 func Fatal(err error) bool {
 	var (
-		ce *config.Error
-		se *pgcapture.SetupError
-		ve *schema.ValueError
-		tl *emit.RecordTooLargeError
+		ce  *config.Error
+		se  *pgcapture.SetupError
+		mse *mycapture.SetupError
+		ve  *schema.ValueError
+		tl  *emit.RecordTooLargeError
 	)
 	switch {
 	case errors.As(err, &ce), errors.As(err, &ve), errors.As(err, &tl):
 		return true
 	case errors.As(err, &se):
 		return !se.Transient
+	case errors.As(err, &mse):
+		return !mse.Transient
 	case errors.Is(err, emit.ErrFenced), errors.Is(err, schema.ErrIncompatible):
 		return true
 	}
@@ -43,10 +47,11 @@ func Fatal(err error) bool {
 // errorKind classifies an error for the sluice_errors_total metric.
 func errorKind(err error) string {
 	var (
-		ce *config.Error
-		se *pgcapture.SetupError
-		ve *schema.ValueError
-		tl *emit.RecordTooLargeError
+		ce  *config.Error
+		se  *pgcapture.SetupError
+		mse *mycapture.SetupError
+		ve  *schema.ValueError
+		tl  *emit.RecordTooLargeError
 	)
 	msg := err.Error()
 	switch {
@@ -58,7 +63,7 @@ func errorKind(err error) string {
 		return "kafka"
 	case errors.Is(err, schema.ErrIncompatible), strings.HasPrefix(msg, "schema registry"):
 		return "registry"
-	case errors.As(err, &se), strings.HasPrefix(msg, "postgres"), strings.HasPrefix(msg, "mysql"), strings.HasPrefix(msg, "snapshot"):
+	case errors.As(err, &se), errors.As(err, &mse), strings.HasPrefix(msg, "postgres"), strings.HasPrefix(msg, "mysql"), strings.HasPrefix(msg, "snapshot"):
 		return "source"
 	}
 	return "other"

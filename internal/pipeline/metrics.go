@@ -19,7 +19,6 @@ type Metrics struct {
 	// LastCommitUnixMs is when the last checkpoint became durable.
 	LastCommitUnixMs atomic.Int64
 	lastPos          checkpoint.Position
-	commitNanos      atomic.Int64
 
 	// LastSourceTsMs is the source commit time of the last event; CaughtUp
 	// is set when the source reports being idle after it.
@@ -83,10 +82,9 @@ func (m *Metrics) event(t schema.TableID, op capture.Op, n int, sourceTsMs int64
 	m.Bytes.Add(uint64(n))
 }
 
-func (m *Metrics) committed(pos checkpoint.Position, d time.Duration) {
+func (m *Metrics) committed(pos checkpoint.Position) {
 	m.Commits.Add(1)
 	m.LastCommitUnixMs.Store(time.Now().UnixMilli())
-	m.commitNanos.Store(int64(d))
 	m.mu.Lock()
 	m.lastPos = pos
 	m.mu.Unlock()

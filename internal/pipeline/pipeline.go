@@ -343,7 +343,7 @@ func (p *Pipeline) Checkpoint(ctx context.Context) error {
 	p.dirty = false
 	p.lastCommit = time.Now()
 	p.checkpointed = p.safe
-	p.m.committed(p.safe, time.Since(start))
+	p.m.committed(p.safe)
 	p.log.Debug("checkpoint committed", "position", p.safe.String(), "took", time.Since(start))
 	if p.src != nil && p.snapshotDone {
 		p.src.Ack(p.safe) // [I3]

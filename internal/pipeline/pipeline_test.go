@@ -178,3 +178,31 @@ func TestTopicNames(t *testing.T) {
 		t.Errorf("topic %q", got)
 	}
 }
+
+// TestIdleNeverMovesBackwards: a quiet-stream report at an older position
+// than one already checkpointed does not move the checkpoint back (the
+// slot's confirmed position would then be ahead of it, which a restart
+// reads as a gap) [I1, I3].
+func TestIdleNeverMovesBackwards(t *testing.T) {
+	e := setup(t, true)
+	ctx := context.Background()
+	if err := e.p.Idle(ctx, checkpoint.Position{LSN: 50}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Change(ctx, insert("1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Idle(ctx, checkpoint.Position{LSN: 40}); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := checkpoint.Load(ctx, e.opts, OffsetsTopic("test"), "test")
+	if err != nil || cp == nil || cp.Position.LSN != 50 {
+		t.Fatalf("stored checkpoint %+v, %v; want 50", cp, err)
+	}
+	if got := e.src.last(); got.LSN != 50 {
+		t.Errorf("source acknowledged %v, want 50", got)
+	}
+}

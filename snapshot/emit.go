@@ -1,0 +1,165 @@
+package snapshot
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sluicecdc/sluice/capture"
+	"github.com/sluicecdc/sluice/checkpoint"
+	"github.com/sluicecdc/sluice/schema"
+)
+
+type row struct {
+	table *schema.Table
+	vals  []any
+}
+
+// batchRows is how many rows cross from a reader to the emitter at once:
+// per-row channel operations dominated the cost.
+const batchRows = 256
+
+// batcher collects one reader's rows into batches.
+type batcher struct {
+	out   chan<- []row
+	p     *TableProgress
+	batch []row
+}
+
+func (b *batcher) add(ctx context.Context, r row) error {
+	if b.batch == nil {
+		b.batch = make([]row, 0, batchRows)
+	}
+	b.batch = append(b.batch, r)
+	if len(b.batch) == batchRows {
+		return b.flush(ctx)
+	}
+	return nil
+}
+
+func (b *batcher) flush(ctx context.Context) error {
+	if len(b.batch) == 0 {
+		return nil
+	}
+	select {
+	case b.out <- b.batch:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	b.p.Done.Add(int64(len(b.batch)))
+	b.batch = nil
+	return nil
+}
+
+// readFunc reads one table on one connection, handing rows to b.
+type readFunc[C any] func(ctx context.Context, conn C, t *schema.Table, b *batcher) error
+
+// readAndEmit reads the tables on the connections in parallel, each
+// connection taking the next table, and hands the rows to h on one
+// goroutine (the pipeline is not safe for concurrent use).
+func readAndEmit[C any](ctx context.Context, conns []C, tables []*schema.Table, tps []*TableProgress, read readFunc[C],
+	h capture.Handler, pos checkpoint.Position, source func(t *schema.Table, mark string) capture.SourceInfo,
+	o Options, prog *Progress, log *slog.Logger, start time.Time) error {
+	g, gctx := errgroup.WithContext(ctx)
+	rows := make(chan []row, 16)
+	var next atomic.Int64
+	var readers errgroup.Group
+	for _, c := range conns {
+		readers.Go(func() error {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(tables) {
+					return nil
+				}
+				b := &batcher{out: rows, p: tps[i]}
+				if err := read(gctx, c, tables[i], b); err != nil {
+					return err
+				}
+				if err := b.flush(gctx); err != nil {
+					return err
+				}
+			}
+		})
+	}
+	g.Go(func() error {
+		err := readers.Wait()
+		close(rows)
+		return err
+	})
+	g.Go(func() error { return emitRows(gctx, h, rows, pos, source, o, prog, log, start) })
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	var total int64
+	for _, tp := range tps {
+		total += tp.Done.Load()
+	}
+	el := time.Since(start)
+	log.Info("snapshot read", "rows", total, "seconds", el.Seconds(), "rows_per_second", float64(total)/max(el.Seconds(), 1e-9))
+	return nil
+}
+
+// emitRows hands rows to the pipeline, holding one row back so the last
+// row of the snapshot is marked snapshot=last, and commits every
+// CommitRows rows at pos.
+func emitRows(ctx context.Context, h capture.Handler, rows <-chan []row, pos checkpoint.Position,
+	source func(t *schema.Table, mark string) capture.SourceInfo, o Options, prog *Progress, log *slog.Logger, start time.Time) error {
+	var held *row
+	count := 0
+	var tick, barC <-chan time.Time
+	if o.ProgressInterval > 0 {
+		t := time.NewTicker(o.ProgressInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	if o.Terminal != nil {
+		bar := time.NewTicker(time.Second)
+		defer bar.Stop()
+		barC = bar.C
+		defer func() { _, _ = o.Terminal.Write([]byte("\n")) }()
+	}
+	c := &capture.Change{} // the pipeline does not retain it
+	send := func(r *row, mark string) error {
+		*c = capture.Change{Op: capture.OpRead, Table: r.table, After: r.vals, Source: source(r.table, mark)}
+		if err := h.Change(ctx, c); err != nil {
+			return err
+		}
+		count++
+		if o.CommitRows > 0 && count%o.CommitRows == 0 {
+			return h.Commit(ctx, pos)
+		}
+		return nil
+	}
+	for {
+		select {
+		case b, ok := <-rows:
+			if !ok {
+				if held != nil {
+					return send(held, "last")
+				}
+				return nil
+			}
+			for i := range b {
+				if held != nil {
+					mark := "true"
+					if count == 0 {
+						mark = "first"
+					}
+					if err := send(held, mark); err != nil {
+						return err
+					}
+				}
+				held = &b[i]
+			}
+		case <-tick:
+			logProgress(log, prog, start)
+		case <-barC:
+			drawBar(o.Terminal, prog, start)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
