@@ -195,18 +195,85 @@ func (p *sluiceProc) tail() string {
 
 // cpuSeconds returns the process's user+system CPU time so far.
 func (p *sluiceProc) cpuSeconds() float64 {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.cmd.Process.Pid), "stat"))
-	if err != nil {
+	st, ok := readStat(p.cmd.Process.Pid)
+	if !ok {
 		return 0
+	}
+	return st.cpu
+}
+
+// procStat is what the bench reads of /proc/<pid>/stat.
+type procStat struct {
+	pgrp        int
+	cpu         float64 // utime+stime, seconds
+	childrenCPU float64 // cutime+cstime of reaped children, seconds
+}
+
+func readStat(pid int) (procStat, bool) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return procStat{}, false
 	}
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
+	if len(f) < 15 {
+		return procStat{}, false
+	}
+	num := func(i int) float64 { v, _ := strconv.ParseFloat(f[i], 64); return v / 100 } // USER_HZ
+	pgrp, _ := strconv.Atoi(f[2])
+	return procStat{pgrp: pgrp, cpu: num(11) + num(12), childrenCPU: num(13) + num(14)}, true
+}
+
+// serverCPU returns the CPU seconds used so far by the server whose
+// leader's command line contains marker (its data or log directory): the
+// leader, the live members of its process group, and the children it
+// reaped (Postgres backends that exited).
+func serverCPU(marker string) float64 {
+	ents, _ := os.ReadDir("/proc")
+	leader := 0
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cl, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if st, ok := readStat(pid); ok && st.pgrp == pid && strings.Contains(string(cl), marker) {
+			leader = pid
+			break
+		}
+	}
+	if leader == 0 {
 		return 0
 	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
+	var total float64
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, ok := readStat(pid); ok && st.pgrp == leader {
+			total += st.cpu
+			if pid == leader {
+				total += st.childrenCPU
+			}
+		}
+	}
+	return total
+}
+
+// cpuMeter measures the CPU the servers use over a span.
+type cpuMeter struct {
+	e         *benchEnv
+	pg, kafka float64
+}
+
+func (e *benchEnv) meter() cpuMeter {
+	return cpuMeter{e: e, pg: serverCPU(e.pg.DataDir), kafka: serverCPU(e.k.LogDir)}
+}
+
+// since returns the CPU seconds Postgres and Kafka used since m was taken.
+func (m cpuMeter) since() (pg, kafka float64) {
+	return serverCPU(m.e.pg.DataDir) - m.pg, serverCPU(m.e.k.LogDir) - m.kafka
 }
 
 // peakRSS returns the process's peak resident set size in MiB (VmHWM).

@@ -185,16 +185,20 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 		return nil, err
 	}
 	t0 := time.Now()
+	m := e.meter()
 	cmd := exec.Command("psql", "-X", "-q", dsn, "-c", `\copy (SELECT * FROM items) TO '/dev/null'`)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("psql: %w: %s", err, out)
 	}
 	copyRate := float64(*flagSnapRows) / time.Since(t0).Seconds()
+	copyPG, _ := m.since()
+	copyCPU := copyPG + cmd.ProcessState.UserTime().Seconds() + cmd.ProcessState.SystemTime().Seconds()
 	logf("psql \\copy: %.0f rows/s", copyRate)
 	cfg, err := e.config("snap", dsn, "public.items", "snapshot: {mode: initial_only}\n")
 	if err != nil {
 		return nil, err
 	}
+	m = e.meter()
 	p, err := e.start(cfg)
 	if err != nil {
 		return nil, err
@@ -204,9 +208,13 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 	if p.snapEnd.IsZero() {
 		return nil, fmt.Errorf("snapshot did not complete: %s", p.tail())
 	}
+	pgCPU, kafkaCPU := m.since()
+	sluiceCPU := p.cmd.ProcessState.UserTime().Seconds() + p.cmd.ProcessState.SystemTime().Seconds()
 	rate := float64(*flagSnapRows) / p.snapEnd.Sub(p.started).Seconds()
-	logf("sluice snapshot: %.0f rows/s", rate)
+	logf("sluice snapshot: %.0f rows/s; CPU seconds: sluice %.2f, kafka %.2f, postgres %.2f (psql \\copy and its backend: %.2f)",
+		rate, sluiceCPU, kafkaCPU, pgCPU, copyCPU)
 	return []result{{Scenario: "postgres snapshot", Figures: map[string]float64{
 		"rows": float64(*flagSnapRows), "sluice_rows_per_s": rate, "psql_copy_rows_per_s": copyRate, "ratio_to_limit": rate / copyRate,
-	}, Notes: "sluice: start to the snapshot's checkpoint in Kafka (exactly-once), psql: \\copy to /dev/null"}}, nil
+		"sluice_cpu_s": sluiceCPU, "kafka_cpu_s": kafkaCPU, "postgres_cpu_s": pgCPU, "psql_copy_cpu_s": copyCPU,
+	}, Notes: "sluice: start to the snapshot's checkpoint in Kafka (exactly-once), psql: \\copy to /dev/null; CPU seconds of each process over the run (2 cores)"}}, nil
 }

@@ -28,9 +28,11 @@ type Options struct {
 	TransactionTimeout time.Duration
 	DeliveryTimeout    time.Duration
 	MaxRecordBytes     int
-	TLS                *tls.Config
-	SASL               sasl.Mechanism
-	Logger             *slog.Logger
+	// Compression is lz4, zstd, snappy, gzip or none. Empty: lz4.
+	Compression string
+	TLS         *tls.Config
+	SASL        sasl.Mechanism
+	Logger      *slog.Logger
 	// OnAck, when set, is called with each record's time from produce to
 	// acknowledgement.
 	OnAck func(time.Duration)
@@ -64,6 +66,9 @@ type Producer struct {
 	log *slog.Logger
 
 	inTxn bool
+	// produceCtx is context.WithoutCancel(lastCtx), kept so that Produce
+	// does not allocate one per record.
+	lastCtx, produceCtx context.Context
 	// commitTimeout bounds Flush and EndTransaction: franz-go retries a
 	// broker that keeps dropping connections without ever timing the
 	// records out, and a pipeline must not hang silently.
@@ -82,7 +87,7 @@ func NewProducer(o Options) (*Producer, error) {
 		// producer would choose.
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.ProducerLinger(5*time.Millisecond),
-		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
+		kgo.ProducerBatchCompression(compression(o.Compression), kgo.NoCompression()),
 		kgo.MaxBufferedRecords(20000),
 		kgo.MaxBufferedBytes(64<<20),
 		// Topics are created before producing; an unknown topic is an
@@ -147,7 +152,10 @@ func (p *Producer) Produce(ctx context.Context, r *kgo.Record) error {
 	// A record lives until it is delivered or fails (delivery timeout),
 	// not until the caller's context ends: a record cancelled with its
 	// context would fail the batch after the caller moved on.
-	p.cl.Produce(context.WithoutCancel(ctx), r, p.promise)
+	if ctx != p.lastCtx {
+		p.lastCtx, p.produceCtx = ctx, context.WithoutCancel(ctx)
+	}
+	p.cl.Produce(p.produceCtx, r, p.promise)
 	return nil
 }
 
@@ -292,4 +300,20 @@ func deliveryError(r *kgo.Record, err error) error {
 		return fmt.Errorf("%w: %w", ErrFenced, err)
 	}
 	return fmt.Errorf("kafka: delivering to topic %s: %w", r.Topic, err)
+}
+
+// compression maps the kafka.compression setting to a codec.
+func compression(name string) kgo.CompressionCodec {
+	switch name {
+	case "zstd":
+		return kgo.ZstdCompression()
+	case "snappy":
+		return kgo.SnappyCompression()
+	case "gzip":
+		return kgo.GzipCompression()
+	case "none":
+		return kgo.NoCompression()
+	default:
+		return kgo.Lz4Compression()
+	}
 }

@@ -14,7 +14,8 @@ type ColumnType struct {
 	Avro any
 	// Append appends the Avro binary encoding of one non-NULL raw source
 	// value. Raw values are what the capture package hands over: for
-	// Postgres the text-format bytes ([]byte) of the value; for MySQL the
+	// Postgres the text-format bytes of the value ([]byte, or *[]byte from
+	// the snapshot, which avoids an allocation per value); for MySQL the
 	// value decoded from the binlog row image.
 	Append func(dst []byte, raw any) ([]byte, error)
 	// Unavailable appends the placeholder for a value the source did not
@@ -54,6 +55,8 @@ func Printable(raw any) string {
 	switch v := raw.(type) {
 	case []byte:
 		s = string(v)
+	case *[]byte:
+		s = string(*v)
 	case string:
 		s = v
 	default:

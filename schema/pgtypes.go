@@ -77,6 +77,8 @@ func (t pgType) columnType() ColumnType {
 			switch v := raw.(type) {
 			case []byte:
 				text = v
+			case *[]byte: // the snapshot's allocation-free form
+				text = *v
 			case string:
 				text = []byte(v)
 			default:

@@ -105,7 +105,7 @@ func NewEnv(cfg *config.Config, log *slog.Logger) (*Env, error) {
 	}
 	e.Kafka = emit.Options{
 		Brokers: brokers, ClientID: clientID, DeliveryTimeout: cfg.Kafka.DeliveryTimeout,
-		MaxRecordBytes: cfg.Kafka.MaxRecordBytes, TLS: ktls, SASL: saslMechanism(cfg.Kafka.SASL), Logger: log,
+		MaxRecordBytes: cfg.Kafka.MaxRecordBytes, Compression: cfg.Kafka.Compression, TLS: ktls, SASL: saslMechanism(cfg.Kafka.SASL), Logger: log,
 	}
 	if cfg.Kafka.ExactlyOnce {
 		e.Kafka.TransactionalID = "sluice-" + cfg.Name

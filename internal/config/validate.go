@@ -189,6 +189,11 @@ func (c *Config) validateKafka(p *problems) {
 	if k.MaxRecordBytes < 1 {
 		p.add("kafka.max_record_bytes", strconv.Itoa(k.MaxRecordBytes), "must be at least 1 (the broker default is 1048576)")
 	}
+	switch k.Compression {
+	case "lz4", "zstd", "snappy", "gzip", "none":
+	default:
+		p.add("kafka.compression", k.Compression, "must be lz4, zstd, snappy, gzip or none")
+	}
 
 	sasl := &k.SASL
 	switch sasl.Mechanism {

@@ -103,6 +103,7 @@ type Pipeline struct {
 	ddl          *schemaChanges // the schema-change topic, once a DDL was seen
 	dirty        bool           // safe moved since the last checkpoint
 	err          error          // sticky [I4]
+	slab         slab           // backing store of produced records
 }
 
 // New returns a pipeline producing with prod and registering with reg.
@@ -217,22 +218,29 @@ func (p *Pipeline) encode(ctx context.Context, c *capture.Change) (rec, tomb *kg
 			row = c.Before
 		}
 		if row != nil {
-			key = schema.AppendWireHeader(make([]byte, 0, 32), st.keyID)
+			key = schema.AppendWireHeader(p.slab.bytes(64), st.keyID)
 			if key, err = st.codec.AppendKey(key, row); err != nil {
 				return nil, nil, err
 			}
+			p.slab.used(key)
 		}
 	}
-	val := schema.AppendWireHeader(make([]byte, 0, 256), st.valueID)
+	// One clock read gives the envelope's ts_ms and the record timestamp
+	// (which franz-go would otherwise read again).
+	now := time.Now()
+	val := schema.AppendWireHeader(p.slab.bytes(512), st.valueID)
 	val, err = st.codec.AppendValue(val, &schema.Event{
-		Op: byte(c.Op), Before: c.Before, After: c.After, Source: &c.Source, TsMs: time.Now().UnixMilli(),
+		Op: byte(c.Op), Before: c.Before, After: c.After, Source: &c.Source, TsMs: now.UnixMilli(),
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	rec = &kgo.Record{Topic: st.codec.Topic, Key: key, Value: val}
+	p.slab.used(val)
+	rec = p.slab.record()
+	*rec = kgo.Record{Topic: st.codec.Topic, Key: key, Value: val, Timestamp: now}
 	if c.Op == capture.OpDelete && p.o.Tombstones && key != nil {
-		tomb = &kgo.Record{Topic: st.codec.Topic, Key: key}
+		tomb = p.slab.record()
+		*tomb = kgo.Record{Topic: st.codec.Topic, Key: key, Timestamp: now}
 	}
 	return rec, tomb, nil
 }
