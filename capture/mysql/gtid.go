@@ -279,6 +279,16 @@ func (s MySQLGTIDSet) Contains(o MySQLGTIDSet) bool {
 	return true
 }
 
+// Tagged reports whether the set has tagged GTIDs (uuid:tag:n).
+func (s MySQLGTIDSet) Tagged() bool {
+	for src := range s.sets {
+		if strings.Contains(src, ":") {
+			return true
+		}
+	}
+	return false
+}
+
 // Clone returns an independent copy.
 func (s MySQLGTIDSet) Clone() MySQLGTIDSet {
 	c := MySQLGTIDSet{sets: make(map[string][]Interval, len(s.sets))}

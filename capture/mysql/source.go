@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -85,6 +86,8 @@ type Source struct {
 	skipGTID  string
 	change    capture.Change
 	lastEvent time.Time
+	format    *replication.FormatDescriptionEvent // of the binlog being read
+	payload   *replication.BinlogParser           // for compressed transactions, made from format
 }
 
 // txn is the transaction being read.
@@ -120,8 +123,7 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 	if cfg.ReconnectTimeout <= 0 {
 		cfg.ReconnectTimeout = 5 * time.Minute
 	}
-	s := &Source{cfg: cfg, log: cfg.Logger, tables: map[uint64]*mapped{},
-		versions: map[schema.TableID]*schema.Table{}, info: map[schema.TableID][]infoColumn{}}
+	s := newSource(cfg)
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -174,6 +176,13 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 		}
 	}
 	return s, plan, nil
+}
+
+// newSource returns a source with empty stream state; Open connects it and
+// fills in what it learns of the server.
+func newSource(cfg Config) *Source {
+	return &Source{cfg: cfg, log: cfg.Logger, tables: map[uint64]*mapped{},
+		versions: map[schema.TableID]*schema.Table{}, info: map[schema.TableID][]infoColumn{}}
 }
 
 // SetStart sets where Run starts: after the transaction that ends at pos.
@@ -306,9 +315,11 @@ func (s *Source) syncerConfig() replication.BinlogSyncerConfig {
 		Charset:   "utf8mb4",
 		TLSConfig: s.cfg.Conn.TLS,
 		// Values as schema.MySQLColumnType expects them: temporal types as
-		// text, TIMESTAMP in UTC, DECIMAL as text, MySQL JSON doubles
-		// with their ".0".
+		// text, TIMESTAMP in UTC, DECIMAL as text, MySQL JSON as the text
+		// rowsDecoder renders (newParser repeats these settings).
 		ParseTime: false, TimestampStringLocation: time.UTC, UseDecimal: false, UseFloatWithTrailingZero: true,
+		RowsEventDecodeFunc: (&rowsDecoder{}).decode,
+
 		HeartbeatPeriod:  s.cfg.HeartbeatInterval,
 		DisableRetrySync: true, // Run reconnects, from a transaction boundary
 		VerifyChecksum:   true,
@@ -328,6 +339,21 @@ func (s *Source) syncerConfig() replication.BinlogSyncerConfig {
 	return c
 }
 
+// newParser returns a parser that decodes events as the binlog connection
+// does: for the events of compressed transactions, and for tests.
+func (s *Source) newParser() *replication.BinlogParser {
+	c := s.syncerConfig()
+	p := replication.NewBinlogParser()
+	p.SetFlavor(c.Flavor)
+	p.SetParseTime(c.ParseTime)
+	p.SetTimestampStringLocation(c.TimestampStringLocation)
+	p.SetUseDecimal(c.UseDecimal)
+	p.SetUseFloatWithTrailingZero(c.UseFloatWithTrailingZero)
+	p.SetVerifyChecksum(c.VerifyChecksum)
+	p.SetRowsEventDecodeFunc(c.RowsEventDecodeFunc)
+	return p
+}
+
 // stream opens one binlog connection from s.committed and handles events
 // until an error (errStopped after Stop).
 func (s *Source) stream(ctx context.Context, h capture.Handler) error {
@@ -344,7 +370,9 @@ func (s *Source) stream(ctx context.Context, h capture.Handler) error {
 		if set, err = gomysql.ParseMariadbGTIDSet(start.GTIDSet); err == nil {
 			st, err = syncer.StartSyncGTID(set)
 		}
-	case start.GTIDSet != "" && s.srv.GTID:
+	case start.GTIDSet != "" && s.srv.GTID && !s.my.Tagged():
+		// go-mysql cannot send a set with tagged GTIDs (MySQL 8.3+); one
+		// that has them resumes from the same boundary's file:position.
 		var set gomysql.GTIDSet
 		if set, err = gomysql.ParseMysqlGTIDSet(start.GTIDSet); err == nil {
 			st, err = syncer.StartSyncGTID(set)
@@ -468,19 +496,11 @@ func (s *Source) handle(ctx context.Context, h capture.Handler, ev *replication.
 		s.txn.begun = !e.IsStandalone()
 		return s.checkReplay()
 	case *replication.GTIDEvent:
-		if s.txn.active {
-			return fmt.Errorf("mysql: GTID at %s:%d inside a transaction (protocol violation)", s.file, ev.Header.LogPos)
-		}
-		s.beginTxn()
-		if u, err := uuid.FromBytes(e.SID); err == nil && e.GNO > 0 {
-			src := u.String()
-			if e.Tag != "" {
-				src += ":" + strings.ToLower(e.Tag)
-			}
-			s.txn.gtid = fmt.Sprintf("%s:%d", src, e.GNO)
-			s.txn.nextMy.Add(src, uint64(e.GNO))
-		}
-		return s.checkReplay()
+		return s.mysqlGTID(ev, e)
+	case *replication.GtidTaggedLogEvent: // MySQL 8.3+: uuid:tag:n
+		return s.mysqlGTID(ev, &e.GTIDEvent)
+	case *replication.FormatDescriptionEvent:
+		s.format, s.payload = e, nil
 	case *replication.QueryEvent:
 		return s.query(ctx, h, ev, e)
 	case *replication.XIDEvent:
@@ -494,9 +514,28 @@ func (s *Source) handle(ctx context.Context, h capture.Handler, ev *replication.
 		return s.rows(ctx, h, ev, e)
 	case *replication.TransactionPayloadEvent:
 		// MySQL binlog_transaction_compression: the transaction's events,
-		// decompressed, in order.
+		// decompressed, in order. go-mysql decodes them with default
+		// settings (TIMESTAMP in local time, its own JSON decoding), so
+		// they are decoded again as the stream's events are.
+		if s.payload == nil {
+			if s.format == nil {
+				return fmt.Errorf("mysql: compressed transaction at %s:%d before any format description event", s.file, ev.Header.LogPos)
+			}
+			s.payload = s.newParser()
+			s.payload.SetVerifyChecksum(false)
+			if _, err := s.payload.Parse(uncheckedFormat(s.format)); err != nil {
+				return fmt.Errorf("mysql: format description for compressed transactions: %w", err)
+			}
+		}
 		for _, inner := range e.Events {
-			if err := s.handle(ctx, h, inner); err != nil {
+			again, err := s.payload.Parse(inner.RawData)
+			if err != nil {
+				return fmt.Errorf("mysql: decoding a compressed transaction's event at %s:%d: %w", s.file, ev.Header.LogPos, err)
+			}
+			// The events inside have no position of their own (0): each
+			// is at its payload event's, which ends the transaction.
+			again.Header.LogPos, again.Header.EventSize = ev.Header.LogPos, ev.Header.EventSize
+			if err := s.handle(ctx, h, again); err != nil {
 				return err
 			}
 		}
@@ -506,6 +545,40 @@ func (s *Source) handle(ctx context.Context, h capture.Handler, ev *replication.
 		}
 	}
 	return nil
+}
+
+// mysqlGTID starts the transaction of a MySQL GTID event (tagged or not).
+func (s *Source) mysqlGTID(ev *replication.BinlogEvent, e *replication.GTIDEvent) error {
+	if s.txn.active {
+		return fmt.Errorf("mysql: GTID at %s:%d inside a transaction (protocol violation)", s.file, ev.Header.LogPos)
+	}
+	s.beginTxn()
+	if u, err := uuid.FromBytes(e.SID); err == nil && e.GNO > 0 {
+		src := u.String()
+		if e.Tag != "" {
+			src += ":" + strings.ToLower(e.Tag)
+		}
+		s.txn.gtid = fmt.Sprintf("%s:%d", src, e.GNO)
+		s.txn.nextMy.Add(src, uint64(e.GNO))
+	}
+	return s.checkReplay()
+}
+
+// uncheckedFormat returns a FORMAT_DESCRIPTION event like f but for events
+// without checksums, as those inside a Transaction_payload event are.
+func uncheckedFormat(f *replication.FormatDescriptionEvent) []byte {
+	var version [50]byte
+	copy(version[:], f.ServerVersion)
+	b := make([]byte, replication.EventHeaderSize, 128)
+	b[4] = byte(replication.FORMAT_DESCRIPTION_EVENT)
+	b = binary.LittleEndian.AppendUint16(b, f.Version)
+	b = append(b, version[:]...)
+	b = binary.LittleEndian.AppendUint32(b, f.CreateTimestamp)
+	b = append(b, f.EventHeaderLength)
+	b = append(b, f.EventTypeHeaderLengths...)
+	b = append(b, replication.BINLOG_CHECKSUM_ALG_OFF, 0, 0, 0, 0)
+	binary.LittleEndian.PutUint32(b[9:], uint32(len(b)))
+	return b
 }
 
 // checkReplay verifies, after a reconnect in the middle of a transaction,
