@@ -138,6 +138,18 @@ func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.
 	if err := pipeline.New(po, prod, env.Registry, nil).EnsureInternalTopics(ctx); err != nil {
 		return fail(err)
 	}
+	if kind == schema.MySQL && prod.Transactional() {
+		// Nothing on a MySQL server admits one reader at a time (a
+		// Postgres slot does), so the transactional.id is the lock: claim
+		// it before reading the checkpoint. An instance still running is
+		// fenced here and its open transaction aborted, so the checkpoint
+		// read below is the last it can ever commit; claimed later (at the
+		// first transaction), the other instance could commit changes
+		// after this read and they would be produced twice.
+		if _, _, err := prod.Client().ProducerID(ctx); err != nil {
+			return fail(fmt.Errorf("kafka: claiming transactional.id %s: %w", env.Kafka.TransactionalID, err))
+		}
+	}
 	cp, err := checkpoint.Load(ctx, env.Kafka.ClientOpts(), pipeline.OffsetsTopic(cfg.Name), cfg.Name)
 	if err != nil {
 		return fail(fmt.Errorf("reading checkpoint: %w", err))
