@@ -177,6 +177,7 @@ const (
 	erConCount            = 1040
 	erQueryInterrupted    = 1317
 	erConnectionKilled    = 1927 // MariaDB
+	erSlaveSameID         = 4052 // MariaDB: another replica connected with this server_id
 	erNetReadError        = 1158
 	erNetReadInterrupted  = 1159
 	erNetErrorOnWrite     = 1160

@@ -436,9 +436,14 @@ func (s *Source) streamError(err error) error {
 			strings.Contains(msg, "first log file name") || strings.Contains(msg, "not find gtid")):
 			return &SetupError{What: "binlog position " + s.committed.String(),
 				Err: fmt.Errorf("the server cannot stream from the checkpoint (binlogs purged or reset): %w", err), Fix: purgedFix}
-		case me.Code == erMasterFatalReading && (strings.Contains(msg, "same server_uuid/server_id") || strings.Contains(msg, "same server id")):
-			return &SetupError{What: "source.mysql.server_id", Err: fmt.Errorf("another replica uses server_id %d: %w", s.cfg.ServerID, err),
-				Fix: "give source.mysql.server_id a number unique among the server's replicas"}
+		case me.Code == erSlaveSameID ||
+			me.Code == erMasterFatalReading && (strings.Contains(msg, "same server_uuid/server_id") || strings.Contains(msg, "same server id")):
+			// The server dropped this binlog connection for a newer one
+			// with the same server_id (MySQL: 1236, MariaDB: 4052).
+			// Reconnecting would drop that one in turn, forever.
+			return &SetupError{What: "source.mysql.server_id",
+				Err: fmt.Errorf("another replica uses server_id %d (a second Sluice instance with this configuration, or a replica with the same server_id) and took over the binlog connection: %w", s.cfg.ServerID, err),
+				Fix: "run one Sluice instance per name; give every replica of the server, Sluice included, a unique server_id (source.mysql.server_id)"}
 		case me.Code == erSpecificAccess || me.Code == erAccessDenied:
 			return &SetupError{What: "mysql binlog connection", Err: err,
 				Fix: "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* to Sluice's user (MariaDB 10.5+: REPLICATION SLAVE, BINLOG MONITOR)"}
