@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,7 +22,9 @@ func TestPostgresSnapshotHandoff(t *testing.T) {
 	name := testName(t)
 	exec(t, db, `CREATE TABLE items (id bigint PRIMARY KEY, v int NOT NULL, pad text)`)
 	const preload = 200_000
-	exec(t, db, fmt.Sprintf(`INSERT INTO items SELECT g, 0, md5(g::text) FROM generate_series(1, %d) g`, preload))
+	// About 45 MB, so that the snapshot splits the table into ctid ranges
+	// read by both connections.
+	exec(t, db, fmt.Sprintf(`INSERT INTO items SELECT g, 0, repeat(md5(g::text), 6) FROM generate_series(1, %d) g`, preload))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -54,6 +57,9 @@ func TestPostgresSnapshotHandoff(t *testing.T) {
 	cfg := harness.WriteConfig(t, pgConfig(name, dsn, k, r, "snapshot: {parallelism: 2}\n"))
 	p := harness.Start(t, nil, "run", "-c", cfg)
 	p.WaitFor(ctx, "msg=streaming", 120*time.Second)
+	if !strings.Contains(p.Output(), "chunks=2 connections=2") {
+		t.Fatalf("the table was not split across both snapshot connections:\n%s", p.Output())
+	}
 	time.Sleep(2 * time.Second) // keep writing while streaming
 	cancel()
 	if err := <-done; err != nil {

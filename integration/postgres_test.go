@@ -68,6 +68,9 @@ func TestPostgresStreaming(t *testing.T) {
 	if s := evs[0].Source()["snapshot"]; s != "first" {
 		t.Errorf("first snapshot event has snapshot=%v, want first", s)
 	}
+	if s := evs[1].Source()["snapshot"]; s != "true" {
+		t.Errorf("middle snapshot event has snapshot=%v, want true", s)
+	}
 	if s := evs[2].Source()["snapshot"]; s != "last" {
 		t.Errorf("last snapshot event has snapshot=%v, want last", s)
 	}

@@ -16,22 +16,33 @@ import (
 type row struct {
 	table *schema.Table
 	vals  []any
+	enc   capture.Encoded // encoded by the reader, when the handler can
 }
 
 // batchRows is how many rows cross from a reader to the emitter at once:
 // per-row channel operations dominated the cost.
 const batchRows = 256
 
-// batcher collects one reader's rows into batches.
+// batcher collects one reader's rows into batches, encoding each row
+// when the handler lets readers encode (capture.ParallelHandler).
 type batcher struct {
-	out   chan<- []row
-	p     *TableProgress
-	batch []row
+	out    chan<- []row
+	p      *TableProgress
+	batch  []row
+	enc    capture.Encoder
+	source func(t *schema.Table, mark string) capture.SourceInfo
+	c      capture.Change
 }
 
 func (b *batcher) add(ctx context.Context, r row) error {
 	if b.batch == nil {
 		b.batch = make([]row, 0, batchRows)
+	}
+	if b.enc != nil {
+		// Encoded as a middle row; the emitter re-encodes the rows that
+		// turn out to be the first and the last of the snapshot.
+		b.c = capture.Change{Op: capture.OpRead, Table: r.table, After: r.vals, Source: b.source(r.table, "true")}
+		r.enc = b.enc.Encode(&b.c)
 	}
 	b.batch = append(b.batch, r)
 	if len(b.batch) == batchRows {
@@ -54,28 +65,56 @@ func (b *batcher) flush(ctx context.Context) error {
 	return nil
 }
 
-// readFunc reads one table on one connection, handing rows to b.
-type readFunc[C any] func(ctx context.Context, conn C, t *schema.Table, b *batcher) error
+// readFunc reads the rows of one table on one connection that meet cond
+// (an SQL condition, "" for every row), handing them to b.
+type readFunc[C any] func(ctx context.Context, conn C, t *schema.Table, cond string, b *batcher) error
 
-// readAndEmit reads the tables on the connections in parallel, each
-// connection taking the next table, and hands the rows to h on one
-// goroutine (the pipeline is not safe for concurrent use).
-func readAndEmit[C any](ctx context.Context, conns []C, tables []*schema.Table, tps []*TableProgress, read readFunc[C],
+// chunk is a part of one table that one reader reads at a time.
+type chunk struct {
+	table int    // index into the tables
+	cond  string // SQL condition selecting the part, "" for the whole table
+}
+
+// wholeTables is one chunk per table.
+func wholeTables(n int) []chunk {
+	cs := make([]chunk, n)
+	for i := range cs {
+		cs[i] = chunk{table: i}
+	}
+	return cs
+}
+
+// readAndEmit reads the chunks on the connections in parallel, each
+// connection taking the next chunk, and hands the rows to h on one
+// goroutine (the pipeline is not safe for concurrent use). When h is a
+// capture.ParallelHandler the readers encode their rows too.
+func readAndEmit[C any](ctx context.Context, conns []C, tables []*schema.Table, chunks []chunk, tps []*TableProgress, read readFunc[C],
 	h capture.Handler, pos checkpoint.Position, source func(t *schema.Table, mark string) capture.SourceInfo,
 	o Options, prog *Progress, log *slog.Logger, start time.Time) error {
+	var encs []capture.Encoder
+	if ph, ok := h.(capture.ParallelHandler); ok {
+		var err error
+		if encs, err = ph.NewEncoders(ctx, tables, len(conns)); err != nil {
+			return err
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	rows := make(chan []row, 16)
 	var next atomic.Int64
 	var readers errgroup.Group
-	for _, c := range conns {
+	for ci, c := range conns {
 		readers.Go(func() error {
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(tables) {
+				if i >= len(chunks) {
 					return nil
 				}
-				b := &batcher{out: rows, p: tps[i]}
-				if err := read(gctx, c, tables[i], b); err != nil {
+				ch := chunks[i]
+				b := &batcher{out: rows, p: tps[ch.table], source: source}
+				if encs != nil {
+					b.enc = encs[ci]
+				}
+				if err := read(gctx, c, tables[ch.table], ch.cond, b); err != nil {
 					return err
 				}
 				if err := b.flush(gctx); err != nil {
@@ -122,9 +161,16 @@ func emitRows(ctx context.Context, h capture.Handler, rows <-chan []row, pos che
 		defer func() { _, _ = o.Terminal.Write([]byte("\n")) }()
 	}
 	c := &capture.Change{} // the pipeline does not retain it
+	ph, _ := h.(capture.ParallelHandler)
 	send := func(r *row, mark string) error {
 		*c = capture.Change{Op: capture.OpRead, Table: r.table, After: r.vals, Source: source(r.table, mark)}
-		if err := h.Change(ctx, c); err != nil {
+		var err error
+		if ph != nil && r.enc != nil && mark == "true" {
+			err = ph.Emit(ctx, c, r.enc)
+		} else {
+			err = h.Change(ctx, c)
+		}
+		if err != nil {
 			return err
 		}
 		count++

@@ -101,7 +101,7 @@ func MySQL(ctx context.Context, src *mycapture.Source, tables []schema.TableID, 
 	start := time.Now()
 
 	ts := time.Now().UnixMilli()
-	err = readAndEmit(ctx, conns, described, tps, readMySQLTable, h, pos, func(t *schema.Table, mark string) capture.SourceInfo {
+	err = readAndEmit(ctx, conns, described, wholeTables(len(described)), tps, readMySQLTable, h, pos, func(t *schema.Table, mark string) capture.SourceInfo {
 		return capture.SourceInfo{TsMs: ts, Snapshot: mark, DB: t.ID.Namespace, ServerID: int64(srv.ServerID),
 			File: pos.File, Pos: int64(pos.Pos)}
 	}, o, prog, log, start)
@@ -244,7 +244,9 @@ func mariaSnapshotPosition(ctx context.Context, c *sql.Conn) (checkpoint.Positio
 	return pos, nil
 }
 
-func readMySQLTable(ctx context.Context, c *sql.Conn, t *schema.Table, b *batcher) error {
+// readMySQLTable reads a whole table (MySQL tables are not split, so cond
+// is always empty).
+func readMySQLTable(ctx context.Context, c *sql.Conn, t *schema.Table, _ string, b *batcher) error {
 	exprs := make([]string, len(t.Columns))
 	for i := range t.Columns {
 		exprs[i] = mycapture.SelectExpr(&t.Columns[i])

@@ -81,8 +81,7 @@ func Postgres(ctx context.Context, cfg *pgconn.Config, plan *pgcapture.Plan, h c
 	if log == nil {
 		log = slog.Default()
 	}
-	n := min(o.Parallelism, len(plan.Tables))
-	conns := make([]*pgx.Conn, 0, n)
+	var conns []*pgx.Conn
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -90,7 +89,7 @@ func Postgres(ctx context.Context, cfg *pgconn.Config, plan *pgcapture.Plan, h c
 			_ = c.Close(cctx)
 		}
 	}()
-	for i := 0; i < n; i++ {
+	open := func() error {
 		c, err := pgcapture.Connect(ctx, cfg)
 		if err != nil {
 			return err
@@ -102,10 +101,24 @@ func Postgres(ctx context.Context, cfg *pgconn.Config, plan *pgcapture.Plan, h c
 		if _, err := c.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+plan.Snapshot+"'"); err != nil {
 			return fmt.Errorf("snapshot: importing snapshot %s: %w", plan.Snapshot, err)
 		}
+		return nil
+	}
+	if err := open(); err != nil {
+		return err
 	}
 	tables, err := pgcapture.Describe(ctx, conns[0], plan.Tables)
 	if err != nil {
 		return err
+	}
+	chunks, err := planChunks(ctx, conns[0], plan, o.Parallelism)
+	if err != nil {
+		return err
+	}
+	n := min(o.Parallelism, len(chunks))
+	for len(conns) < n {
+		if err := open(); err != nil {
+			return err
+		}
 	}
 	prog := o.Progress
 	if prog == nil {
@@ -125,11 +138,11 @@ func Postgres(ctx context.Context, cfg *pgconn.Config, plan *pgcapture.Plan, h c
 			return err
 		}
 	}
-	log.Info("snapshot started", "tables", len(tables), "connections", n, "lsn", plan.StartLSN.String())
+	log.Info("snapshot started", "tables", len(tables), "chunks", len(chunks), "connections", n, "lsn", plan.StartLSN.String())
 	start := time.Now()
 
 	ts := time.Now().UnixMilli()
-	err = readAndEmit(ctx, conns, tables, tps, readTable, h, checkpoint.Position{LSN: plan.StartLSN},
+	err = readAndEmit(ctx, conns, tables, chunks, tps, readTable, h, checkpoint.Position{LSN: plan.StartLSN},
 		func(_ *schema.Table, mark string) capture.SourceInfo {
 			return capture.SourceInfo{TsMs: ts, Snapshot: mark, DB: plan.Database, LSN: int64(plan.StartLSN)}
 		}, o, prog, log, start)
@@ -139,7 +152,53 @@ func Postgres(ctx context.Context, cfg *pgconn.Config, plan *pgcapture.Plan, h c
 	return nil
 }
 
-func readTable(ctx context.Context, c *pgx.Conn, t *schema.Table, b *batcher) error {
+// Large tables are read in ctid ranges by several connections at once
+// (Postgres 14 and later scan a ctid range without reading the rest of
+// the table). A table is split when it has at least splitMinPages pages,
+// into ranges of at least chunkMinPages pages, at most one per
+// connection.
+const (
+	splitMinPages = 4096 // 32 MiB at the default 8 KiB block size
+	chunkMinPages = 1024
+)
+
+// planChunks splits the plan's tables into the parts the readers take.
+// The ranges are of the table's current size; the last range is open so
+// that no page is left out whatever the size when it is read.
+func planChunks(ctx context.Context, c *pgx.Conn, plan *pgcapture.Plan, parallelism int) ([]chunk, error) {
+	var version int
+	if err := c.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+		return nil, fmt.Errorf("snapshot: server version: %w", err)
+	}
+	var chunks []chunk
+	for i, pt := range plan.Tables {
+		var kind string
+		var pages int64
+		if err := c.QueryRow(ctx, `SELECT relkind::text, pg_relation_size(oid) / current_setting('block_size')::bigint
+			FROM pg_class WHERE oid = $1`, pt.RelID).Scan(&kind, &pages); err != nil {
+			return nil, fmt.Errorf("snapshot: size of %s: %w", pt.ID, err)
+		}
+		k := int64(1)
+		if version >= 140000 && kind == "r" && pages >= splitMinPages {
+			k = min(int64(parallelism), pages/chunkMinPages)
+		}
+		if k <= 1 {
+			chunks = append(chunks, chunk{table: i})
+			continue
+		}
+		step := (pages + k - 1) / k
+		for j := int64(0); j < k; j++ {
+			cond := fmt.Sprintf("ctid >= '(%d,0)'::tid", j*step)
+			if j < k-1 {
+				cond += fmt.Sprintf(" AND ctid < '(%d,0)'::tid", (j+1)*step)
+			}
+			chunks = append(chunks, chunk{table: i, cond: cond})
+		}
+	}
+	return chunks, nil
+}
+
+func readTable(ctx context.Context, c *pgx.Conn, t *schema.Table, cond string, b *batcher) error {
 	// COPY rather than SELECT: Postgres spends about a third of the CPU
 	// on it, and its text format is the values' text output, escaped.
 	q := "COPY (SELECT "
@@ -149,7 +208,11 @@ func readTable(ctx context.Context, c *pgx.Conn, t *schema.Table, b *batcher) er
 		}
 		q += pgx.Identifier{col.Name}.Sanitize()
 	}
-	q += " FROM " + pgx.Identifier{t.ID.Namespace, t.ID.Name}.Sanitize() + ") TO STDOUT"
+	q += " FROM " + pgx.Identifier{t.ID.Namespace, t.ID.Name}.Sanitize()
+	if cond != "" {
+		q += " WHERE " + cond
+	}
+	q += ") TO STDOUT"
 	r := &copyReader{ctx: ctx, ncols: len(t.Columns), emit: func(vals []any) error {
 		return b.add(ctx, row{table: t, vals: vals})
 	}}

@@ -179,6 +179,72 @@ func (p *Pipeline) Change(ctx context.Context, c *capture.Change) error {
 		return p.err
 	}
 	rec, tomb, err := p.encode(ctx, c)
+	return p.produce(ctx, c, rec, tomb, err)
+}
+
+// NewEncoders returns encoders for the snapshot's reader goroutines
+// (capture.ParallelHandler).
+func (p *Pipeline) NewEncoders(ctx context.Context, tables []*schema.Table, n int) ([]capture.Encoder, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	states := make(map[*schema.Table]*tableState, len(tables))
+	for _, t := range tables {
+		st, err := p.state(ctx, t)
+		if err != nil {
+			return nil, p.stop(err)
+		}
+		states[t] = st
+	}
+	out := make([]capture.Encoder, n)
+	for i := range out {
+		out[i] = &encoder{tables: states, tombstones: p.o.Tombstones}
+	}
+	return out, nil
+}
+
+// Emit produces a change encoded by one of the pipeline's encoders.
+func (p *Pipeline) Emit(ctx context.Context, c *capture.Change, enc capture.Encoded) error {
+	if p.err != nil {
+		return p.err
+	}
+	e, ok := enc.(*encoded)
+	if !ok || e == nil {
+		return p.Change(ctx, c)
+	}
+	return p.produce(ctx, c, e.rec, e.tomb, nil)
+}
+
+// encoder encodes on one reader goroutine, with its own slab, from a
+// read-only copy of the table states.
+type encoder struct {
+	tables     map[*schema.Table]*tableState
+	tombstones bool
+	slab       slab
+	encs       []encoded
+}
+
+type encoded struct{ rec, tomb *kgo.Record }
+
+func (e *encoder) Encode(c *capture.Change) capture.Encoded {
+	st, ok := e.tables[c.Table]
+	if !ok {
+		return nil
+	}
+	rec, tomb, err := encodeWith(st, &e.slab, e.tombstones, c)
+	if err != nil {
+		return nil
+	}
+	if len(e.encs) == 0 {
+		e.encs = make([]encoded, slabRecords)
+	}
+	enc := &e.encs[0]
+	e.encs = e.encs[1:]
+	*enc = encoded{rec: rec, tomb: tomb}
+	return enc
+}
+
+func (p *Pipeline) produce(ctx context.Context, c *capture.Change, rec, tomb *kgo.Record, err error) error {
 	if err != nil {
 		// [I5] Stop. When the value is the first change of its
 		// transaction, first commit the complete transactions before it,
@@ -211,6 +277,12 @@ func (p *Pipeline) encode(ctx context.Context, c *capture.Change) (rec, tomb *kg
 	if err != nil {
 		return nil, nil, err
 	}
+	return encodeWith(st, &p.slab, p.o.Tombstones, c)
+}
+
+// encodeWith encodes c's record (and tombstone) with the table state st,
+// carving them from s.
+func encodeWith(st *tableState, s *slab, tombstones bool, c *capture.Change) (rec, tomb *kgo.Record, err error) {
 	var key []byte
 	if st.codec.HasKey() {
 		row := c.After
@@ -218,28 +290,28 @@ func (p *Pipeline) encode(ctx context.Context, c *capture.Change) (rec, tomb *kg
 			row = c.Before
 		}
 		if row != nil {
-			key = schema.AppendWireHeader(p.slab.bytes(64), st.keyID)
+			key = schema.AppendWireHeader(s.bytes(64), st.keyID)
 			if key, err = st.codec.AppendKey(key, row); err != nil {
 				return nil, nil, err
 			}
-			p.slab.used(key)
+			s.used(key)
 		}
 	}
 	// One clock read gives the envelope's ts_ms and the record timestamp
 	// (which franz-go would otherwise read again).
 	now := time.Now()
-	val := schema.AppendWireHeader(p.slab.bytes(512), st.valueID)
+	val := schema.AppendWireHeader(s.bytes(512), st.valueID)
 	val, err = st.codec.AppendValue(val, &schema.Event{
 		Op: byte(c.Op), Before: c.Before, After: c.After, Source: &c.Source, TsMs: now.UnixMilli(),
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	p.slab.used(val)
-	rec = p.slab.record()
+	s.used(val)
+	rec = s.record()
 	*rec = kgo.Record{Topic: st.codec.Topic, Key: key, Value: val, Timestamp: now}
-	if c.Op == capture.OpDelete && p.o.Tombstones && key != nil {
-		tomb = p.slab.record()
+	if c.Op == capture.OpDelete && tombstones && key != nil {
+		tomb = s.record()
 		*tomb = kgo.Record{Topic: st.codec.Topic, Key: key, Timestamp: now}
 	}
 	return rec, tomb, nil
