@@ -7,7 +7,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build deps test unit integration lint fuzz demo bench clean
+.PHONY: all build deps test unit integration lint fuzz demo bench microbench clean
 
 all: build
 
@@ -53,6 +53,13 @@ demo: build
 
 bench: build deps
 	$(GO) run ./bench $(BENCHFLAGS)
+
+# go test micro-benchmarks of the encoder and the decoders; the output is
+# kept in bench/results/micro.txt so that a regression shows in a diff
+# (compare two runs with benchstat).
+MICRO_PKGS ?= ./schema/ ./snapshot/ ./internal/pipeline/ ./capture/mysql/
+microbench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(MICRO_PKGS) | tee bench/results/micro.txt
 
 clean:
 	rm -rf bin

@@ -77,7 +77,7 @@ type capturedText struct {
 	rows                    map[string]map[int32]serverRow // by label ("row", "updated", "altered") and id
 }
 
-func readCaptured(t *testing.T) *capturedText {
+func readCaptured(t testing.TB) *capturedText {
 	t.Helper()
 	f, err := os.Open(capturedExpected)
 	if err != nil {
@@ -130,7 +130,7 @@ func readCaptured(t *testing.T) *capturedText {
 
 // capturedSource is a source in the state Open leaves it in for this
 // server, streaming from the start of the captured file.
-func capturedSource(t *testing.T, uuid string) *Source {
+func capturedSource(t testing.TB, uuid string) *Source {
 	t.Helper()
 	s := newSource(Config{Conn: &ConnConfig{}, Filter: Filter{Include: []string{"shop.*"}},
 		Logger: slog.New(slog.DiscardHandler)})
