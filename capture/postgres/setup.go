@@ -104,7 +104,10 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 		return nil, nil, &SetupError{What: "source.tables", Err: errors.New("no table matches"),
 			Fix: "check the table names (case-sensitive, <schema>.<table>) and that the user can see them"}
 	}
-	if err = s.ensurePublication(ctx, plan.Tables); err != nil {
+	// Tables may join the publication only while nothing has been streamed
+	// without them: before the initial snapshot, or when snapshots are off.
+	canAdd := snapshotMode == SnapshotNever || cp == nil || !cp.SnapshotDone
+	if err = s.ensurePublication(ctx, plan.Tables, canAdd); err != nil {
 		return nil, nil, err
 	}
 	slot, err := s.slotState(ctx)
@@ -234,13 +237,22 @@ func (s *Source) slotState(ctx context.Context) (*slotInfo, error) {
 	return &si, nil
 }
 
-func (s *Source) ensurePublication(ctx context.Context, tables []TableRef) error {
-	var exists bool
-	if err := s.sql.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)`, s.cfg.Publication).Scan(&exists); err != nil {
-		return fmt.Errorf("postgres: reading publication: %w", err)
+// ensurePublication creates the publication of the captured tables, or
+// checks that the existing one publishes every one of them. A table
+// missing from an existing publication is added when canAdd (nothing has
+// been streamed yet, or snapshots are off); otherwise its changes would
+// start now while its existing rows were never read, so Sluice refuses.
+func (s *Source) ensurePublication(ctx context.Context, tables []TableRef, canAdd bool) error {
+	var version int
+	if err := s.sql.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+		return fmt.Errorf("postgres: server version: %w", err)
 	}
-	if exists {
-		return nil
+	pub, err := ReadPublication(ctx, s.sql, s.cfg.Publication, version)
+	if err != nil {
+		return err
+	}
+	if pub != nil {
+		return s.completePublication(ctx, pub, tables, canAdd)
 	}
 	names := make([]string, len(tables))
 	for i, t := range tables {
@@ -256,6 +268,43 @@ func (s *Source) ensurePublication(ctx context.Context, tables []TableRef) error
 		return fmt.Errorf("postgres: %s: %w", q, err)
 	}
 	s.log.Info("created publication", "publication", s.cfg.Publication, "tables", len(tables))
+	return nil
+}
+
+func (s *Source) completePublication(ctx context.Context, pub *PublicationInfo, tables []TableRef, canAdd bool) error {
+	pubName := pgx.Identifier{s.cfg.Publication}.Sanitize()
+	if !pub.Insert || !pub.Update || !pub.Delete {
+		return &SetupError{What: "publication " + s.cfg.Publication,
+			Err: errors.New("it does not publish every insert, update and delete (its publish option leaves some out), so changes would be lost"),
+			Fix: "ALTER PUBLICATION " + pubName + " SET (publish = 'insert, update, delete, truncate')"}
+	}
+	var missing, ids []string
+	for _, t := range tables {
+		if !pub.Publishes(t.ID) {
+			missing = append(missing, pgx.Identifier{t.ID.Namespace, t.ID.Name}.Sanitize())
+			ids = append(ids, t.ID.String())
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	q := "ALTER PUBLICATION " + pubName + " ADD TABLE " + strings.Join(missing, ", ")
+	if !canAdd {
+		return &SetupError{What: "publication " + s.cfg.Publication,
+			Err: fmt.Errorf("not in the publication but in source.tables: %s; the initial snapshot is done, so streaming their changes from now on would never send their existing rows",
+				strings.Join(ids, ", ")),
+			Fix: "to capture them with their existing rows, capture them under a new name (a new name starts with a snapshot); " +
+				"to stream only their changes from now on, run " + q + " and start again; or remove them from source.tables"}
+	}
+	if _, err := s.sql.Exec(ctx, q); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+			return &SetupError{What: "publication " + s.cfg.Publication, Err: err,
+				Fix: "add them as the tables' (and the publication's) owner: " + q}
+		}
+		return fmt.Errorf("postgres: %s: %w", q, err)
+	}
+	s.log.Info("added tables to the publication", "publication", s.cfg.Publication, "tables", strings.Join(ids, ", "))
 	return nil
 }
 

@@ -1,0 +1,62 @@
+package integration
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicecdc/sluice/integration/harness"
+)
+
+// TestPostgresPublicationTables: a table in source.tables that an existing
+// publication lacks is added before the initial snapshot (and its rows are
+// snapshotted), and refused once the snapshot is done, since streaming it
+// from then on would never send its existing rows.
+func TestPostgresPublicationTables(t *testing.T) {
+	pg, k, r := sharedPostgres(t), sharedKafka(t), sharedRegistry(t)
+	dsn, db := pgDB(t, pg)
+	name := testName(t)
+	pub := "sluice_" + strings.ToLower(strings.NewReplacer("-", "_", "/", "_").Replace(name))
+	exec(t, db, `CREATE TABLE a (id int PRIMARY KEY)`)
+	exec(t, db, `CREATE TABLE b (id int PRIMARY KEY)`)
+	exec(t, db, `CREATE TABLE c (id int PRIMARY KEY)`)
+	exec(t, db, `INSERT INTO a VALUES (1); INSERT INTO b VALUES (1); INSERT INTO c VALUES (1)`)
+	exec(t, db, `CREATE PUBLICATION `+pub+` FOR TABLE a`)
+	cfg := harness.WriteConfig(t, pgConfig(name, dsn, k, r, ""))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	// Before the snapshot: b joins the publication, and both are read.
+	p := harness.Start(t, []string{"SLUICE_SOURCE_TABLES=public.a,public.b"}, "run", "-c", cfg)
+	p.WaitFor(ctx, "msg=streaming", time.Minute)
+	if !strings.Contains(p.Output(), `msg="added tables to the publication"`) {
+		t.Fatalf("b was not added to the publication:\n%s", p.Output())
+	}
+	exec(t, db, `INSERT INTO b VALUES (2)`)
+	rd := harness.NewReader(t, k.Brokers(), r.URL, name+".public.b")
+	evs := rd.ReadUntil(ctx, t, time.Minute, func(e []harness.Event) bool { return len(e) >= 2 })
+	if got := ops(evs); got != "rc" {
+		t.Fatalf("b's events: %q, want a snapshot read then a create", got)
+	}
+	if code := p.Interrupt(30 * time.Second); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.Output())
+	}
+
+	// After it: c would stream without its row 1, so Sluice refuses.
+	code, out := harness.Run(t, time.Minute, []string{"SLUICE_SOURCE_TABLES=public.a,public.b,public.c"}, "run", "-c", cfg)
+	t.Logf("exit %d:\n%s", code, out)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{"public.c", "not in the publication", "snapshot is done", "new name",
+		"ALTER PUBLICATION", pub, "ADD TABLE"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the error does not say %q", want)
+		}
+	}
+	var n int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM pg_publication_tables WHERE pubname = $1 AND tablename = 'c'`, pub).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("c was added to the publication anyway (%d, %v)", n, err)
+	}
+}
