@@ -20,13 +20,12 @@ import (
 type faultRun struct {
 	t       *testing.T
 	name    string
+	src     sourceDB
 	dsn     string // what sluice connects to (maybe through a proxy)
-	direct  string // the test's own connection to the source
 	brokers []string
 	reg     string
 	tables  []string
-	load    *pgLoad
-	db      *pgx.Conn
+	stats   *loadStats
 	env     []string
 }
 
@@ -35,10 +34,7 @@ func (f *faultRun) run(ctx context.Context, preload int, fault func(p *harness.P
 	cfg := harness.WriteConfig(t, fmt.Sprintf(`name: %s
 log: {level: debug}
 source:
-  type: postgres
-  dsn: %q
-  postgres: {heartbeat_interval: 1s, status_interval: 1s}
-kafka:
+%skafka:
   brokers: [%s]
   delivery_timeout: 10s
 schema_registry:
@@ -47,28 +43,30 @@ http:
   listen: ""
 checkpoint:
   interval: 200ms
-`, f.name, f.dsn, strings.Join(f.brokers, ","), f.reg))
+`, f.name, f.src.sourceYAML(f.dsn), strings.Join(f.brokers, ","), f.reg))
 	if preload > 0 {
-		exec(t, f.db, fmt.Sprintf(`INSERT INTO %s SELECT g, 0, md5(g::text) FROM generate_series(1, %d) g`, f.tables[0], preload))
-		f.load.nextID.Store(int64(preload) + 1)
+		f.src.preload(t, f.tables[0], int64(preload))
+		f.stats.nextID.Store(int64(preload) + 1)
 	}
 	p := harness.Start(t, f.env, "run", "-c", cfg)
 	fault(p)
 	if p.Exited() {
 		t.Fatalf("sluice exited during the fault; output:\n%s", p.Output())
 	}
-	waitCaughtUp(t, f.db, f.brokers, f.name, 3*time.Minute)
+	f.src.waitCaughtUp(t, f.brokers, f.name, 3*time.Minute)
 	topics := make([]string, len(f.tables))
 	for i, tb := range f.tables {
-		topics[i] = f.name + ".public." + tb
+		topics[i] = f.src.prefix(f.name) + tb
 	}
 	rd := harness.NewReader(t, f.brokers, f.reg, topics...)
 	evs := rd.Quiet(ctx, t, 3*time.Second)
 	rep := harness.Check(evs, nil)
-	bad := compareFinal(t, evs, f.name+".public.", finalState(t, f.db, f.tables))
+	bad := compareFinal(t, evs, f.src.prefix(f.name), f.src.finalState(t, f.tables))
 	restarts := strings.Count(p.Output(), "restarting from the last checkpoint")
-	t.Logf("figures: %s source_changes=%d %s final_state_mismatches=%d pipeline_restarts=%d", t.Name(), f.load.changes.Load()+int64(preload), rep, bad, restarts)
-	if rep.Duplicates != 0 || rep.OrderViolations != 0 || bad != 0 {
+	changes := f.stats.changes.Load() + int64(preload)
+	lost := lostEvents(rep, changes)
+	t.Logf("figures: %s source_changes=%d lost=%d %s final_state_mismatches=%d pipeline_restarts=%d", t.Name(), changes, lost, rep, bad, restarts)
+	if lost != 0 || rep.Duplicates != 0 || rep.OrderViolations != 0 || bad != 0 {
 		t.Errorf("exactly-once under faults: %s, %d final-state mismatches", rep, bad)
 	}
 	if code := p.Interrupt(60 * time.Second); code != 0 {
@@ -77,7 +75,7 @@ checkpoint:
 	return rep
 }
 
-func waitRows(ctx context.Context, l *pgLoad, n int64) {
+func waitRows(ctx context.Context, l *loadStats, n int64) {
 	for l.nextID.Load() < n && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -106,18 +104,19 @@ func TestFaultKafka(t *testing.T) {
 	testenv.Cleanup(t, k)
 	brokers := []string{proxy.Addr()}
 	tables := []string{"a", "b"}
-	f := &faultRun{t: t, name: testName(t), dsn: dsn, brokers: brokers, reg: r.URL, tables: tables,
-		load: newPgLoad(t, db, tables, 40_000, 200), db: db}
+	load := newPgLoad(t, db, tables, 40_000, 200)
+	f := &faultRun{t: t, name: testName(t), src: &pgSource{db: db}, dsn: dsn, brokers: brokers, reg: r.URL, tables: tables,
+		stats: &load.loadStats}
 	f.run(ctx, 0, func(p *harness.Process) {
 		p.WaitFor(ctx, "msg=streaming", 90*time.Second)
 		loadErr := make(chan error, 1)
-		go func() { loadErr <- f.load.run(ctx, dsn) }()
-		waitRows(ctx, f.load, 10_000)
+		go func() { loadErr <- load.run(ctx, dsn) }()
+		waitRows(ctx, &load.loadStats, 10_000)
 		t.Log("restarting the broker")
 		if err := k.Restart(ctx); err != nil {
 			t.Fatal(err)
 		}
-		waitRows(ctx, f.load, 25_000)
+		waitRows(ctx, &load.loadStats, 25_000)
 		before, _ := slotFlush(ctx, db, "sluice_"+f.name)
 		t.Log("cutting the Kafka link for 15s (delivery timeout 10s)")
 		proxy.Cut()
@@ -151,9 +150,11 @@ func TestFaultDatabase(t *testing.T) {
 	proxy := harness.NewProxy(t, pg.Addr())
 	viaProxy := strings.Replace(direct, pg.Addr(), proxy.Addr(), 1)
 	tables := []string{"a", "b"}
-	f := &faultRun{t: t, name: testName(t), dsn: viaProxy, direct: direct, brokers: k.Brokers(), reg: r.URL, tables: tables,
-		load: newPgLoad(t, db, tables, 300_000, 200), db: db}
-	f.load.rows = 300_000 + 30_000
+	load := newPgLoad(t, db, tables, 300_000, 200)
+	src := &pgSource{db: db}
+	f := &faultRun{t: t, name: testName(t), src: src, dsn: viaProxy, brokers: k.Brokers(), reg: r.URL, tables: tables,
+		stats: &load.loadStats}
+	load.rows = 300_000 + 30_000
 	f.run(ctx, 300_000, func(p *harness.Process) {
 		p.WaitFor(ctx, "snapshot started", 90*time.Second)
 		time.Sleep(300 * time.Millisecond)
@@ -163,13 +164,13 @@ func TestFaultDatabase(t *testing.T) {
 		proxy.Restore()
 		p.WaitFor(ctx, "msg=streaming", 3*time.Minute)
 		loadErr := make(chan error, 1)
-		go func() { loadErr <- f.load.run(ctx, direct) }()
-		waitRows(ctx, f.load, 310_000)
+		go func() { loadErr <- load.run(ctx, direct) }()
+		waitRows(ctx, &load.loadStats, 310_000)
 		t.Log("cutting the database link during streaming")
 		proxy.Cut()
 		time.Sleep(3 * time.Second)
 		proxy.Restore()
-		waitRows(ctx, f.load, 320_000)
+		waitRows(ctx, &load.loadStats, 320_000)
 		if err := <-loadErr; err != nil {
 			t.Fatal(err)
 		}
@@ -179,11 +180,11 @@ func TestFaultDatabase(t *testing.T) {
 			t.Fatal(err)
 		}
 		var err error
-		if f.db, err = pgx.Connect(ctx, direct); err != nil {
+		if src.db, err = pgx.Connect(ctx, direct); err != nil {
 			t.Fatal(err)
 		}
-		f.load.rows = 330_000
-		if err := f.load.run(ctx, direct); err != nil {
+		load.rows = 330_000
+		if err := load.run(ctx, direct); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(p.Output(), "snapshot started") || strings.Count(p.Output(), "snapshot started") < 2 {

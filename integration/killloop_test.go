@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,81 +28,135 @@ func TestKillLoop(t *testing.T) {
 	}
 }
 
-type killWindow struct{ from, to checkpoint.LSN }
-
 func testKillLoop(t *testing.T, eos bool) {
 	pg, k, r := sharedPostgres(t), sharedKafka(t), sharedRegistry(t)
 	dsn, db := pgDB(t, pg)
 	name := testName(t)
 	tables := []string{"t1", "t2", "t3"}
 	load := newPgLoad(t, db, tables, 150_000, 1000)
-	cfg := harness.WriteConfig(t, pgConfig(name, dsn, k, r, ""))
-	env := []string{fmt.Sprintf("SLUICE_KAFKA_EXACTLY_ONCE=%v", eos), "SLUICE_LOG_LEVEL=info"}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 
 	// A test_decoding slot records each transaction's commit LSN, so
 	// duplicates can be judged by commit order (a transaction in progress
 	// when a checkpoint was taken commits after it, although its changes
 	// have smaller LSNs).
 	exec(t, db, `SELECT pg_create_logical_replication_slot('commits_`+name+`', 'test_decoding')`)
+	commitPos := func(t testing.TB) func(e *harness.Event) harness.Pos {
+		commits := map[int64]checkpoint.LSN{}
+		rows, err := db.Query(context.Background(), `SELECT lsn::text, xid::text::bigint FROM pg_logical_slot_peek_changes('commits_`+name+`', NULL, NULL) WHERE data LIKE 'COMMIT%'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var l string
+			var xid int64
+			if err := rows.Scan(&l, &xid); err != nil {
+				t.Fatal(err)
+			}
+			commits[xid], _ = checkpoint.ParseLSN(l)
+		}
+		rows.Close()
+		exec(t, db, `SELECT pg_drop_replication_slot('commits_`+name+`')`)
+		return func(e *harness.Event) harness.Pos {
+			txNum, _ := e.Source()["txId"].(json.Number)
+			tx, _ := txNum.Int64()
+			if commit, ok := commits[tx]; ok {
+				return harness.Pos{A: int64(commit)}
+			}
+			return harness.Position(e.Source())
+		}
+	}
+	(&killLoop{
+		src: &pgSource{db: db}, name: name, tables: tables, stats: &load.loadStats,
+		runLoad: func(ctx context.Context) error { return load.run(ctx, dsn) },
+		brokers: k.Brokers(), reg: r.URL,
+		config:    pgConfig(name, dsn, k, r, ""),
+		eos:       eos,
+		commitPos: commitPos,
+	}).run(t)
+}
+
+// killLoop is the kill loop of one source: start sluice, start the load,
+// kill -9 and restart sluice kills times at random moments, wait for the
+// load to end and be checkpointed, then compare Kafka with the source.
+type killLoop struct {
+	src     sourceDB
+	name    string // connector name
+	tables  []string
+	stats   *loadStats
+	runLoad func(ctx context.Context) error
+	brokers []string
+	reg     string
+	config  string // YAML
+	eos     bool
+	// commitPos, when set, is called once the load is checkpointed and
+	// returns the position a repeated event is judged by: that of its
+	// transaction's commit. Default: the event's own position (right for a
+	// source whose log holds a transaction's changes together at its
+	// commit, as the binlog does).
+	commitPos func(t testing.TB) func(e *harness.Event) harness.Pos
+}
+
+// killWindow is what at-least-once may deliver again after one kill: the
+// changes committed after the checkpoint stored at the kill, up to the
+// end of the source's log at that moment.
+type killWindow struct{ from, to harness.Pos }
+
+func (l *killLoop) run(t *testing.T) {
+	cfg := harness.WriteConfig(t, l.config)
+	env := []string{fmt.Sprintf("SLUICE_KAFKA_EXACTLY_ONCE=%v", l.eos), "SLUICE_LOG_LEVEL=info"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
 	p := harness.Start(t, env, "run", "-c", cfg)
-	p.WaitFor(ctx, "msg=streaming", 60*time.Second)
+	p.WaitFor(ctx, "msg=streaming", 90*time.Second)
 	loadErr := make(chan error, 1)
-	go func() { loadErr <- load.run(ctx, dsn) }()
+	var loading atomic.Bool
+	loading.Store(true)
+	go func() {
+		err := l.runLoad(ctx)
+		loading.Store(false)
+		loadErr <- err
+	}()
 	rng := rand.New(rand.NewPCG(7, 11))
 	const kills = 20
+	underLoad := 0
 	var windows []killWindow
 	for i := 0; i < kills; i++ {
 		// Anywhere from start-up to well into streaming.
 		time.Sleep(time.Duration(100+rng.IntN(1400)) * time.Millisecond)
+		if loading.Load() {
+			underLoad++
+		}
 		p.Kill()
-		var wal string
-		if err := db.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&wal); err != nil {
-			t.Fatal(err)
-		}
-		w, _ := checkpoint.ParseLSN(wal)
-		var from checkpoint.LSN
-		if cp := storedCheckpoint(t, k.Brokers(), name); cp != nil {
-			from = cp.Position.LSN
-		}
-		windows = append(windows, killWindow{from: from, to: w})
+		to := l.src.head(t)
+		from := l.src.checkpointPos(storedCheckpoint(t, l.brokers, l.name))
+		windows = append(windows, killWindow{from: from, to: to})
 		p = harness.Start(t, env, "run", "-c", cfg)
 	}
 	if err := <-loadErr; err != nil {
 		t.Fatal(err)
 	}
-	waitCaughtUp(t, db, k.Brokers(), name, 3*time.Minute)
-	topics := make([]string, len(tables))
-	for i, tb := range tables {
-		topics[i] = name + ".public." + tb
+	l.src.waitCaughtUp(t, l.brokers, l.name, 3*time.Minute)
+	topics := make([]string, len(l.tables))
+	for i, tb := range l.tables {
+		topics[i] = l.src.prefix(l.name) + tb
 	}
-	rd := harness.NewReader(t, k.Brokers(), r.URL, topics...)
+	rd := harness.NewReader(t, l.brokers, l.reg, topics...)
 	evs := rd.Quiet(context.Background(), t, 3*time.Second)
 	rep := harness.Check(evs, nil)
-	bad := compareFinal(t, evs, name+".public.", finalState(t, db, tables))
-	commits := map[int64]checkpoint.LSN{}
-	rows, err := db.Query(ctx, `SELECT lsn::text, xid::text::bigint FROM pg_logical_slot_peek_changes('commits_`+name+`', NULL, NULL) WHERE data LIKE 'COMMIT%'`)
-	if err != nil {
-		t.Fatal(err)
+	bad := compareFinal(t, evs, l.src.prefix(l.name), l.src.finalState(t, l.tables))
+	commitPos := func(e *harness.Event) harness.Pos { return harness.Position(e.Source()) }
+	if l.commitPos != nil {
+		commitPos = l.commitPos(t)
 	}
-	for rows.Next() {
-		var l string
-		var xid int64
-		if err := rows.Scan(&l, &xid); err != nil {
-			t.Fatal(err)
-		}
-		commits[xid], _ = checkpoint.ParseLSN(l)
-	}
-	rows.Close()
-	exec(t, db, `SELECT pg_drop_replication_slot('commits_`+name+`')`)
-	outside := dupsOutsideWindows(t, evs, windows, commits)
-	t.Logf("figures: mode_exactly_once=%v kills=%d txns=%d source_changes=%d %s final_state_mismatches=%d duplicates_before_checkpoint=%d",
-		eos, kills, load.txns.Load(), load.changes.Load(), rep, bad, outside)
-	if rep.OrderViolations != 0 || bad != 0 || rep.Events < int(load.changes.Load()) {
+	outside := dupsOutsideWindows(t, evs, windows, commitPos)
+	lost := lostEvents(rep, l.stats.changes.Load())
+	t.Logf("figures: mode_exactly_once=%v kills=%d kills_under_load=%d txns=%d source_changes=%d lost=%d %s final_state_mismatches=%d duplicates_before_checkpoint=%d",
+		l.eos, kills, underLoad, l.stats.txns.Load(), l.stats.changes.Load(), lost, rep, bad, outside)
+	if lost != 0 || rep.OrderViolations != 0 || bad != 0 {
 		t.Errorf("kill loop: %s, %d final-state mismatches", rep, bad)
 	}
-	if eos && rep.Duplicates != 0 {
+	if l.eos && rep.Duplicates != 0 {
 		t.Errorf("exactly-once: %d duplicated events", rep.Duplicates)
 	}
 	if outside != 0 {
@@ -112,10 +167,17 @@ func testKillLoop(t *testing.T, eos bool) {
 	}
 }
 
+// lostEvents is how many of the source's changes have no event in Kafka
+// (events counted once however often they were delivered).
+func lostEvents(rep harness.Report, changes int64) int {
+	return max(0, int(changes)-(rep.Events-rep.Duplicates))
+}
+
 // dupsOutsideWindows counts repeated change events whose transaction did
-// not commit after the checkpoint of some kill (and before that kill's WAL
-// end): the only events at-least-once may deliver again.
-func dupsOutsideWindows(t testing.TB, evs []harness.Event, windows []killWindow, commits map[int64]checkpoint.LSN) int {
+// not commit after the checkpoint of some kill (and before that kill's end
+// of log): the only events at-least-once may deliver again. commitPos
+// gives the commit position of an event's transaction.
+func dupsOutsideWindows(t testing.TB, evs []harness.Event, windows []killWindow, commitPos func(*harness.Event) harness.Pos) int {
 	seen := map[string]bool{}
 	outside := 0
 	for i := range evs {
@@ -123,22 +185,15 @@ func dupsOutsideWindows(t testing.TB, evs []harness.Event, windows []killWindow,
 		if e.Value == nil {
 			continue
 		}
-		lsnNum, _ := e.Source()["lsn"].(json.Number)
-		lsn, _ := lsnNum.Int64()
-		id := fmt.Sprintf("%s|%s|%s|%d", e.Topic, harness.KeyString(e.Key), e.Op(), lsn)
+		id := fmt.Sprintf("%s|%s|%s|%s", e.Topic, harness.KeyString(e.Key), e.Op(), harness.Position(e.Source()))
 		if !seen[id] {
 			seen[id] = true
 			continue
 		}
-		txNum, _ := e.Source()["txId"].(json.Number)
-		tx, _ := txNum.Int64()
-		commit, known := commits[tx]
-		if !known {
-			commit = checkpoint.LSN(lsn)
-		}
+		commit := commitPos(e)
 		ok := false
 		for _, w := range windows {
-			if commit >= w.from && commit <= w.to {
+			if !commit.Before(w.from) && !w.to.Before(commit) {
 				ok = true
 				break
 			}
@@ -146,7 +201,7 @@ func dupsOutsideWindows(t testing.TB, evs []harness.Event, windows []killWindow,
 		if !ok {
 			outside++
 			if outside <= 5 {
-				t.Logf("duplicate outside every kill window: %s lsn %s (offset %d); windows %v", id, checkpoint.LSN(lsn), e.Offset, windows)
+				t.Logf("duplicate outside every kill window: %s committed at %s (offset %d); windows %v", id, commit, e.Offset, windows)
 			}
 		}
 	}

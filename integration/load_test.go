@@ -14,16 +14,22 @@ import (
 	"github.com/sluicecdc/sluice/integration/harness"
 )
 
+// loadStats counts what a load did; the shared kill-loop and fault tests
+// read it for either source.
+type loadStats struct {
+	nextID  atomic.Int64 // the next id to insert
+	txns    atomic.Int64
+	changes atomic.Int64
+}
+
 // pgLoad is a mixed multi-table transactional load: transactions of 1 to
 // maxTxn inserted rows, each also updating and deleting some existing rows
 // of another table. Ids are unique across tables.
 type pgLoad struct {
-	tables  []string
-	rows    int64 // inserted rows to reach
-	maxTxn  int
-	nextID  atomic.Int64
-	txns    atomic.Int64
-	changes atomic.Int64
+	loadStats
+	tables []string
+	rows   int64 // inserted rows to reach
+	maxTxn int
 }
 
 func newPgLoad(t testing.TB, db *pgx.Conn, tables []string, rows int64, maxTxn int) *pgLoad {

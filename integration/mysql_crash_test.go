@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,12 +15,13 @@ import (
 // maxTxn inserted rows, each also updating and deleting some existing rows
 // of another table. Ids are unique across tables.
 type myLoad struct {
-	tables  []string
-	rows    int64
-	maxTxn  int
-	nextID  atomic.Int64
-	txns    atomic.Int64
-	changes atomic.Int64
+	loadStats
+	tables []string
+	rows   int64
+	maxTxn int
+	// pause between transactions spreads the load over time (MariaDB
+	// writes it faster than a fault test can inject its faults).
+	pause time.Duration
 }
 
 func newMyLoad(t testing.TB, db *sql.DB, tables []string, rows int64, maxTxn int) *myLoad {
@@ -81,6 +81,12 @@ func (l *myLoad) run(ctx context.Context, db *sql.DB) error {
 		l.nextID.Store(last + 1)
 		l.txns.Add(1)
 		l.changes.Add(changes)
+		if l.pause > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(l.pause):
+			}
+		}
 	}
 	return nil
 }

@@ -186,7 +186,7 @@ func (r Report) String() string {
 func Check(evs []Event, expectKeys []string) Report {
 	rep := Report{}
 	seen := map[string]int{}
-	lastPos := map[string]sourcePos{}
+	lastPos := map[string]Pos{}
 	keys := map[string]bool{}
 	for i := range evs {
 		e := &evs[i]
@@ -197,8 +197,8 @@ func Check(evs []Event, expectKeys []string) Report {
 		k := e.Topic + "|" + KeyString(e.Key)
 		keys[k] = true
 		src := e.Source()
-		pos := position(src)
-		id := fmt.Sprintf("%s|%s|%s|%d|%d", k, e.Op(), pos.file, pos.a, pos.b)
+		pos := Position(src)
+		id := fmt.Sprintf("%s|%s|%s|%d|%d", k, e.Op(), pos.File, pos.A, pos.B)
 		if e.Op() == "r" {
 			id = k + "|r"
 		}
@@ -208,7 +208,7 @@ func Check(evs []Event, expectKeys []string) Report {
 			continue
 		}
 		if e.Op() != "r" {
-			if lp, ok := lastPos[k]; ok && pos.before(lp) {
+			if lp, ok := lastPos[k]; ok && pos.Before(lp) {
 				rep.OrderViolations++
 			}
 			lastPos[k] = pos
@@ -224,23 +224,32 @@ func Check(evs []Event, expectKeys []string) Report {
 	return rep
 }
 
-// sourcePos orders the changes of one source: Postgres by LSN (a), MySQL
-// by binlog file, then position in the file (a), then row in the event (b).
-// Binlog positions restart in every file; file names sort in creation
-// order (a fixed-width sequence number).
-type sourcePos struct {
-	file string
-	a, b int64
+// Pos is a place in a source's change stream, as an event's source block
+// gives it: Postgres by LSN (A), MySQL by binlog file, then position in the
+// file (A), then row in the event (B). Binlog positions restart in every
+// file; file names sort in creation order (a fixed-width sequence number).
+type Pos struct {
+	File string
+	A, B int64
 }
 
-func (p sourcePos) before(q sourcePos) bool {
-	if p.file != q.file {
-		return p.file < q.file
+// Before reports whether p comes before q.
+func (p Pos) Before(q Pos) bool {
+	if p.File != q.File {
+		return p.File < q.File
 	}
-	return p.a < q.a || p.a == q.a && p.b < q.b
+	return p.A < q.A || p.A == q.A && p.B < q.B
 }
 
-func position(src map[string]any) sourcePos {
+func (p Pos) String() string {
+	if p.File == "" {
+		return fmt.Sprintf("%X/%X", uint32(uint64(p.A)>>32), uint32(p.A))
+	}
+	return fmt.Sprintf("%s:%d#%d", p.File, p.A, p.B)
+}
+
+// Position returns the source position of an event's source block.
+func Position(src map[string]any) Pos {
 	num := func(k string) int64 {
 		switch v := src[k].(type) {
 		case json.Number:
@@ -250,10 +259,10 @@ func position(src map[string]any) sourcePos {
 		return 0
 	}
 	if lsn := num("lsn"); lsn != 0 {
-		return sourcePos{a: lsn}
+		return Pos{A: lsn}
 	}
 	file, _ := src["file"].(string)
-	return sourcePos{file: file, a: num("pos"), b: num("row")}
+	return Pos{File: file, A: num("pos"), B: num("row")}
 }
 
 // Int returns a JSON number field as int64.

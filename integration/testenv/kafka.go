@@ -41,6 +41,11 @@ type KafkaOptions struct {
 	// Port, when non-zero, is the PLAINTEXT port to listen on (a test that
 	// puts a proxy in front of the broker needs to know it in advance).
 	Port int
+	// ProxyPort, when non-zero, is the port the PLAINTEXT listener
+	// advertises (that of a proxy in front of the broker), and the broker
+	// also listens on DirectPort as the listener DIRECT, which advertises
+	// itself: a test can then cut the proxy and still read the broker.
+	ProxyPort int
 }
 
 // Kafka is a private single-node Kafka broker+controller (KRaft) listening on
@@ -49,6 +54,7 @@ type Kafka struct {
 	Host           string // always 127.0.0.1
 	Port           int
 	ControllerPort int
+	DirectPort     int // the DIRECT listener (KafkaOptions.ProxyPort), else 0
 	ClusterID      string
 	DataDir        string // log.dirs (also the KRaft metadata log)
 	LogFile        string // broker log (log4j)
@@ -141,7 +147,27 @@ func StartKafka(ctx context.Context, opts KafkaOptions) (*Kafka, error) {
 		if err != nil {
 			return err
 		}
-		return k.writeConfig(opts.ExtraConfig)
+		extra := opts.ExtraConfig
+		if opts.ProxyPort != 0 {
+			for {
+				if k.DirectPort, err = freePort(); err != nil {
+					return err
+				}
+				if k.DirectPort != k.Port && k.DirectPort != k.ControllerPort {
+					break
+				}
+			}
+			extra = map[string]string{
+				"listeners": fmt.Sprintf("PLAINTEXT://%s:%d,DIRECT://%s:%d,CONTROLLER://%s:%d",
+					Host, k.Port, Host, k.DirectPort, Host, k.ControllerPort),
+				"advertised.listeners":           fmt.Sprintf("PLAINTEXT://%s:%d,DIRECT://%s:%d", Host, opts.ProxyPort, Host, k.DirectPort),
+				"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,DIRECT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+			}
+			for key, v := range opts.ExtraConfig {
+				extra[key] = v
+			}
+		}
+		return k.writeConfig(extra)
 	}
 	if err := pick(); err != nil {
 		return fail(err)
@@ -332,6 +358,12 @@ func (k *Kafka) Addr() string { return net.JoinHostPort(k.Host, strconv.Itoa(k.P
 
 // Brokers returns the bootstrap address list (one broker).
 func (k *Kafka) Brokers() []string { return []string{k.Addr()} }
+
+// DirectBrokers returns the bootstrap address list of the DIRECT listener
+// (KafkaOptions.ProxyPort), which no proxy stands in front of.
+func (k *Kafka) DirectBrokers() []string {
+	return []string{net.JoinHostPort(k.Host, strconv.Itoa(k.DirectPort))}
+}
 
 // Restart stops the broker (controlled shutdown; or nothing, after Kill) and
 // starts it again with the same data directory and ports.

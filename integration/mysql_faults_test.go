@@ -1,0 +1,307 @@
+package integration
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicecdc/sluice/integration/harness"
+	"github.com/sluicecdc/sluice/integration/testenv"
+)
+
+// The fault suite of the Postgres source (killloop_test.go,
+// faults_test.go), run against MariaDB. A binlog purged while Sluice is
+// down is refused by TestMySQLBadSettings/gaps.
+
+// myLoadDB opens the load's own connection to the test database, so that
+// the test's queries (head, final state) never wait for a load
+// transaction.
+func myLoadDB(t testing.TB, m *testenv.MariaDB, dbname string) *sql.DB {
+	t.Helper()
+	db := myOpen(t, m, dbname)
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestMySQLKillLoop is TestKillLoop on MariaDB: 20 SIGKILLs at random
+// moments during a mixed multi-table load with transactions of 1 to 1000
+// rows, in both delivery modes.
+func TestMySQLKillLoop(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		eos  bool
+	}{{"exactly_once", true}, {"at_least_once", false}} {
+		t.Run(mode.name, func(t *testing.T) { testMySQLKillLoop(t, mode.eos) })
+	}
+}
+
+func testMySQLKillLoop(t *testing.T, eos bool) {
+	m, k, r := sharedMariaDB(t), sharedKafka(t), sharedRegistry(t)
+	dbname, db := myDB(t, m)
+	name := testName(t)
+	tables := []string{"t1", "t2", "t3"}
+	load := newMyLoad(t, db, tables, 150_000, 1000)
+	// About 300 transactions over about 20s, the time the kills take.
+	load.pause = 60 * time.Millisecond
+	src := &mySource{db: db, dbname: dbname, serverID: myServerID()}
+	loadDB := myLoadDB(t, m, dbname)
+	(&killLoop{
+		src: src, name: name, tables: tables, stats: &load.loadStats,
+		runLoad: func(ctx context.Context) error { return load.run(ctx, loadDB) },
+		brokers: k.Brokers(), reg: r.URL,
+		config: myConfig(name, m.RootDSN(""), dbname, src.serverID, k, r, ""),
+		eos:    eos,
+	}).run(t)
+}
+
+// TestMySQLFaultKafka is TestFaultKafka on MariaDB: the broker restarts
+// mid-load, then the link to it is cut for longer than the delivery
+// timeout. The checkpoint stored in Kafka (read past the cut proxy) does
+// not advance while Kafka is unreachable, no checkpoint commit is
+// reported meanwhile, and nothing is lost or duplicated.
+func TestMySQLFaultKafka(t *testing.T) {
+	m, r := sharedMariaDB(t), sharedRegistry(t)
+	dbname, db := myDB(t, m)
+	name := testName(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := harness.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", port))
+	k, err := testenv.StartKafka(ctx, testenv.KafkaOptions{Port: port, ProxyPort: proxy.Port()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Cleanup(t, k)
+	tables := []string{"a", "b"}
+	load := newMyLoad(t, db, tables, 40_000, 200)
+	// About 400 transactions over about 35s: the load runs through the
+	// broker restart and the cut.
+	load.pause = 80 * time.Millisecond
+	src := &mySource{db: db, dbname: dbname, serverID: myServerID()}
+	loadDB := myLoadDB(t, m, dbname)
+	f := &faultRun{t: t, name: name, src: src, dsn: m.RootDSN(""), brokers: []string{proxy.Addr()}, reg: r.URL,
+		tables: tables, stats: &load.loadStats}
+	f.run(ctx, 0, func(p *harness.Process) {
+		p.WaitFor(ctx, "msg=streaming", 90*time.Second)
+		loadErr := make(chan error, 1)
+		go func() { loadErr <- load.run(ctx, loadDB) }()
+		waitRows(ctx, &load.loadStats, 5_000)
+		t.Log("restarting the broker")
+		if err := k.Restart(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Cut only once Sluice commits again after the restart.
+		direct := k.DirectBrokers()
+		restarted := storedCheckpoint(t, direct, name)
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			if cp := storedCheckpoint(t, direct, name); cp.Position != restarted.Position {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no checkpoint committed within 60s of the broker restart (still %v)", restarted.Position)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if load.nextID.Load() > load.rows {
+			t.Fatalf("the load ended before the cut")
+		}
+		before := storedCheckpoint(t, direct, name)
+		t.Log("cutting the Kafka link for 15s (delivery timeout 10s)")
+		rowsAtCut := load.nextID.Load()
+		proxy.Cut()
+		time.Sleep(2 * time.Second) // in-flight commits settle
+		during := storedCheckpoint(t, direct, name)
+		mark := len(p.Output())
+		time.Sleep(13 * time.Second)
+		after := storedCheckpoint(t, direct, name)
+		commits := strings.Count(p.Output()[mark:], "checkpoint committed")
+		failures := strings.Count(p.Output()[mark:], "restarting from the last checkpoint")
+		proxy.Restore()
+		t.Logf("figures: stored checkpoint before the cut %v, 2s into it %v, at its end %v; checkpoint commits reported in those 13s: %d; pipeline restarts in them: %d; rows inserted before the cut %d, after it %d",
+			before.Position, during.Position, after.Position, commits, failures, rowsAtCut-1, load.nextID.Load()-1)
+		if after.Position != during.Position {
+			t.Errorf("the checkpoint advanced from %v to %v while Kafka was unreachable", during.Position, after.Position)
+		}
+		if commits != 0 {
+			t.Errorf("%d checkpoint commits reported while Kafka was unreachable", commits)
+		}
+		if err := <-loadErr; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestMySQLFaultDatabase is TestFaultDatabase on MariaDB: the link to the
+// server (SQL and binlog connections, through a proxy) is cut during the
+// snapshot and during streaming, and the server restarts during
+// streaming.
+func TestMySQLFaultDatabase(t *testing.T) {
+	k, r := sharedKafka(t), sharedRegistry(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m, err := testenv.StartMariaDB(ctx, testenv.MariaDBOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Cleanup(t, m)
+	dbname, db := myDB(t, m)
+	proxy := harness.NewProxy(t, m.Addr())
+	viaProxy := strings.Replace(m.RootDSN(""), m.Addr(), proxy.Addr(), 1)
+	tables := []string{"a", "b"}
+	const preload = 200_000
+	load := newMyLoad(t, db, tables, preload+10_000, 200)
+	load.pause = 50 * time.Millisecond // the streaming cut falls inside the load
+	src := &mySource{db: db, dbname: dbname, serverID: myServerID()}
+	f := &faultRun{t: t, name: testName(t), src: src, dsn: viaProxy, brokers: k.Brokers(), reg: r.URL, tables: tables,
+		stats: &load.loadStats}
+	f.run(ctx, preload, func(p *harness.Process) {
+		p.WaitFor(ctx, "snapshot started", 90*time.Second)
+		time.Sleep(300 * time.Millisecond)
+		t.Log("cutting the database link during the snapshot")
+		proxy.Cut()
+		time.Sleep(2 * time.Second)
+		proxy.Restore()
+		p.WaitFor(ctx, "msg=streaming", 3*time.Minute)
+		loadDB := myOpen(t, m, dbname)
+		loadDB.SetMaxOpenConns(1)
+		loadErr := make(chan error, 1)
+		go func() { loadErr <- load.run(ctx, loadDB) }()
+		waitRows(ctx, &load.loadStats, preload+3_000)
+		t.Log("cutting the database link during streaming")
+		proxy.Cut()
+		time.Sleep(3 * time.Second)
+		proxy.Restore()
+		if err := <-loadErr; err != nil {
+			t.Fatal(err)
+		}
+		loadDB.Close()
+		t.Log("restarting MariaDB during streaming")
+		if err := m.Restart(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Fresh pools: the old connections died with the server.
+		src.db = myOpen(t, m, dbname)
+		src.db.SetMaxOpenConns(1)
+		t.Cleanup(func() { src.db.Close() })
+		loadDB = myLoadDB(t, m, dbname)
+		load.rows = preload + 20_000
+		if err := load.run(ctx, loadDB); err != nil {
+			t.Fatal(err)
+		}
+		out := p.Output()
+		t.Logf("figures: snapshots started %d, binlog reconnects %d, pipeline restarts %d",
+			strings.Count(out, "snapshot started"), strings.Count(out, "binlog connection lost"), strings.Count(out, "restarting from the last checkpoint"))
+		logRecoveries(t, out)
+		if strings.Count(out, "snapshot started") < 2 {
+			t.Errorf("the snapshot was not retaken after the link cut")
+		}
+	})
+}
+
+// TestMySQLSecondInstance: a second instance with the same name takes
+// over from a running one (exactly-once): started under load, and again
+// (a third) while the source is idle. Each time the older instance stops
+// with an error naming the cause (fenced by the newer producer, or its
+// binlog connection taken by the newer one with the same server_id), the
+// newer carries on, and no change is lost or delivered twice.
+func TestMySQLSecondInstance(t *testing.T) {
+	m, k, r := sharedMariaDB(t), sharedKafka(t), sharedRegistry(t)
+	dbname, db := myDB(t, m)
+	name := testName(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tables := []string{"a", "b"}
+	load := newMyLoad(t, db, tables, 40_000, 200)
+	src := &mySource{db: db, dbname: dbname, serverID: myServerID()}
+	loadDB := myLoadDB(t, m, dbname)
+	cfg := harness.WriteConfig(t, myConfig(name, m.RootDSN(""), dbname, src.serverID, k, r, ""))
+	// takenOver waits for the older instance to stop and returns why.
+	takenOver := func(old *harness.Process, which string) string {
+		t.Helper()
+		code := old.Wait(60 * time.Second)
+		out := old.Output()
+		reason := "other"
+		switch {
+		case strings.Contains(out, "took over (producer fenced)"):
+			reason = "fenced"
+		case strings.Contains(out, "another replica uses server_id"):
+			reason = "binlog_taken"
+		}
+		if code != 1 || reason == "other" {
+			t.Errorf("%s instance: exit code %d, want 1 with an error saying another instance took over; output:\n%s", which, code, tail(out, 3000))
+		}
+		return reason
+	}
+
+	a := harness.Start(t, nil, "run", "-c", cfg)
+	a.WaitFor(ctx, "msg=streaming", 90*time.Second)
+	loadErr := make(chan error, 1)
+	go func() { loadErr <- load.run(ctx, loadDB) }()
+	waitRows(ctx, &load.loadStats, 10_000)
+	b := harness.Start(t, nil, "run", "-c", cfg)
+	first := takenOver(a, "first")
+	if err := <-loadErr; err != nil {
+		t.Fatal(err)
+	}
+	src.waitCaughtUp(t, k.Brokers(), name, 3*time.Minute)
+
+	// Idle: nothing makes the older instance touch Kafka.
+	c := harness.Start(t, nil, "run", "-c", cfg)
+	c.WaitFor(ctx, "msg=streaming", 90*time.Second)
+	second := takenOver(b, "second")
+	load.rows = 41_000
+	if err := load.run(ctx, loadDB); err != nil {
+		t.Fatal(err)
+	}
+	if c.Exited() {
+		t.Fatalf("the newest instance stopped; output:\n%s", c.Output())
+	}
+	src.waitCaughtUp(t, k.Brokers(), name, 3*time.Minute)
+	topics := make([]string, len(tables))
+	for i, tb := range tables {
+		topics[i] = src.prefix(name) + tb
+	}
+	rd := harness.NewReader(t, k.Brokers(), r.URL, topics...)
+	evs := rd.Quiet(ctx, t, 3*time.Second)
+	rep := harness.Check(evs, nil)
+	bad := compareFinal(t, evs, src.prefix(name), src.finalState(t, tables))
+	lost := lostEvents(rep, load.changes.Load())
+	t.Logf("figures: first_stopped=%s second_stopped_idle=%s source_changes=%d lost=%d %s final_state_mismatches=%d",
+		first, second, load.changes.Load(), lost, rep, bad)
+	if lost != 0 || rep.Duplicates != 0 || rep.OrderViolations != 0 || bad != 0 {
+		t.Errorf("instances taking over: %s, lost %d, %d final-state mismatches", rep, lost, bad)
+	}
+	if code := c.Interrupt(60 * time.Second); code != 0 {
+		t.Errorf("graceful stop exit code %d", code)
+	}
+}
+
+// logRecoveries logs what Sluice recovered from: each pipeline restart and
+// binlog reconnect, with its error.
+func logRecoveries(t *testing.T, out string) {
+	t.Helper()
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "restarting from the last checkpoint") || strings.Contains(l, "binlog connection lost") ||
+			strings.Contains(l, "snapshot started") || strings.Contains(l, "snapshot complete") {
+			if i := strings.Index(l, "msg="); i >= 0 {
+				l = l[i:]
+			}
+			t.Logf("  %.260s", l)
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "...\n" + s[len(s)-n:]
+}
