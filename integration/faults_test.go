@@ -95,9 +95,7 @@ func TestFaultKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy := harness.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", port))
-	k, err := testenv.StartKafka(ctx, testenv.KafkaOptions{Port: port, ExtraConfig: map[string]string{
-		"advertised.listeners": fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", proxy.Port()),
-	}})
+	k, err := testenv.StartKafka(ctx, testenv.KafkaOptions{Port: port, ProxyPort: proxy.Port()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +103,9 @@ func TestFaultKafka(t *testing.T) {
 	brokers := []string{proxy.Addr()}
 	tables := []string{"a", "b"}
 	load := newPgLoad(t, db, tables, 40_000, 200)
+	// About 400 transactions over about 35s: the load runs through the
+	// broker restart and the cut.
+	load.pause = 80 * time.Millisecond
 	f := &faultRun{t: t, name: testName(t), src: &pgSource{db: db}, dsn: dsn, brokers: brokers, reg: r.URL, tables: tables,
 		stats: &load.loadStats}
 	f.run(ctx, 0, func(p *harness.Process) {
@@ -116,23 +117,69 @@ func TestFaultKafka(t *testing.T) {
 		if err := k.Restart(ctx); err != nil {
 			t.Fatal(err)
 		}
-		waitRows(ctx, &load.loadStats, 25_000)
-		before, _ := slotFlush(ctx, db, "sluice_"+f.name)
-		t.Log("cutting the Kafka link for 15s (delivery timeout 10s)")
-		proxy.Cut()
-		time.Sleep(2 * time.Second) // in-flight acknowledgements settle
-		during, _ := slotFlush(ctx, db, "sluice_"+f.name)
-		time.Sleep(13 * time.Second)
-		after, _ := slotFlush(ctx, db, "sluice_"+f.name)
-		proxy.Restore()
-		t.Logf("figures: slot confirmed_flush before cut %s, 2s into it %s, at its end %s", before, during, after)
-		if after != during {
-			t.Errorf("the slot advanced from %s to %s while Kafka was unreachable", during, after)
-		}
+		cutKafka(ctx, t, p, proxy, k.DirectBrokers(), f.name, load.loadStats.nextID.Load, load.rows, func() string {
+			l, _ := slotFlush(ctx, db, "sluice_"+f.name)
+			return "slot confirmed_flush " + l.String()
+		})
 		if err := <-loadErr; err != nil {
 			t.Fatal(err)
 		}
 	})
+}
+
+// cutKafka waits until Sluice commits again after a broker restart, then
+// cuts the Kafka link for 15s (longer than the 10s delivery timeout)
+// while the load goes on, and checks that the checkpoint stored in Kafka
+// (read past the proxy) does not advance and that no checkpoint commit is
+// reported meanwhile. extra, when not nil, returns a source-side figure
+// (the slot's confirmed position) that must not advance either.
+func cutKafka(ctx context.Context, t *testing.T, p *harness.Process, proxy *harness.Proxy, direct []string, name string,
+	nextID func() int64, rows int64, extra func() string) {
+	t.Helper()
+	if extra == nil {
+		extra = func() string { return "" }
+	}
+	restarted := storedCheckpoint(t, direct, name)
+	deadline := time.Now().Add(60 * time.Second)
+	for storedCheckpoint(t, direct, name).Position == restarted.Position {
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint committed within 60s of the broker restart (still %v)", restarted.Position)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if nextID() > rows {
+		t.Fatalf("the load ended before the cut")
+	}
+	before := storedCheckpoint(t, direct, name)
+	t.Log("cutting the Kafka link for 15s (delivery timeout 10s)")
+	rowsAtCut := nextID()
+	proxy.Cut()
+	time.Sleep(2 * time.Second) // in-flight commits settle
+	during, extraDuring := storedCheckpoint(t, direct, name), extra()
+	mark := len(p.Output())
+	time.Sleep(13 * time.Second)
+	after, extraAfter := storedCheckpoint(t, direct, name), extra()
+	rowsAtEnd := nextID()
+	commits := strings.Count(p.Output()[mark:], "checkpoint committed")
+	failures := strings.Count(p.Output()[mark:], "restarting from the last checkpoint")
+	proxy.Restore()
+	t.Logf("figures: stored checkpoint before the cut %v, 2s into it %v, at its end %v; checkpoint commits reported in those 13s: %d; pipeline restarts in them: %d; rows inserted before the cut %d, by its end %d",
+		before.Position, during.Position, after.Position, commits, failures, rowsAtCut-1, rowsAtEnd-1)
+	if extraDuring != "" {
+		t.Logf("figures: %s 2s into the cut, %s at its end", extraDuring, extraAfter)
+	}
+	if rowsAtEnd == rowsAtCut {
+		t.Errorf("the load did not run during the cut, so the checks prove nothing")
+	}
+	if after.Position != during.Position {
+		t.Errorf("the checkpoint advanced from %v to %v while Kafka was unreachable", during.Position, after.Position)
+	}
+	if extraAfter != extraDuring {
+		t.Errorf("%s, then %s, while Kafka was unreachable", extraDuring, extraAfter)
+	}
+	if commits != 0 {
+		t.Errorf("%d checkpoint commits reported while Kafka was unreachable", commits)
+	}
 }
 
 // TestFaultDatabase cuts the link to Postgres during the snapshot and

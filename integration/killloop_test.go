@@ -34,6 +34,8 @@ func testKillLoop(t *testing.T, eos bool) {
 	name := testName(t)
 	tables := []string{"t1", "t2", "t3"}
 	load := newPgLoad(t, db, tables, 150_000, 1000)
+	// About 300 transactions over about 20s, the time the kills take.
+	load.pause = 60 * time.Millisecond
 
 	// A test_decoding slot records each transaction's commit LSN, so
 	// duplicates can be judged by commit order (a transaction in progress

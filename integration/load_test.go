@@ -30,6 +30,9 @@ type pgLoad struct {
 	tables []string
 	rows   int64 // inserted rows to reach
 	maxTxn int
+	// pause between transactions spreads the load over time, so that
+	// faults and kills fall inside it rather than after it.
+	pause time.Duration
 }
 
 func newPgLoad(t testing.TB, db *pgx.Conn, tables []string, rows int64, maxTxn int) *pgLoad {
@@ -88,6 +91,12 @@ func (l *pgLoad) run(ctx context.Context, dsn string) error {
 		l.nextID.Store(last + 1)
 		l.txns.Add(1)
 		l.changes.Add(changes)
+		if l.pause > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(l.pause):
+			}
+		}
 	}
 	return nil
 }

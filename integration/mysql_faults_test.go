@@ -97,42 +97,7 @@ func TestMySQLFaultKafka(t *testing.T) {
 		if err := k.Restart(ctx); err != nil {
 			t.Fatal(err)
 		}
-		// Cut only once Sluice commits again after the restart.
-		direct := k.DirectBrokers()
-		restarted := storedCheckpoint(t, direct, name)
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			if cp := storedCheckpoint(t, direct, name); cp.Position != restarted.Position {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no checkpoint committed within 60s of the broker restart (still %v)", restarted.Position)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		if load.nextID.Load() > load.rows {
-			t.Fatalf("the load ended before the cut")
-		}
-		before := storedCheckpoint(t, direct, name)
-		t.Log("cutting the Kafka link for 15s (delivery timeout 10s)")
-		rowsAtCut := load.nextID.Load()
-		proxy.Cut()
-		time.Sleep(2 * time.Second) // in-flight commits settle
-		during := storedCheckpoint(t, direct, name)
-		mark := len(p.Output())
-		time.Sleep(13 * time.Second)
-		after := storedCheckpoint(t, direct, name)
-		commits := strings.Count(p.Output()[mark:], "checkpoint committed")
-		failures := strings.Count(p.Output()[mark:], "restarting from the last checkpoint")
-		proxy.Restore()
-		t.Logf("figures: stored checkpoint before the cut %v, 2s into it %v, at its end %v; checkpoint commits reported in those 13s: %d; pipeline restarts in them: %d; rows inserted before the cut %d, after it %d",
-			before.Position, during.Position, after.Position, commits, failures, rowsAtCut-1, load.nextID.Load()-1)
-		if after.Position != during.Position {
-			t.Errorf("the checkpoint advanced from %v to %v while Kafka was unreachable", during.Position, after.Position)
-		}
-		if commits != 0 {
-			t.Errorf("%d checkpoint commits reported while Kafka was unreachable", commits)
-		}
+		cutKafka(ctx, t, p, proxy, k.DirectBrokers(), name, load.loadStats.nextID.Load, load.rows, nil)
 		if err := <-loadErr; err != nil {
 			t.Fatal(err)
 		}
