@@ -117,6 +117,12 @@ func TestPostgresStreaming(t *testing.T) {
 	if code := p2.Interrupt(30 * time.Second); code != 0 {
 		t.Fatalf("graceful stop exit code %d", code)
 	}
+	// A graceful stop tells the slot what it checkpointed, so Postgres
+	// can release that WAL at once.
+	cp := storedCheckpoint(t, k.Brokers(), name)
+	if flushed, ok := slotFlush(ctx, db, "sluice_"+name); !ok || flushed != cp.Position.LSN {
+		t.Errorf("after a graceful stop the slot's confirmed_flush_lsn is %s, the checkpoint %s", flushed, cp.Position.LSN)
+	}
 	// The schema history recorded both table versions with positions.
 	hist := readRaw(t, k.Brokers(), name+".sluice.schema-history")
 	versions := 0

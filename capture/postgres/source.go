@@ -34,10 +34,13 @@ type Source struct {
 	plan  *Plan
 	db    string
 
-	startLSN   checkpoint.LSN
-	acked      atomic.Uint64 // highest LSN acknowledged by the pipeline
-	lastCommit checkpoint.LSN
-	lastIdle   checkpoint.LSN // highest position reported through Idle
+	startLSN checkpoint.LSN
+	acked    atomic.Uint64 // highest LSN acknowledged by the pipeline
+	// replicating is set once START_REPLICATION succeeded: the connection
+	// is in COPY mode and takes status updates.
+	replicating bool
+	lastCommit  checkpoint.LSN
+	lastIdle    checkpoint.LSN // highest position reported through Idle
 
 	relations map[uint32]*relation
 
@@ -96,6 +99,12 @@ func (s *Source) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if s.repl != nil {
+		if s.replicating {
+			// Tell the slot what is checkpointed before letting go of it,
+			// so Postgres can release that WAL now and the next start does
+			// not receive it again.
+			_ = s.sendStatus(ctx, false)
+		}
 		_ = s.repl.Close(ctx)
 	}
 	if s.sql != nil {
@@ -130,6 +139,7 @@ func (s *Source) Run(ctx context.Context, h capture.Handler) error {
 	if err != nil {
 		return fmt.Errorf("postgres: START_REPLICATION slot %s at %s: %w", s.cfg.Slot, s.startLSN, err)
 	}
+	s.replicating = true
 	s.log.Info("streaming", "slot", s.cfg.Slot, "from", s.startLSN.String())
 	hb := s.cfg.HeartbeatInterval
 	nextStatus := time.Now().Add(s.cfg.StatusInterval)

@@ -182,6 +182,17 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 	}
 	defer src.Close()
 	started()
+	// The slot was free, so no other instance of this name streams from
+	// it. One that stopped between the checkpoint read and that check
+	// committed after the read: start again from its checkpoint, or its
+	// last changes would be produced again.
+	again, err := checkpoint.Load(ctx, env.Kafka.ClientOpts(), pipeline.OffsetsTopic(cfg.Name), cfg.Name)
+	if err != nil {
+		return fmt.Errorf("reading checkpoint: %w", err)
+	}
+	if checkpointMoved(cp, again) {
+		return fmt.Errorf("the checkpoint moved while starting (another instance named %s committed and stopped); starting again from it", cfg.Name)
+	}
 	retained := src.RetainedWAL
 	st.SlotRetainedBytes.Store(&retained)
 	po.ServerID = plan.SystemID
@@ -266,4 +277,12 @@ func (o *observed) Commit(ctx context.Context, pos checkpoint.Position) error {
 func (o *observed) Idle(ctx context.Context, pos checkpoint.Position) error {
 	o.st.LastEvent.Store(time.Now().UnixMilli())
 	return o.Handler.Idle(ctx, pos)
+}
+
+// checkpointMoved reports whether the stored checkpoint changed from a to b.
+func checkpointMoved(a, b *checkpoint.Checkpoint) bool {
+	if a == nil || b == nil {
+		return a != b
+	}
+	return a.Position.String() != b.Position.String() || a.SnapshotDone != b.SnapshotDone
 }
