@@ -90,16 +90,7 @@ func TestFaultKafka(t *testing.T) {
 	dsn, db := pgDB(t, pg)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	port, err := testenv.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := harness.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", port))
-	k, err := testenv.StartKafka(ctx, testenv.KafkaOptions{Port: port, ProxyPort: proxy.Port()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testenv.Cleanup(t, k)
+	k, proxy := proxiedKafka(ctx, t)
 	brokers := []string{proxy.Addr()}
 	tables := []string{"a", "b"}
 	load := newPgLoad(t, db, tables, 40_000, 200)
@@ -125,6 +116,23 @@ func TestFaultKafka(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// proxiedKafka starts a broker of the test's own, advertised through a
+// proxy that can cut the link to it (k.DirectBrokers bypasses the proxy).
+func proxiedKafka(ctx context.Context, t *testing.T) (*testenv.Kafka, *harness.Proxy) {
+	t.Helper()
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := harness.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", port))
+	k, err := testenv.StartKafka(ctx, testenv.KafkaOptions{Port: port, ProxyPort: proxy.Port()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Cleanup(t, k)
+	return k, proxy
 }
 
 // cutKafka waits until Sluice commits again after a broker restart, then

@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -69,16 +68,7 @@ func TestMySQLFaultKafka(t *testing.T) {
 	name := testName(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	port, err := testenv.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := harness.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", port))
-	k, err := testenv.StartKafka(ctx, testenv.KafkaOptions{Port: port, ProxyPort: proxy.Port()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testenv.Cleanup(t, k)
+	k, proxy := proxiedKafka(ctx, t)
 	tables := []string{"a", "b"}
 	load := newMyLoad(t, db, tables, 40_000, 200)
 	// About 400 transactions over about 35s: the load runs through the
