@@ -28,7 +28,7 @@ type Options struct {
 	TransactionTimeout time.Duration
 	DeliveryTimeout    time.Duration
 	MaxRecordBytes     int
-	// Compression is lz4, zstd, snappy, gzip or none. Empty: lz4.
+	// Compression is none, lz4, zstd, snappy or gzip. Empty: none.
 	Compression string
 	TLS         *tls.Config
 	SASL        sasl.Mechanism
@@ -305,15 +305,15 @@ func deliveryError(r *kgo.Record, err error) error {
 // compression maps the kafka.compression setting to a codec.
 func compression(name string) kgo.CompressionCodec {
 	switch name {
+	case "lz4":
+		return kgo.Lz4Compression()
 	case "zstd":
 		return kgo.ZstdCompression()
 	case "snappy":
 		return kgo.SnappyCompression()
 	case "gzip":
 		return kgo.GzipCompression()
-	case "none":
-		return kgo.NoCompression()
 	default:
-		return kgo.Lz4Compression()
+		return kgo.NoCompression()
 	}
 }

@@ -55,7 +55,9 @@ func TestPostgresSnapshotHandoff(t *testing.T) {
 	}()
 	time.Sleep(300 * time.Millisecond) // the writer is running before the slot exists
 	cfg := harness.WriteConfig(t, pgConfig(name, dsn, k, r, "snapshot: {parallelism: 2}\n"))
-	p := harness.Start(t, nil, "run", "-c", cfg)
+	// Compressed with zstd: consumers see the same events whatever the
+	// codec (the default is none).
+	p := harness.Start(t, []string{"SLUICE_KAFKA_COMPRESSION=zstd"}, "run", "-c", cfg)
 	p.WaitFor(ctx, "msg=streaming", 120*time.Second)
 	if !strings.Contains(p.Output(), "chunks=2 connections=2") {
 		t.Fatalf("the table was not split across both snapshot connections:\n%s", p.Output())

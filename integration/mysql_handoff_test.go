@@ -79,7 +79,8 @@ func testMySQLHandoff(t *testing.T, grants, logLine string) {
 	}()
 	time.Sleep(300 * time.Millisecond) // the writer runs before the snapshot starts
 	cfg := harness.WriteConfig(t, myConfig(name, m.DSN(user, "Cdc-s3cret", ""), dbname, myServerID(), k, r, "snapshot: {parallelism: 3}\n"))
-	p := harness.Start(t, nil, "run", "-c", cfg)
+	// Compressed with lz4 (the default is none).
+	p := harness.Start(t, []string{"SLUICE_KAFKA_COMPRESSION=lz4"}, "run", "-c", cfg)
 	p.WaitFor(ctx, "msg=streaming", 120*time.Second)
 	time.Sleep(2 * time.Second) // keep writing while streaming
 	cancel()

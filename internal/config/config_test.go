@@ -156,7 +156,7 @@ func wantDefaults() config.Config {
 			ReplicationFactor: -1,
 			DeliveryTimeout:   2 * time.Minute,
 			MaxRecordBytes:    1048576,
-			Compression:       "lz4",
+			Compression:       "none",
 			ClientID:          "sluice-inv",
 		},
 		HTTP:       config.HTTP{Listen: "127.0.0.1:8080"},

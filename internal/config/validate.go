@@ -192,7 +192,7 @@ func (c *Config) validateKafka(p *problems) {
 	switch k.Compression {
 	case "lz4", "zstd", "snappy", "gzip", "none":
 	default:
-		p.add("kafka.compression", k.Compression, "must be lz4, zstd, snappy, gzip or none")
+		p.add("kafka.compression", k.Compression, "must be none, lz4, zstd, snappy or gzip")
 	}
 
 	sasl := &k.SASL
