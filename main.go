@@ -129,6 +129,7 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 func cmdRun(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance work)")
+	memProfile := fs.String("memprofile", "", "write an allocation profile to this file at exit (for performance work)")
 	cfg, code := loadConfig(fs, args, stderr)
 	if cfg == nil {
 		return code
@@ -150,6 +151,19 @@ func cmdRun(args []string, stderr io.Writer) int {
 		defer func() {
 			pprof.StopCPUProfile()
 			_ = f.Close()
+		}()
+	}
+	if *memProfile != "" {
+		defer func() {
+			f, err := os.Create(*memProfile)
+			if err != nil {
+				fmt.Fprintf(stderr, "sluice run: -memprofile: %v\n", err)
+				return
+			}
+			defer f.Close()
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				fmt.Fprintf(stderr, "sluice run: -memprofile: %v\n", err)
+			}
 		}()
 	}
 	log := newLogger(cfg, stderr)

@@ -204,7 +204,7 @@ func (p *sluiceProc) cpuSeconds() float64 {
 
 // procStat is what the bench reads of /proc/<pid>/stat.
 type procStat struct {
-	pgrp        int
+	ppid, pgrp  int
 	cpu         float64 // utime+stime, seconds
 	childrenCPU float64 // cutime+cstime of reaped children, seconds
 }
@@ -220,14 +220,16 @@ func readStat(pid int) (procStat, bool) {
 		return procStat{}, false
 	}
 	num := func(i int) float64 { v, _ := strconv.ParseFloat(f[i], 64); return v / 100 } // USER_HZ
+	ppid, _ := strconv.Atoi(f[1])
 	pgrp, _ := strconv.Atoi(f[2])
-	return procStat{pgrp: pgrp, cpu: num(11) + num(12), childrenCPU: num(13) + num(14)}, true
+	return procStat{ppid: ppid, pgrp: pgrp, cpu: num(11) + num(12), childrenCPU: num(13) + num(14)}, true
 }
 
 // serverCPU returns the CPU seconds used so far by the server whose
 // leader's command line contains marker (its data or log directory): the
-// leader, the live members of its process group, and the children it
-// reaped (Postgres backends that exited).
+// leader, its live children and the members of its process group, and
+// the children it reaped (Postgres backends that exited; each backend is
+// a child of the postmaster in a process group of its own).
 func serverCPU(marker string) float64 {
 	ents, _ := os.ReadDir("/proc")
 	leader := 0
@@ -251,7 +253,10 @@ func serverCPU(marker string) float64 {
 		if err != nil {
 			continue
 		}
-		if st, ok := readStat(pid); ok && st.pgrp == leader {
+		if st, ok := readStat(pid); ok && (st.pgrp == leader || st.ppid == leader) {
+			if cl, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); auxiliary(string(cl)) {
+				continue
+			}
 			total += st.cpu
 			if pid == leader {
 				total += st.childrenCPU
@@ -259,6 +264,17 @@ func serverCPU(marker string) float64 {
 		}
 	}
 	return total
+}
+
+// auxiliary reports a Postgres background process, whose work (writing
+// out pages, vacuum) is not that of the clients being measured.
+func auxiliary(cmdline string) bool {
+	for _, p := range []string{"checkpointer", "background writer", "walwriter", "autovacuum", "logical replication launcher"} {
+		if strings.HasPrefix(cmdline, "postgres: "+p) {
+			return true
+		}
+	}
+	return false
 }
 
 // cpuMeter measures the CPU the servers use over a span.

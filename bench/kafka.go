@@ -18,7 +18,7 @@ func benchKafka(ctx context.Context, e *benchEnv) ([]result, error) {
 	}
 	n := *flagChanges
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.k.Brokers()...), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerLinger(5*time.Millisecond), kgo.ProducerBatchCompression(kgo.Lz4Compression()),
+		kgo.ProducerLinger(5*time.Millisecond), kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), kgo.MaxBufferedRecords(20000))
 	if err != nil {
 		return nil, err
@@ -41,5 +41,5 @@ func benchKafka(ctx context.Context, e *benchEnv) ([]result, error) {
 	logf("kafka: %.0f records/s of %d bytes", rate, size)
 	return []result{{Scenario: "kafka produce (limit)", Figures: map[string]float64{
 		"records": float64(n), "records_per_s": rate, "record_bytes": float64(size),
-	}, Notes: "franz-go, acks=all, idempotent, lz4, pre-encoded records"}}, nil
+	}, Notes: "franz-go, acks=all, idempotent, no compression (Sluice's default), pre-encoded records"}}, nil
 }

@@ -84,7 +84,9 @@ func run() error {
 		return err
 	}
 	defer pg.Stop()
-	k, err := testenv.StartKafka(ctx, testenv.KafkaOptions{})
+	// The broker runs with Kafka's own JVM defaults, not the test
+	// harness's fast-start flags.
+	k, err := testenv.StartKafka(ctx, testenv.KafkaOptions{JVMFlags: testenv.KafkaDefaultJVMFlags})
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -184,6 +185,10 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 	if _, err := db.Exec(ctx, "VACUUM ANALYZE items"); err != nil {
 		return nil, err
 	}
+	// Pages written out and no autovacuum while the readers are measured.
+	if _, err := db.Exec(ctx, "ALTER TABLE items SET (autovacuum_enabled = false); CHECKPOINT"); err != nil {
+		return nil, err
+	}
 	t0 := time.Now()
 	m := e.meter()
 	cmd := exec.Command("psql", "-X", "-q", dsn, "-c", `\copy (SELECT * FROM items) TO '/dev/null'`)
@@ -194,27 +199,44 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 	copyPG, _ := m.since()
 	copyCPU := copyPG + cmd.ProcessState.UserTime().Seconds() + cmd.ProcessState.SystemTime().Seconds()
 	logf("psql \\copy: %.0f rows/s", copyRate)
-	cfg, err := e.config("snap", dsn, "public.items", "snapshot: {mode: initial_only}\n")
-	if err != nil {
-		return nil, err
+	// Once as configured by default (no compression), once with lz4, to
+	// show what compression costs.
+	var out []result
+	for _, v := range []struct{ name, env, scenario string }{
+		{"snap", "", "postgres snapshot"},
+		{"snaplz4", "SLUICE_KAFKA_COMPRESSION=lz4", "postgres snapshot (kafka.compression lz4)"},
+	} {
+		cfg, err := e.config(v.name, dsn, "public.items", "snapshot: {mode: initial_only}\n")
+		if err != nil {
+			return nil, err
+		}
+		m = e.meter()
+		var env []string
+		if v.env != "" {
+			env = append(env, v.env)
+		}
+		p, err := e.start(cfg, env...)
+		if err != nil {
+			return nil, err
+		}
+		<-p.done
+		_ = p.cmd.Wait()
+		if p.snapEnd.IsZero() {
+			return nil, fmt.Errorf("snapshot did not complete: %s", p.tail())
+		}
+		pgCPU, kafkaCPU := m.since()
+		sluiceCPU := p.cmd.ProcessState.UserTime().Seconds() + p.cmd.ProcessState.SystemTime().Seconds()
+		var rss float64
+		if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			rss = float64(ru.Maxrss) / 1024 // KiB
+		}
+		rate := float64(*flagSnapRows) / p.snapEnd.Sub(p.started).Seconds()
+		logf("%s: %.0f rows/s, peak RSS %.0f MiB; CPU seconds: sluice %.2f, kafka %.2f, postgres %.2f (psql \\copy and its backend: %.2f)",
+			v.scenario, rate, rss, sluiceCPU, kafkaCPU, pgCPU, copyCPU)
+		out = append(out, result{Scenario: v.scenario, Figures: map[string]float64{
+			"rows": float64(*flagSnapRows), "sluice_rows_per_s": rate, "psql_copy_rows_per_s": copyRate, "ratio_to_limit": rate / copyRate,
+			"sluice_cpu_s": sluiceCPU, "kafka_cpu_s": kafkaCPU, "postgres_cpu_s": pgCPU, "psql_copy_cpu_s": copyCPU, "peak_rss_mib": rss,
+		}, Notes: "sluice: start to the snapshot's checkpoint in Kafka (exactly-once); psql: \\copy to /dev/null; CPU seconds of each process over the run (2 cores)"})
 	}
-	m = e.meter()
-	p, err := e.start(cfg)
-	if err != nil {
-		return nil, err
-	}
-	<-p.done
-	_ = p.cmd.Wait()
-	if p.snapEnd.IsZero() {
-		return nil, fmt.Errorf("snapshot did not complete: %s", p.tail())
-	}
-	pgCPU, kafkaCPU := m.since()
-	sluiceCPU := p.cmd.ProcessState.UserTime().Seconds() + p.cmd.ProcessState.SystemTime().Seconds()
-	rate := float64(*flagSnapRows) / p.snapEnd.Sub(p.started).Seconds()
-	logf("sluice snapshot: %.0f rows/s; CPU seconds: sluice %.2f, kafka %.2f, postgres %.2f (psql \\copy and its backend: %.2f)",
-		rate, sluiceCPU, kafkaCPU, pgCPU, copyCPU)
-	return []result{{Scenario: "postgres snapshot", Figures: map[string]float64{
-		"rows": float64(*flagSnapRows), "sluice_rows_per_s": rate, "psql_copy_rows_per_s": copyRate, "ratio_to_limit": rate / copyRate,
-		"sluice_cpu_s": sluiceCPU, "kafka_cpu_s": kafkaCPU, "postgres_cpu_s": pgCPU, "psql_copy_cpu_s": copyCPU,
-	}, Notes: "sluice: start to the snapshot's checkpoint in Kafka (exactly-once), psql: \\copy to /dev/null; CPU seconds of each process over the run (2 cores)"}}, nil
+	return out, nil
 }

@@ -46,7 +46,16 @@ type KafkaOptions struct {
 	// also listens on DirectPort as the listener DIRECT, which advertises
 	// itself: a test can then cut the proxy and still read the broker.
 	ProxyPort int
+	// JVMFlags, when set, replace the JVM flags tuned for a fast start
+	// (C1 only, serial GC, small heap). The benchmark passes Kafka's own
+	// defaults (kafka-run-class.sh), which the brokers users run have.
+	JVMFlags []string
 }
+
+// KafkaDefaultJVMFlags are the heap and GC settings Kafka's start scripts
+// use (KAFKA_HEAP_OPTS and KAFKA_JVM_PERFORMANCE_OPTS).
+var KafkaDefaultJVMFlags = []string{"-Xmx1G", "-Xms1G", "-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+	"-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent", "-Djava.awt.headless=true"}
 
 // Kafka is a private single-node Kafka broker+controller (KRaft) listening on
 // Host:Port (PLAINTEXT) with its controller on Host:ControllerPort.
@@ -178,6 +187,9 @@ func StartKafka(ctx context.Context, opts KafkaOptions) (*Kafka, error) {
 	jvm := append([]string{java}, kafkaJVMFlags...)
 	if jsa := filepath.Join(home, "kafka.jsa"); fileExists(jsa) {
 		jvm = append(jvm, "-XX:SharedArchiveFile="+jsa)
+	}
+	if opts.JVMFlags != nil {
+		jvm = append([]string{java}, opts.JVMFlags...)
 	}
 	jvm = append(jvm,
 		"-Dlog4j.configuration=file:"+filepath.Join(dir, "log4j.properties"),
