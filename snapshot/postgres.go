@@ -89,28 +89,32 @@ func Postgres(ctx context.Context, cfg *pgconn.Config, plan *pgcapture.Plan, h c
 			_ = c.Close(cctx)
 		}
 	}()
+	var chunks []chunk
 	open := func() error {
 		c, err := pgcapture.Connect(ctx, cfg)
 		if err != nil {
 			return err
 		}
 		conns = append(conns, c)
+		if len(conns) == 1 {
+			// Sizes are read outside the snapshot's transaction, so that
+			// the locks they take end with the statement.
+			if chunks, err = planChunks(ctx, c, plan, o.Parallelism); err != nil {
+				return err
+			}
+		}
 		if _, err := c.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
 			return fmt.Errorf("snapshot: begin: %w", err)
 		}
 		if _, err := c.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+plan.Snapshot+"'"); err != nil {
 			return fmt.Errorf("snapshot: importing snapshot %s: %w", plan.Snapshot, err)
 		}
-		return nil
+		return lockTables(ctx, c, plan.Tables)
 	}
 	if err := open(); err != nil {
 		return err
 	}
 	tables, err := pgcapture.Describe(ctx, conns[0], plan.Tables)
-	if err != nil {
-		return err
-	}
-	chunks, err := planChunks(ctx, conns[0], plan, o.Parallelism)
 	if err != nil {
 		return err
 	}
@@ -196,6 +200,33 @@ func planChunks(ctx context.Context, c *pgx.Conn, plan *pgcapture.Plan, parallel
 		}
 	}
 	return chunks, nil
+}
+
+// lockTimeout bounds the wait for the tables' locks.
+const lockTimeout = "10s"
+
+// lockTables takes every captured table's ACCESS SHARE lock on every
+// snapshot connection before any reading, as pg_dump does, for two
+// reasons. A TRUNCATE or a rewriting ALTER TABLE is not MVCC-safe: run
+// during the snapshot on a table not read yet, the snapshot would see
+// that table empty. And a lock a reader took later could queue behind an
+// ALTER TABLE that itself waits for another connection of the snapshot
+// (one that read part of the table), whose transaction ends only with the
+// whole snapshot: a wait Postgres cannot see as a deadlock. A lock that
+// cannot be had within lockTimeout (a DDL holds or awaits the table)
+// fails the snapshot, which is retried once the connections are closed
+// and the DDL has gone through.
+func lockTables(ctx context.Context, c *pgx.Conn, tables []pgcapture.TableRef) error {
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = pgx.Identifier{t.ID.Namespace, t.ID.Name}.Sanitize()
+	}
+	q := "SET LOCAL lock_timeout = '" + lockTimeout + "'; LOCK TABLE " + strings.Join(names, ", ") +
+		" IN ACCESS SHARE MODE; SET LOCAL lock_timeout = DEFAULT"
+	if _, err := c.Exec(ctx, q); err != nil {
+		return fmt.Errorf("snapshot: locking the captured tables (a concurrent ALTER TABLE, TRUNCATE or the like holds or awaits one; the snapshot is retried): %w", err)
+	}
+	return nil
 }
 
 func readTable(ctx context.Context, c *pgx.Conn, t *schema.Table, cond string, b *batcher) error {

@@ -33,6 +33,10 @@ type Config struct {
 	// StatusInterval is how often the flushed position is reported.
 	StatusInterval time.Duration
 	Logger         *slog.Logger
+	// ReloadCheckpoint, when set, reads the stored checkpoint again. Open
+	// calls it once the slot is known to be free, and decides from what it
+	// returns (see Plan.Checkpoint).
+	ReloadCheckpoint func(ctx context.Context) (*checkpoint.Checkpoint, error)
 }
 
 // SnapshotMode values.
@@ -50,6 +54,9 @@ type Plan struct {
 	Tables   []TableRef
 	SystemID string
 	Database string
+	// Checkpoint is the checkpoint the plan was made from: the one given
+	// to Open, or the one ReloadCheckpoint read once the slot was free.
+	Checkpoint *checkpoint.Checkpoint
 }
 
 // TableRef names a captured table.
@@ -114,6 +121,23 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 	if err != nil {
 		return nil, nil, err
 	}
+	// The slot is free, so no other instance of this name streams from
+	// it. One that committed and stopped after cp was read moved the
+	// checkpoint (and, stopping gracefully, the slot): decide from the
+	// checkpoint as it is now, or its last changes would be produced again
+	// (or its slot taken for a gap).
+	if cfg.ReloadCheckpoint != nil {
+		fresh, err := cfg.ReloadCheckpoint(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading checkpoint: %w", err)
+		}
+		if checkpointMoved(cp, fresh) {
+			s.log.Info("the checkpoint moved while starting (another instance of this name committed and stopped); starting from it",
+				"position", positionOf(fresh))
+		}
+		cp = fresh
+	}
+	plan.Checkpoint = cp
 	needSnapshot := snapshotMode != SnapshotNever && (cp == nil || !cp.SnapshotDone)
 	switch {
 	case needSnapshot:
@@ -326,3 +350,18 @@ func Describe(ctx context.Context, conn *pgx.Conn, refs []TableRef) ([]*schema.T
 
 // PgConfig returns the parsed connection configuration.
 func (s *Source) PgConfig() *pgconn.Config { return s.pgcfg }
+
+// checkpointMoved reports whether the stored checkpoint changed from a to b.
+func checkpointMoved(a, b *checkpoint.Checkpoint) bool {
+	if a == nil || b == nil {
+		return a != b
+	}
+	return a.Position.String() != b.Position.String() || a.SnapshotDone != b.SnapshotDone
+}
+
+func positionOf(cp *checkpoint.Checkpoint) string {
+	if cp == nil {
+		return "none"
+	}
+	return cp.Position.String()
+}

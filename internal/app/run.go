@@ -171,28 +171,21 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 	if err != nil {
 		return err
 	}
+	reload := func(ctx context.Context) (*checkpoint.Checkpoint, error) {
+		return checkpoint.Load(ctx, env.Kafka.ClientOpts(), pipeline.OffsetsTopic(cfg.Name), cfg.Name)
+	}
 	src, plan, err := pgcapture.Open(ctx, pgcapture.Config{
 		DSN: cfg.Source.DSN, TLS: stls, Slot: cfg.Source.Postgres.Slot, Publication: cfg.Source.Postgres.Publication,
 		Filter:            pgcapture.Filter{Include: cfg.Source.Tables, Exclude: cfg.Source.ExcludeTables},
 		HeartbeatInterval: cfg.Source.Postgres.HeartbeatInterval, StatusInterval: cfg.Source.Postgres.StatusInterval,
-		Logger: log,
+		Logger: log, ReloadCheckpoint: reload,
 	}, cp, cfg.Snapshot.Mode)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
 	started()
-	// The slot was free, so no other instance of this name streams from
-	// it. One that stopped between the checkpoint read and that check
-	// committed after the read: start again from its checkpoint, or its
-	// last changes would be produced again.
-	again, err := checkpoint.Load(ctx, env.Kafka.ClientOpts(), pipeline.OffsetsTopic(cfg.Name), cfg.Name)
-	if err != nil {
-		return fmt.Errorf("reading checkpoint: %w", err)
-	}
-	if checkpointMoved(cp, again) {
-		return fmt.Errorf("the checkpoint moved while starting (another instance named %s committed and stopped); starting again from it", cfg.Name)
-	}
+	cp = plan.Checkpoint // read again once the slot was known to be free
 	retained := src.RetainedWAL
 	st.SlotRetainedBytes.Store(&retained)
 	po.ServerID = plan.SystemID
@@ -279,10 +272,3 @@ func (o *observed) Idle(ctx context.Context, pos checkpoint.Position) error {
 	return o.Handler.Idle(ctx, pos)
 }
 
-// checkpointMoved reports whether the stored checkpoint changed from a to b.
-func checkpointMoved(a, b *checkpoint.Checkpoint) bool {
-	if a == nil || b == nil {
-		return a != b
-	}
-	return a.Position.String() != b.Position.String() || a.SnapshotDone != b.SnapshotDone
-}
