@@ -271,4 +271,3 @@ func (o *observed) Idle(ctx context.Context, pos checkpoint.Position) error {
 	o.st.LastEvent.Store(time.Now().UnixMilli())
 	return o.Handler.Idle(ctx, pos)
 }
-
