@@ -10,9 +10,11 @@ import (
 )
 
 // TestPostgresPublicationTables: a table in source.tables that an existing
-// publication lacks is added before the initial snapshot (and its rows are
-// snapshotted), and refused once the snapshot is done, since streaming it
-// from then on would never send its existing rows.
+// publication lacks is refused when Sluice did not create the publication
+// (it may serve someone else); added before the initial snapshot when
+// Sluice created it (and its rows are snapshotted); and refused once the
+// snapshot is done, since streaming it from then on would never send its
+// existing rows.
 func TestPostgresPublicationTables(t *testing.T) {
 	pg, k, r := sharedPostgres(t), sharedKafka(t), sharedRegistry(t)
 	dsn, db := pgDB(t, pg)
@@ -26,6 +28,14 @@ func TestPostgresPublicationTables(t *testing.T) {
 	cfg := harness.WriteConfig(t, pgConfig(name, dsn, k, r, ""))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+
+	// Made by someone else: Sluice does not change it.
+	code, out := harness.Run(t, time.Minute, []string{"SLUICE_SOURCE_TABLES=public.a,public.b"}, "run", "-c", cfg)
+	if code != 1 || !strings.Contains(out, "did not create it") || !strings.Contains(out, "ADD TABLE") {
+		t.Fatalf("exit %d, want 1 and the ALTER PUBLICATION to run:\n%s", code, out)
+	}
+	// As if Sluice had made it (its mark).
+	exec(t, db, `COMMENT ON PUBLICATION `+pub+` IS 'created by sluice for `+pub+`'`)
 
 	// Before the snapshot: b joins the publication, and both are read.
 	p := harness.Start(t, []string{"SLUICE_SOURCE_TABLES=public.a,public.b"}, "run", "-c", cfg)
@@ -44,7 +54,7 @@ func TestPostgresPublicationTables(t *testing.T) {
 	}
 
 	// After it: c would stream without its row 1, so Sluice refuses.
-	code, out := harness.Run(t, time.Minute, []string{"SLUICE_SOURCE_TABLES=public.a,public.b,public.c"}, "run", "-c", cfg)
+	code, out = harness.Run(t, time.Minute, []string{"SLUICE_SOURCE_TABLES=public.a,public.b,public.c"}, "run", "-c", cfg)
 	t.Logf("exit %d:\n%s", code, out)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)

@@ -151,15 +151,26 @@ type PublicationInfo struct {
 	Delete     bool
 	Truncate   bool
 	TableNames map[schema.TableID]bool // tables it publishes directly, through FOR ALL TABLES or through its schema
+	// Filtered are the tables it publishes with a row filter or a column
+	// list (Postgres 15+): changes outside them are never sent.
+	Filtered map[schema.TableID]bool
+	// Comment is the publication's comment; Sluice marks the publications
+	// it creates (SluiceComment).
+	Comment string
 }
+
+// SluiceComment is the comment Sluice puts on a publication it creates:
+// only such a publication does it ever alter.
+func SluiceComment(publication string) string { return "created by sluice for " + publication }
 
 // ReadPublication returns the publication called name, or nil when there
 // is none. version is server_version_num.
 func ReadPublication(ctx context.Context, conn *pgx.Conn, name string, version int) (*PublicationInfo, error) {
-	pi := &PublicationInfo{TableNames: map[schema.TableID]bool{}}
+	pi := &PublicationInfo{TableNames: map[schema.TableID]bool{}, Filtered: map[schema.TableID]bool{}}
 	var oid uint32
-	err := conn.QueryRow(ctx, `SELECT oid, pg_get_userbyid(pubowner)::text, puballtables, pubinsert, pubupdate, pubdelete, pubtruncate
-FROM pg_publication WHERE pubname = $1`, name).Scan(&oid, &pi.Owner, &pi.AllTables, &pi.Insert, &pi.Update, &pi.Delete, &pi.Truncate)
+	err := conn.QueryRow(ctx, `SELECT oid, pg_get_userbyid(pubowner)::text, puballtables, pubinsert, pubupdate, pubdelete, pubtruncate,
+coalesce(obj_description(oid, 'pg_publication'), '')
+FROM pg_publication WHERE pubname = $1`, name).Scan(&oid, &pi.Owner, &pi.AllTables, &pi.Insert, &pi.Update, &pi.Delete, &pi.Truncate, &pi.Comment)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -190,6 +201,25 @@ WHERE pn.pnpubid = $1 AND c.relkind IN ('r', 'p')`
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: tables of publication %s: %w", name, err)
+	}
+	if version >= 150000 {
+		rows, err := conn.Query(ctx, `SELECT n.nspname, c.relname FROM pg_publication_rel pr
+JOIN pg_class c ON c.oid = pr.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE pr.prpubid = $1 AND (pr.prqual IS NOT NULL OR pr.prattrs IS NOT NULL)`, oid)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: filters of publication %s: %w", name, err)
+		}
+		for rows.Next() {
+			var id schema.TableID
+			if err := rows.Scan(&id.Namespace, &id.Name); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("postgres: filters of publication %s: %w", name, err)
+			}
+			pi.Filtered[id] = true
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("postgres: filters of publication %s: %w", name, err)
+		}
 	}
 	return pi, nil
 }

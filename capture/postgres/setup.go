@@ -291,6 +291,11 @@ func (s *Source) ensurePublication(ctx context.Context, tables []TableRef, canAd
 		}
 		return fmt.Errorf("postgres: %s: %w", q, err)
 	}
+	// The mark that lets Sluice add captured tables to it later.
+	if _, err := s.sql.Exec(ctx, "COMMENT ON PUBLICATION "+pgx.Identifier{s.cfg.Publication}.Sanitize()+" IS '"+
+		strings.ReplaceAll(SluiceComment(s.cfg.Publication), "'", "''")+"'"); err != nil {
+		return fmt.Errorf("postgres: marking publication %s: %w", s.cfg.Publication, err)
+	}
 	s.log.Info("created publication", "publication", s.cfg.Publication, "tables", len(tables))
 	return nil
 }
@@ -302,17 +307,32 @@ func (s *Source) completePublication(ctx context.Context, pub *PublicationInfo, 
 			Err: errors.New("it does not publish every insert, update and delete (its publish option leaves some out), so changes would be lost"),
 			Fix: "ALTER PUBLICATION " + pubName + " SET (publish = 'insert, update, delete, truncate')"}
 	}
-	var missing, ids []string
+	var missing, ids, filtered []string
 	for _, t := range tables {
+		if pub.Filtered[t.ID] {
+			filtered = append(filtered, pgx.Identifier{t.ID.Namespace, t.ID.Name}.Sanitize())
+		}
 		if !pub.Publishes(t.ID) {
 			missing = append(missing, pgx.Identifier{t.ID.Namespace, t.ID.Name}.Sanitize())
 			ids = append(ids, t.ID.String())
 		}
 	}
+	if len(filtered) > 0 {
+		return &SetupError{What: "publication " + s.cfg.Publication,
+			Err: fmt.Errorf("it publishes %s with a row filter or a column list, so changes outside it would never be sent", strings.Join(filtered, ", ")),
+			Fix: "ALTER PUBLICATION " + pubName + " SET TABLE with those tables unfiltered, or capture them under another publication"}
+	}
 	if len(missing) == 0 {
 		return nil
 	}
 	q := "ALTER PUBLICATION " + pubName + " ADD TABLE " + strings.Join(missing, ", ")
+	if canAdd && pub.Comment != SluiceComment(s.cfg.Publication) {
+		// Not created by Sluice: it may serve someone else (a logical
+		// subscriber), so Sluice does not change it.
+		return &SetupError{What: "publication " + s.cfg.Publication,
+			Err: fmt.Errorf("it does not publish %s, which source.tables captures, and Sluice did not create it, so it does not change it", strings.Join(ids, ", ")),
+			Fix: "as its owner, run " + q}
+	}
 	if !canAdd {
 		return &SetupError{What: "publication " + s.cfg.Publication,
 			Err: fmt.Errorf("not in the publication but in source.tables: %s; the initial snapshot is done, so streaming their changes from now on would never send their existing rows",
