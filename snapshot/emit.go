@@ -124,9 +124,14 @@ func readAndEmit[C any](ctx context.Context, conns []C, tables []*schema.Table, 
 		})
 	}
 	g.Go(func() error {
-		err := readers.Wait()
+		// On a reader's error rows stays open: the emitter then stops on
+		// the cancelled context instead of sending its held row as the
+		// snapshot's last.
+		if err := readers.Wait(); err != nil {
+			return err
+		}
 		close(rows)
-		return err
+		return nil
 	})
 	g.Go(func() error { return emitRows(gctx, h, rows, pos, source, o, prog, log, start) })
 	if err := g.Wait(); err != nil {

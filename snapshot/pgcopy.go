@@ -86,15 +86,14 @@ func (r *copyReader) line(l []byte) error {
 	} else {
 		for i := 0; i < r.ncols; i++ {
 			f := l
-			if j := bytes.IndexByte(l, '\t'); j >= 0 {
-				f, l = l[:j], l[j+1:]
-			} else if i < r.ncols-1 {
-				return fmt.Errorf("COPY row has %d columns, want %d", i+1, r.ncols)
-			} else {
-				l = nil
-			}
-			if i == r.ncols-1 && len(l) > 0 {
+			j := bytes.IndexByte(l, '\t')
+			switch {
+			case j >= 0 && i == r.ncols-1:
 				return fmt.Errorf("COPY row has more than %d columns", r.ncols)
+			case j >= 0:
+				f, l = l[:j], l[j+1:]
+			case i < r.ncols-1:
+				return fmt.Errorf("COPY row has %d columns, want %d", i+1, r.ncols)
 			}
 			if len(f) == 2 && f[0] == '\\' && f[1] == 'N' {
 				continue // NULL

@@ -118,7 +118,7 @@ func TestCopyUnescape(t *testing.T) {
 }
 
 func TestCopyReaderErrors(t *testing.T) {
-	for _, in := range []string{"a\tb\tc\n", "a\n", "a\tb"} {
+	for _, in := range []string{"a\tb\tc\n", "a\tb\t\n", "a\n", "a\tb"} {
 		if _, err := parseCopy(t, 2, in); err == nil {
 			t.Errorf("%q: no error", in)
 		}
