@@ -117,6 +117,9 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 	if err = s.ensurePublication(ctx, plan.Tables, canAdd); err != nil {
 		return nil, nil, err
 	}
+	if err := s.lockSlot(ctx); err != nil {
+		return nil, nil, err
+	}
 	slot, err := s.slotState(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -259,6 +262,28 @@ func (s *Source) slotState(ctx context.Context) (*slotInfo, error) {
 			Fix: "stop the other consumer (another Sluice with the same name?) or choose another slot"}
 	}
 	return &si, nil
+}
+
+// lockSlot takes a session advisory lock named after the slot on the
+// source's SQL connection, held until Close. The slot alone does not keep
+// a second instance out: Postgres releases a slot between its creation
+// and the first START_REPLICATION, which is the whole initial snapshot.
+// Server-side TCP keepalives end the session (and the lock) within about
+// 25 s of this process vanishing without closing its connection.
+func (s *Source) lockSlot(ctx context.Context) error {
+	if _, err := s.sql.Exec(ctx, "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3"); err != nil {
+		return fmt.Errorf("postgres: setting keepalives: %w", err)
+	}
+	var got bool
+	if err := s.sql.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtext('sluice'), hashtext($1))", s.cfg.Slot).Scan(&got); err != nil {
+		return fmt.Errorf("postgres: advisory lock for slot %s: %w", s.cfg.Slot, err)
+	}
+	if !got {
+		return &SetupError{What: "replication slot " + s.cfg.Slot, Transient: true,
+			Err: errors.New("is in use by another connection (another Sluice instance holds its lock, maybe taking the initial snapshot)"),
+			Fix: "stop the other consumer (another Sluice with the same name?) or choose another slot"}
+	}
+	return nil
 }
 
 // ensurePublication creates the publication of the captured tables, or
