@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +58,6 @@ func TestPostgresSnapshotDDL(t *testing.T) {
 		t.Fatalf("the snapshot read %d of b_small's 1000 rows", reads)
 	}
 	if !strings.Contains(p.Output(), "msg=streaming") {
-		t.Fatal(fmt.Sprintf("no streaming:\n%s", p.Output()))
+		t.Fatalf("no streaming:\n%s", p.Output())
 	}
 }
