@@ -41,19 +41,8 @@ type MySQLResult struct {
 // connection, whose snapshot and position need no lock at all; MySQL has
 // no per-snapshot position and needs the lock even for one connection.
 func MySQL(ctx context.Context, src *mycapture.Source, tables []schema.TableID, h capture.Handler, o Options) (*MySQLResult, error) {
-	if o.Parallelism <= 0 {
-		o.Parallelism = 4
-	}
-	if o.CommitRows <= 0 {
-		o.CommitRows = 10000
-	}
-	if o.ProgressInterval <= 0 {
-		o.ProgressInterval = 10 * time.Second
-	}
+	o = o.withDefaults()
 	log := o.Logger
-	if log == nil {
-		log = slog.Default()
-	}
 	srv := src.Server()
 	db := src.DB()
 	n := max(1, min(o.Parallelism, len(tables)))

@@ -36,6 +36,23 @@ type Options struct {
 	Terminal io.Writer
 }
 
+// withDefaults fills the options left zero.
+func (o Options) withDefaults() Options {
+	if o.Parallelism <= 0 {
+		o.Parallelism = 4
+	}
+	if o.CommitRows <= 0 {
+		o.CommitRows = 10000
+	}
+	if o.ProgressInterval <= 0 {
+		o.ProgressInterval = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
 // Progress counts rows read per table, for logs and metrics. It is safe
 // for concurrent use.
 type Progress struct {
@@ -68,19 +85,8 @@ type TableProgress struct {
 // exactly those committed before the slot's consistent point: streaming
 // from that point neither misses nor repeats a change.
 func Postgres(ctx context.Context, cfg *pgconn.Config, plan *pgcapture.Plan, h capture.Handler, o Options) error {
-	if o.Parallelism <= 0 {
-		o.Parallelism = 4
-	}
-	if o.CommitRows <= 0 {
-		o.CommitRows = 10000
-	}
-	if o.ProgressInterval <= 0 {
-		o.ProgressInterval = 10 * time.Second
-	}
+	o = o.withDefaults()
 	log := o.Logger
-	if log == nil {
-		log = slog.Default()
-	}
 	var conns []*pgx.Conn
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

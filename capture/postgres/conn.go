@@ -6,7 +6,6 @@ package postgres
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluicecdc/sluice/internal/certerr"
 )
 
 // sessionParams make every text-format value the server sends
@@ -270,7 +271,7 @@ func connectError(cfg *pgconn.Config, err error) error {
 		}
 		return &SetupError{What: where, Err: err}
 	}
-	if tlsErr := tlsVerifyError(err); tlsErr != nil {
+	if tlsErr := certerr.Find(err); tlsErr != nil {
 		// Not transient: a retry meets the same certificate.
 		return &SetupError{What: where, Err: fmt.Errorf("TLS certificate verification failed: %w", tlsErr),
 			Fix: "set source.tls.ca_file (or sslrootcert in source.dsn) to the PEM file of the CA that signed the server's certificate, " +
@@ -285,28 +286,6 @@ func connectError(cfg *pgconn.Config, err error) error {
 		return &SetupError{What: where, Err: err, Fix: "check that Postgres is running and source.dsn has the right host and port", Transient: true}
 	}
 	return &SetupError{What: where, Err: err}
-}
-
-// tlsVerifyError returns the certificate verification failure in err's
-// chain, or nil.
-func tlsVerifyError(err error) error {
-	var (
-		ve  *tls.CertificateVerificationError
-		ua  x509.UnknownAuthorityError
-		he  x509.HostnameError
-		cie x509.CertificateInvalidError
-	)
-	switch {
-	case errors.As(err, &ve):
-		return ve
-	case errors.As(err, &ua):
-		return ua
-	case errors.As(err, &he):
-		return he
-	case errors.As(err, &cie):
-		return cie
-	}
-	return nil
 }
 
 // Connect opens a regular SQL connection.

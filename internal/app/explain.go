@@ -1,8 +1,6 @@
 package app
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	pgcapture "github.com/sluicecdc/sluice/capture/postgres"
+	"github.com/sluicecdc/sluice/internal/certerr"
 	"github.com/sluicecdc/sluice/internal/config"
 )
 
@@ -47,7 +46,7 @@ func explainCause(cfg *config.Config, err error) error {
 		return explainRegistryStatus(cfg, resp.StatusCode, err)
 	case errors.As(err, &uerr):
 		// Only the registry client speaks HTTP.
-		if v := certificateError(err); v != nil {
+		if v := certerr.Find(err); v != nil {
 			return fmt.Errorf("schema registry %s: TLS certificate verification failed (%w); fix: set schema_registry.tls.ca_file to the PEM file "+
 				"of the CA that signed the registry's certificate, and use a URL whose host the certificate names (or set schema_registry.tls.server_name)",
 				registryURL(cfg), err)
@@ -75,7 +74,7 @@ func explainCause(cfg *config.Config, err error) error {
 	case !cfg.Kafka.TLS.Enabled && strings.Contains(err.Error(), "tls alert record"):
 		// franz-go's guess when a TLS listener answers a plaintext request.
 		return fmt.Errorf("kafka: the listener at %s speaks TLS (%w); fix: set kafka.tls.enabled: true and kafka.tls.ca_file", brokers(cfg), err)
-	case certificateError(err) != nil:
+	case certerr.Find(err) != nil:
 		// Not HTTP, not Postgres: a broker's certificate.
 		return fmt.Errorf("kafka: TLS certificate verification failed for brokers %s (%w); fix: set kafka.tls.ca_file to the PEM file of the CA "+
 			"that signed the brokers' certificates, and list the brokers by a host name the certificates name (or set kafka.tls.server_name)",
@@ -126,26 +125,4 @@ func registryURL(cfg *config.Config) string {
 		return "(unparsable schema_registry.url)"
 	}
 	return registryOptions(cfg.SchemaRegistry.URL, cfg.SchemaRegistry, nil).URL
-}
-
-// certificateError returns the certificate verification failure in err's
-// chain, or nil.
-func certificateError(err error) error {
-	var (
-		ve  *tls.CertificateVerificationError
-		ua  x509.UnknownAuthorityError
-		he  x509.HostnameError
-		cie x509.CertificateInvalidError
-	)
-	switch {
-	case errors.As(err, &ve):
-		return ve
-	case errors.As(err, &ua):
-		return ua
-	case errors.As(err, &he):
-		return he
-	case errors.As(err, &cie):
-		return cie
-	}
-	return nil
 }

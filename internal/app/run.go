@@ -193,19 +193,10 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 	p.SetSource(src)
 
 	if plan.Snapshot != "" {
-		st.Phase.Store("snapshot")
-		sctx, cancel := context.WithCancel(ctx)
-		stopper.set(cancel)
-		err := snapshot.Postgres(sctx, src.PgConfig(), plan, p, snapshot.Options{
-			Parallelism: cfg.Snapshot.Parallelism, ProgressInterval: cfg.Snapshot.ProgressInterval,
-			Logger: log, Progress: st.Snapshot, Terminal: terminal(),
+		stopped, err := takeSnapshot(ctx, cfg, st, stopper, log, func(ctx context.Context, o snapshot.Options) error {
+			return snapshot.Postgres(ctx, src.PgConfig(), plan, p, o)
 		})
-		cancel()
-		if err != nil {
-			if stopper.req.Load() && errors.Is(err, context.Canceled) {
-				log.Info("stopped during the snapshot; it starts over at the next run")
-				return nil
-			}
+		if stopped || err != nil {
 			return err
 		}
 		if err := p.SnapshotDone(ctx, checkpoint.Position{LSN: plan.StartLSN}); err != nil {
@@ -270,4 +261,24 @@ func (o *observed) Commit(ctx context.Context, pos checkpoint.Position) error {
 func (o *observed) Idle(ctx context.Context, pos checkpoint.Position) error {
 	o.st.LastEvent.Store(time.Now().UnixMilli())
 	return o.Handler.Idle(ctx, pos)
+}
+
+// takeSnapshot runs a snapshot that the first stop signal cancels. A stop
+// during it is no error (stopped): the snapshot starts over at the next
+// run. The progress bar is drawn when stderr is a terminal.
+func takeSnapshot(ctx context.Context, cfg *config.Config, st *State, stopper *Stopper, log *slog.Logger,
+	run func(ctx context.Context, o snapshot.Options) error) (stopped bool, err error) {
+	st.Phase.Store("snapshot")
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopper.set(cancel)
+	err = run(sctx, snapshot.Options{
+		Parallelism: cfg.Snapshot.Parallelism, ProgressInterval: cfg.Snapshot.ProgressInterval,
+		Logger: log, Progress: st.Snapshot, Terminal: terminal(),
+	})
+	if err != nil && stopper.req.Load() && errors.Is(err, context.Canceled) {
+		log.Info("stopped during the snapshot; it starts over at the next run")
+		return true, nil
+	}
+	return false, err
 }

@@ -58,19 +58,12 @@ func runMySQLOnce(ctx context.Context, cfg *config.Config, conn *mycapture.ConnC
 	log.Info("mysql source", "flavor", plan.Server.Flavor, "version", plan.Server.Version, "server", plan.Server.Identity(), "tables", len(plan.Tables))
 
 	if plan.Snapshot {
-		st.Phase.Store("snapshot")
-		sctx, cancel := context.WithCancel(ctx)
-		stopper.set(cancel)
-		res, err := snapshot.MySQL(sctx, src, plan.Tables, p, snapshot.Options{
-			Parallelism: cfg.Snapshot.Parallelism, ProgressInterval: cfg.Snapshot.ProgressInterval,
-			Logger: log, Progress: st.Snapshot,
+		var res *snapshot.MySQLResult
+		stopped, err := takeSnapshot(ctx, cfg, st, stopper, log, func(ctx context.Context, o snapshot.Options) (err error) {
+			res, err = snapshot.MySQL(ctx, src, plan.Tables, p, o)
+			return err
 		})
-		cancel()
-		if err != nil {
-			if stopper.req.Load() && errors.Is(err, context.Canceled) {
-				log.Info("stopped during the snapshot; it starts over at the next run")
-				return nil
-			}
+		if stopped || err != nil {
 			return err
 		}
 		if err := p.SnapshotDone(ctx, res.Position); err != nil {

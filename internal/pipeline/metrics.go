@@ -60,8 +60,10 @@ func (m *Metrics) LagSeconds() float64 {
 	return max(0, time.Since(time.UnixMilli(ts)).Seconds())
 }
 
+// eventKey keys the per-table counters by the table's ID itself, so that
+// counting an event builds no string.
 type eventKey struct {
-	Table string
+	Table schema.TableID
 	Op    byte
 }
 
@@ -77,7 +79,7 @@ func (m *Metrics) event(t schema.TableID, op capture.Op, n int, sourceTsMs int64
 		m.CaughtUp.Store(false)
 	}
 	m.mu.Lock()
-	m.events[eventKey{t.String(), byte(op)}]++
+	m.events[eventKey{t, byte(op)}]++
 	m.mu.Unlock()
 	m.Bytes.Add(uint64(n))
 }
@@ -96,10 +98,11 @@ func (m *Metrics) EventCounts() map[string]map[string]uint64 {
 	defer m.mu.Unlock()
 	out := map[string]map[string]uint64{}
 	for k, v := range m.events {
-		if out[k.Table] == nil {
-			out[k.Table] = map[string]uint64{}
+		t := k.Table.String()
+		if out[t] == nil {
+			out[t] = map[string]uint64{}
 		}
-		out[k.Table][string(rune(k.Op))] = v
+		out[t][string(rune(k.Op))] = v
 	}
 	return out
 }
