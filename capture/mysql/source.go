@@ -276,6 +276,11 @@ func (s *Source) Run(ctx context.Context, h capture.Handler) error {
 		case <-time.After(backoff):
 		}
 		if s.stopping.Load() {
+			// A stop during the backoff returns without waiting for the
+			// server: when a transaction was interrupted, part of it is
+			// delivered and its end is not, so the caller must not commit
+			// what it holds of it (Handler contract: no Commit, no Idle
+			// while a transaction is in flight).
 			return nil
 		}
 		backoff = min(backoff*2, 30*time.Second)
@@ -387,7 +392,7 @@ func (s *Source) stream(ctx context.Context, h capture.Handler) error {
 	s.tables = map[uint64]*mapped{}
 	var hb time.Time
 	for {
-		if s.stopping.Load() && !s.txn.active {
+		if s.stopping.Load() && !s.inFlight() {
 			return errStopped
 		}
 		ectx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
@@ -398,10 +403,9 @@ func (s *Source) stream(ctx context.Context, h capture.Handler) error {
 				return ctx.Err()
 			}
 			if errors.Is(err, context.DeadlineExceeded) {
-				// Idle: nothing is in flight when no transaction is open.
-				if !s.txn.active && s.cfg.HeartbeatInterval > 0 && time.Since(hb) >= s.cfg.HeartbeatInterval {
+				if s.cfg.HeartbeatInterval > 0 && time.Since(hb) >= s.cfg.HeartbeatInterval {
 					hb = time.Now()
-					if err := h.Idle(ctx, s.committed); err != nil {
+					if err := s.idle(ctx, h); err != nil {
 						return err
 					}
 				}
@@ -413,13 +417,30 @@ func (s *Source) stream(ctx context.Context, h capture.Handler) error {
 		if err := s.handle(ctx, h, ev); err != nil {
 			return err
 		}
-		if _, ok := ev.Event.(*replication.GenericEvent); ok && isHeartbeat(ev.Header.EventType) && !s.txn.active {
+		if _, ok := ev.Event.(*replication.GenericEvent); ok && isHeartbeat(ev.Header.EventType) {
 			hb = time.Now()
-			if err := h.Idle(ctx, s.committed); err != nil {
+			if err := s.idle(ctx, h); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// inFlight reports whether part of a transaction may have been delivered
+// without its end: a transaction is open, or one interrupted by a lost
+// connection is still to be read again (s.skip > 0). Neither Idle nor a
+// graceful stop may then treat the last boundary as "nothing in flight":
+// the pipeline would commit the delivered part of the transaction under a
+// checkpoint placed before it [I1].
+func (s *Source) inFlight() bool { return s.txn.active || s.skip > 0 }
+
+// idle reports the last boundary to h when nothing is in flight (a quiet
+// stream or a binlog heartbeat).
+func (s *Source) idle(ctx context.Context, h capture.Handler) error {
+	if s.inFlight() {
+		return nil
+	}
+	return h.Idle(ctx, s.committed)
 }
 
 func isHeartbeat(t replication.EventType) bool {

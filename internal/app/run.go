@@ -232,8 +232,14 @@ func stream(ctx context.Context, src stoppable, p *pipeline.Pipeline, st *State,
 	st.Phase.Store("stopping")
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
-	if err := p.Checkpoint(cctx); err != nil {
+	committed, err := p.Finish(cctx)
+	if err != nil {
 		return fmt.Errorf("final checkpoint: %w", err)
+	}
+	if !committed {
+		log.Warn("stopped inside a source transaction whose connection was lost; the open Kafka transaction is aborted and read again from the checkpoint at the next start",
+			"position", p.Checkpointed().String())
+		return nil
 	}
 	log.Info("stopped; checkpoint committed", "position", p.Checkpointed().String())
 	return nil

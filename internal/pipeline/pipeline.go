@@ -372,6 +372,13 @@ func (p *Pipeline) Idle(ctx context.Context, pos checkpoint.Position) error {
 	if p.err != nil {
 		return p.err
 	}
+	if p.txnRecords > 0 {
+		// [I1] Part of a source transaction is in the open batch: the
+		// source is not idle, and pos (at or before that transaction's
+		// start) must not be committed with it. A source reports Idle
+		// only with nothing in flight; this guards the contract.
+		return nil
+	}
 	p.m.CaughtUp.Store(true)
 	if pos.LSN != 0 && pos.LSN < p.safe.LSN {
 		pos = p.safe // never move a checkpoint backwards
@@ -429,6 +436,25 @@ func (p *Pipeline) Checkpoint(ctx context.Context) error {
 		p.src.Ack(p.safe) // [I3]
 	}
 	return nil
+}
+
+// Finish commits, at a graceful stop, everything up to the last
+// transaction boundary the source reported. When the source stopped inside
+// a transaction (its connection was lost in the middle of one), part of
+// that transaction is in the open batch: in exactly-once mode the batch
+// cannot be committed without exposing the part [I1], so Finish commits
+// nothing and returns false; the caller closes the producer, which aborts
+// the batch, and the next run reads it again from the last checkpoint. In
+// at-least-once mode the checkpoint at the last boundary is written after
+// every event is acknowledged, as always [I2].
+func (p *Pipeline) Finish(ctx context.Context) (committed bool, err error) {
+	if p.txnRecords > 0 && p.prod.Transactional() {
+		return false, nil
+	}
+	if err := p.Checkpoint(ctx); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // Checkpointed returns the last durable checkpoint position.
