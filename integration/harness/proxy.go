@@ -20,6 +20,9 @@ type Proxy struct {
 	stall bool
 	delay time.Duration
 	cond  *sync.Cond
+
+	kafka bool         // client-to-server bytes are Kafka request frames
+	holds []*KafkaHold // pending holds, by API key
 }
 
 // NewProxy forwards a new loopback port to target until the test ends.
@@ -65,7 +68,11 @@ func (p *Proxy) accept() {
 		p.conns[s] = struct{}{}
 		p.mu.Unlock()
 		go p.pipe(c, s)
-		go p.pipe(s, c)
+		if p.kafka {
+			go p.pipeKafkaRequests(s, c)
+		} else {
+			go p.pipe(s, c)
+		}
 	}
 }
 

@@ -116,7 +116,14 @@ func excludeMap(cols []string) map[string]map[string]bool {
 // startPipeline connects the producer, checks the registry, creates the
 // internal topics and reads the stored checkpoint (nil when there is
 // none). The caller closes the producer.
-func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logger, st *State, kind schema.SourceKind) (*emit.Producer, pipeline.Options, *checkpoint.Checkpoint, error) {
+//
+// claim says whether the read is the one the run is decided on: it is
+// then made by loadCheckpoint, after the transactional.id is claimed. A
+// source that first takes a lock of its own on the database (Postgres:
+// the slot's) passes false and decides on loadCheckpoint's read once it
+// holds the lock, so that a second instance is refused by the lock before
+// it can fence the first.
+func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logger, st *State, kind schema.SourceKind, claim bool) (*emit.Producer, pipeline.Options, *checkpoint.Checkpoint, error) {
 	po := pipeline.Options{
 		Name: cfg.Name, Kind: kind, Tombstones: cfg.Kafka.Tombstones,
 		Partitions: int32(cfg.Kafka.Partitions), Replication: int16(cfg.Kafka.ReplicationFactor),
@@ -138,19 +145,12 @@ func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.
 	if err := pipeline.New(po, prod, env.Registry, nil).EnsureInternalTopics(ctx); err != nil {
 		return fail(err)
 	}
-	if kind == schema.MySQL && prod.Transactional() {
-		// Nothing on a MySQL server admits one reader at a time (a
-		// Postgres slot does), so the transactional.id is the lock: claim
-		// it before reading the checkpoint. An instance still running is
-		// fenced here and its open transaction aborted, so the checkpoint
-		// read below is the last it can ever commit; claimed later (at the
-		// first transaction), the other instance could commit changes
-		// after this read and they would be produced twice.
-		if _, _, err := prod.Client().ProducerID(ctx); err != nil {
-			return fail(fmt.Errorf("kafka: claiming transactional.id %s: %w", env.Kafka.TransactionalID, err))
-		}
+	var cp *checkpoint.Checkpoint
+	if claim {
+		cp, err = loadCheckpoint(ctx, cfg, env, prod)
+	} else {
+		cp, err = checkpoint.Load(ctx, env.Kafka.ClientOpts(), pipeline.OffsetsTopic(cfg.Name), cfg.Name)
 	}
-	cp, err := checkpoint.Load(ctx, env.Kafka.ClientOpts(), pipeline.OffsetsTopic(cfg.Name), cfg.Name)
 	if err != nil {
 		return fail(fmt.Errorf("reading checkpoint: %w", err))
 	}
@@ -160,8 +160,26 @@ func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.
 	return prod, po, cp, nil
 }
 
+// loadCheckpoint reads the stored checkpoint that a run is decided on. In
+// exactly-once mode it first claims the transactional.id: InitProducerId
+// makes the coordinator resolve the previous holder's transaction, so a
+// commit still on its way (an EndTxn whose outcome a crashed or restarted
+// producer never learnt) has ended committed or fenced before the read,
+// and an instance still running is fenced with its open transaction
+// aborted. The checkpoint read is then the last the id can ever commit;
+// read first, a commit landing after the read would have its events
+// produced twice (TestExactlyOnceClaimBeforeCheckpointRead).
+func loadCheckpoint(ctx context.Context, cfg *config.Config, env *Env, prod *emit.Producer) (*checkpoint.Checkpoint, error) {
+	if prod.Transactional() {
+		if _, _, err := prod.Client().ProducerID(ctx); err != nil {
+			return nil, fmt.Errorf("kafka: claiming transactional.id %s: %w", env.Kafka.TransactionalID, err)
+		}
+	}
+	return checkpoint.Load(ctx, env.Kafka.ClientOpts(), pipeline.OffsetsTopic(cfg.Name), cfg.Name)
+}
+
 func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logger, st *State, stopper *Stopper, started func()) error {
-	prod, po, cp, err := startPipeline(ctx, cfg, env, log, st, schema.Postgres)
+	prod, po, cp, err := startPipeline(ctx, cfg, env, log, st, schema.Postgres, false)
 	if err != nil {
 		return err
 	}
@@ -172,7 +190,7 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 		return err
 	}
 	reload := func(ctx context.Context) (*checkpoint.Checkpoint, error) {
-		return checkpoint.Load(ctx, env.Kafka.ClientOpts(), pipeline.OffsetsTopic(cfg.Name), cfg.Name)
+		return loadCheckpoint(ctx, cfg, env, prod) // with the slot's lock held
 	}
 	src, plan, err := pgcapture.Open(ctx, pgcapture.Config{
 		DSN: cfg.Source.DSN, TLS: stls, Slot: cfg.Source.Postgres.Slot, Publication: cfg.Source.Postgres.Publication,

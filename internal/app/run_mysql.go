@@ -37,7 +37,7 @@ func runMySQL(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logge
 }
 
 func runMySQLOnce(ctx context.Context, cfg *config.Config, conn *mycapture.ConnConfig, env *Env, log *slog.Logger, st *State, stopper *Stopper, started func()) error {
-	prod, po, cp, err := startPipeline(ctx, cfg, env, log, st, schema.MySQL)
+	prod, po, cp, err := startPipeline(ctx, cfg, env, log, st, schema.MySQL, true)
 	if err != nil {
 		return err
 	}
