@@ -637,16 +637,14 @@ func (s *Source) query(ctx context.Context, h capture.Handler, ev *replication.B
 	case stmtXA:
 		return fmt.Errorf("mysql: XA transaction at %s:%d (%.40s): XA transactions are not supported; commit them without XA", s.file, ev.Header.LogPos, q)
 	}
-	if s.txn.begun {
-		// A statement inside BEGIN ... COMMIT other than the above: it
-		// changes no row (rows come as row events) and ends nothing.
-		return nil
-	}
 	if !s.txn.active {
 		s.beginTxn()
 	}
 	if classify(q) == stmtDDL {
-		// Any DDL may change what information_schema says.
+		// A DDL statement, on its own or inside an event group (MySQL
+		// 8.0.21+ logs CREATE TABLE ... SELECT as BEGIN, the CREATE, its
+		// rows and COMMIT; MariaDB as a group that opens with the
+		// CREATE). Any DDL may change what information_schema says.
 		clear(s.info)
 		db := string(e.Schema)
 		if !systemDatabases[strings.ToLower(db)] {
@@ -656,6 +654,11 @@ func (s *Source) query(ctx context.Context, h capture.Handler, ev *replication.B
 				return err
 			}
 		}
+	}
+	if s.txn.begun {
+		// Inside BEGIN ... COMMIT: the statement changes no row (rows
+		// come as row events) and ends nothing.
+		return nil
 	}
 	// A statement outside BEGIN is a transaction of its own.
 	return s.commit(ctx, h, ev)
