@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/linkedin/goavro/v2"
@@ -37,6 +38,37 @@ type Codec struct {
 	keyType []ColumnType
 }
 
+// TableError reports a table version that cannot be mapped to Avro: a
+// column type without a mapping, a key column excluded, two columns that
+// become one Avro field. The version is in the source's log, so a restart
+// would meet it again: it stops Sluice.
+type TableError struct {
+	Table  TableID
+	Column string // empty when the table as a whole is at fault
+	Type   string // the column's source type, when that is the cause
+	Err    error
+	Fix    string
+}
+
+func (e *TableError) Error() string {
+	s := "table " + e.Table.String()
+	if e.Column != "" {
+		s += " column " + strconv.Quote(e.Column)
+	}
+	if e.Type != "" {
+		s += " (" + e.Type + ")"
+	}
+	s += ": " + e.Err.Error()
+	if e.Fix != "" {
+		s += "; fix: " + e.Fix
+	}
+	return s
+}
+
+func (e *TableError) Unwrap() error { return e.Err }
+
+var errKeyExcluded = errors.New("is part of the key and cannot be excluded")
+
 // CodecOptions select what a Codec emits.
 type CodecOptions struct {
 	Kind SourceKind
@@ -66,17 +98,20 @@ func NewCodec(topic string, t *Table, o CodecOptions) (*Codec, error) {
 		col := &t.Columns[i]
 		if o.Exclude[col.Name] {
 			if isKey[i] {
-				return nil, fmt.Errorf("table %s: column %q is part of the key and cannot be excluded", t.ID, col.Name)
+				return nil, &TableError{Table: t.ID, Column: col.Name, Err: errKeyExcluded,
+					Fix: "remove " + t.ID.String() + "." + col.Name + " from source.exclude_columns (a key column keys the topic)"}
 			}
 			continue
 		}
 		ct, err := mapper(col)
 		if err != nil {
-			return nil, fmt.Errorf("table %s column %q (%s): %w", t.ID, col.Name, col.Type, err)
+			return nil, &TableError{Table: t.ID, Column: col.Name, Type: col.Type, Err: err,
+				Fix: "exclude the column (source.exclude_columns: [" + t.ID.String() + "." + col.Name + "]) or change its type"}
 		}
 		fname := AvroName(col.Name)
 		if prev, dup := seen[fname]; dup {
-			return nil, fmt.Errorf("table %s: columns %q and %q both become Avro field %q", t.ID, prev, col.Name, fname)
+			return nil, &TableError{Table: t.ID, Column: col.Name, Err: fmt.Errorf("columns %q and %q both become Avro field %q", prev, col.Name, fname),
+				Fix: "rename one of the columns, or exclude one with source.exclude_columns"}
 		}
 		seen[fname] = col.Name
 		c.cols = append(c.cols, i)
@@ -94,7 +129,8 @@ func NewCodec(topic string, t *Table, o CodecOptions) (*Codec, error) {
 			col := &t.Columns[k]
 			ct, err := mapper(col)
 			if err != nil {
-				return nil, fmt.Errorf("table %s key column %q (%s): %w", t.ID, col.Name, col.Type, err)
+				return nil, &TableError{Table: t.ID, Column: col.Name, Type: col.Type, Err: err,
+					Fix: "change the key column's type; docs/TYPES.md lists the supported types"}
 			}
 			c.keyCols = append(c.keyCols, k)
 			c.keyType = append(c.keyType, ct)
@@ -129,11 +165,11 @@ func NewCodec(topic string, t *Table, o CodecOptions) (*Codec, error) {
 	c.ValueSchema = string(b)
 	if c.KeySchema != "" {
 		if _, err := goavro.NewCodec(c.KeySchema); err != nil {
-			return nil, fmt.Errorf("table %s: key schema invalid: %w", t.ID, err)
+			return nil, &TableError{Table: t.ID, Err: fmt.Errorf("key schema invalid: %w", err)}
 		}
 	}
 	if _, err := goavro.NewCodec(c.ValueSchema); err != nil {
-		return nil, fmt.Errorf("table %s: value schema invalid: %w", t.ID, err)
+		return nil, &TableError{Table: t.ID, Err: fmt.Errorf("value schema invalid: %w", err)}
 	}
 	return c, nil
 }

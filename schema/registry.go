@@ -45,7 +45,7 @@ func NewRegistry(o RegistryOptions) (*Registry, error) {
 	}
 	cl, err := sr.NewClient(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("schema registry %s: %w", o.URL, err)
+		return nil, fmt.Errorf("%w %s: %w", ErrRegistry, o.URL, err)
 	}
 	return &Registry{cl: cl, ids: map[string]int{}, byID: map[int]string{}}, nil
 }
@@ -71,7 +71,7 @@ func (r *Registry) Register(ctx context.Context, subject, schema string) (int, e
 				"a column type change is not backward compatible: set the subject's compatibility to NONE "+
 				"(PUT /config/%s {\"compatibility\":\"NONE\"}) if consumers can cope, then restart: %w: %w", subject, re.Message, subject, ErrIncompatible, err)
 		}
-		return 0, fmt.Errorf("schema registry: register subject %q: %w", subject, err)
+		return 0, fmt.Errorf("%w: register subject %q: %w", ErrRegistry, subject, err)
 	}
 	r.mu.Lock()
 	r.ids[k] = ss.ID
@@ -90,7 +90,7 @@ func (r *Registry) SchemaByID(ctx context.Context, id int) (string, error) {
 	}
 	sch, err := r.cl.SchemaByID(ctx, id)
 	if err != nil {
-		return "", fmt.Errorf("schema registry: schema id %d: %w", id, err)
+		return "", fmt.Errorf("%w: schema id %d: %w", ErrRegistry, id, err)
 	}
 	r.mu.Lock()
 	r.byID[id] = sch.Schema
@@ -102,10 +102,14 @@ func (r *Registry) SchemaByID(ctx context.Context, id int) (string, error) {
 func (r *Registry) Ping(ctx context.Context) error {
 	_, err := r.cl.Subjects(ctx)
 	if err != nil {
-		return fmt.Errorf("schema registry not reachable: %w", err)
+		return fmt.Errorf("%w not reachable: %w", ErrRegistry, err)
 	}
 	return nil
 }
+
+// ErrRegistry matches (errors.Is) every error of a request to the schema
+// registry; its text is the start of their messages.
+var ErrRegistry = errors.New("schema registry")
 
 // ErrIncompatible reports a schema the registry rejected as incompatible
 // with the subject's previous version.

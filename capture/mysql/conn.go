@@ -13,28 +13,12 @@ import (
 	"time"
 
 	driver "github.com/go-sql-driver/mysql"
+
+	"github.com/sluicecdc/sluice/capture"
 )
 
-// SetupError is a prerequisite that is not met: What failed, the
-// underlying error, and what to do about it.
-type SetupError struct {
-	What string
-	Err  error
-	Fix  string
-	// Transient marks a failure that may pass by itself (the server is
-	// unreachable or restarting); a running instance retries it.
-	Transient bool
-}
-
-func (e *SetupError) Error() string {
-	s := e.What + ": " + e.Err.Error()
-	if e.Fix != "" {
-		s += "; fix: " + e.Fix
-	}
-	return s
-}
-
-func (e *SetupError) Unwrap() error { return e.Err }
+// SetupError is capture.SetupError, the one setup error of every source.
+type SetupError = capture.SetupError
 
 // ConnConfig is a parsed source.dsn.
 type ConnConfig struct {

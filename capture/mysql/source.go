@@ -567,7 +567,7 @@ func (s *Source) handle(ctx context.Context, h capture.Handler, ev *replication.
 		}
 	case *replication.GenericEvent:
 		if ev.Header.EventType == replication.XA_PREPARE_LOG_EVENT {
-			return fmt.Errorf("mysql: XA transaction at %s:%d: XA transactions are not supported; commit them without XA", s.file, ev.Header.LogPos)
+			return s.xaError(ev, "XA PREPARE")
 		}
 	}
 	return nil
@@ -635,7 +635,7 @@ func (s *Source) query(ctx context.Context, h capture.Handler, ev *replication.B
 	case stmtSavepoint:
 		return nil
 	case stmtXA:
-		return fmt.Errorf("mysql: XA transaction at %s:%d (%.40s): XA transactions are not supported; commit them without XA", s.file, ev.Header.LogPos, q)
+		return s.xaError(ev, fmt.Sprintf("%.40s", q))
 	}
 	if !s.txn.active {
 		s.beginTxn()
@@ -662,6 +662,16 @@ func (s *Source) query(ctx context.Context, h capture.Handler, ev *replication.B
 	}
 	// A statement outside BEGIN is a transaction of its own.
 	return s.commit(ctx, h, ev)
+}
+
+// xaError reports an XA transaction in the binlog: Sluice cannot capture
+// one (its rows are logged at XA PREPARE, its outcome later and apart), and
+// the event stays in the binlog, so the error stops Sluice rather than
+// restarting it into the same event.
+func (s *Source) xaError(ev *replication.BinlogEvent, stmt string) error {
+	return &capture.UnsupportedError{What: fmt.Sprintf("mysql binlog at %s:%d", s.file, ev.Header.LogPos),
+		Err: fmt.Errorf("XA transaction (%s): XA transactions are not supported", stmt),
+		Fix: "commit the application's transactions without XA; to go past this one, start a new instance (a new name) with a new snapshot"}
 }
 
 // commit ends the transaction at the end of ev [I1].

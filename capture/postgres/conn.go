@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/sluicecdc/sluice/capture"
 	"github.com/sluicecdc/sluice/internal/certerr"
 )
 
@@ -220,26 +221,8 @@ func withoutPassword(err error, password string) error {
 	return &redactedError{msg: msg, err: err}
 }
 
-// SetupError is a prerequisite that is not met: What failed, the
-// underlying error, and what to do about it.
-type SetupError struct {
-	What string
-	Err  error
-	Fix  string
-	// Transient marks a failure that may pass by itself (the server is
-	// unreachable or restarting); a running instance retries it.
-	Transient bool
-}
-
-func (e *SetupError) Error() string {
-	s := e.What + ": " + e.Err.Error()
-	if e.Fix != "" {
-		s += "; fix: " + e.Fix
-	}
-	return s
-}
-
-func (e *SetupError) Unwrap() error { return e.Err }
+// SetupError is capture.SetupError, the one setup error of every source.
+type SetupError = capture.SetupError
 
 // connectError turns a connection failure into an error naming the
 // cause and the fix. Its text never holds the password: pgconn's errors do

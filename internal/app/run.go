@@ -199,7 +199,7 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 		Logger: log, ReloadCheckpoint: reload,
 	}, cp, cfg.Snapshot.Mode)
 	if err != nil {
-		return err
+		return capture.FromSource(err)
 	}
 	defer src.Close()
 	started()
@@ -245,7 +245,7 @@ func stream(ctx context.Context, src stoppable, p *pipeline.Pipeline, st *State,
 	st.Phase.Store("streaming")
 	stopper.set(src.Stop)
 	if err := src.Run(ctx, &observed{Handler: p, st: st}); err != nil {
-		return err
+		return capture.FromSource(err)
 	}
 	st.Phase.Store("stopping")
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
@@ -296,10 +296,10 @@ func takeSnapshot(ctx context.Context, cfg *config.Config, st *State, stopper *S
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stopper.set(cancel)
-	err = run(sctx, snapshot.Options{
+	err = capture.FromSource(run(sctx, snapshot.Options{
 		Parallelism: cfg.Snapshot.Parallelism, ProgressInterval: cfg.Snapshot.ProgressInterval,
 		Logger: log, Progress: st.Snapshot, Terminal: terminal(),
-	})
+	}))
 	if err != nil && stopper.req.Load() && errors.Is(err, context.Canceled) {
 		log.Info("stopped during the snapshot; it starts over at the next run")
 		return true, nil

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/sluicecdc/sluice/capture"
+
 	mycapture "github.com/sluicecdc/sluice/capture/mysql"
 	"github.com/sluicecdc/sluice/internal/config"
 	"github.com/sluicecdc/sluice/internal/pipeline"
@@ -48,7 +50,7 @@ func runMySQLOnce(ctx context.Context, cfg *config.Config, conn *mycapture.ConnC
 		Logger: log,
 	}, cp, cfg.Snapshot.Mode)
 	if err != nil {
-		return err
+		return capture.FromSource(err)
 	}
 	defer src.Close()
 	started()

@@ -1,0 +1,111 @@
+package app
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluicecdc/sluice/capture"
+	"github.com/sluicecdc/sluice/emit"
+	"github.com/sluicecdc/sluice/internal/config"
+	"github.com/sluicecdc/sluice/schema"
+)
+
+// Fatal reports whether err must stop Sluice rather than restart the
+// pipeline from the last checkpoint. It is the one place that decides; it
+// looks at error types and sentinels, never at message text.
+//
+// Restarting is always safe, because nothing after the last checkpoint was
+// acknowledged [I2, I3]; it is useless when the cause is in the
+// configuration, the data or another process, and then a restart loop only
+// hides the error from the person who must act. So:
+//
+// Fatal, with the reason:
+//
+//   - *config.Error: the configuration is wrong; it does not change by
+//     itself.
+//   - *capture.SetupError without Transient: a prerequisite of the source
+//     (a setting, a privilege, a missing or dropped slot, purged binlogs,
+//     another server) needs a person.
+//   - *capture.UnsupportedError: something in the source's log that Sluice
+//     cannot capture (an XA transaction); it stays in the log, so a
+//     restart meets it again.
+//   - *schema.TableError: a table version that cannot be mapped (a type
+//     without mapping, a key column excluded); it is in the log too.
+//   - *schema.ValueError: a value that cannot be represented [I5]; the
+//     same row comes again after a restart.
+//   - *emit.RecordTooLargeError: the brokers refuse the record; the same
+//     record comes again.
+//   - emit.ErrFenced: another instance of the same name took over; this
+//     one must stop, not fight it.
+//   - schema.ErrIncompatible: the registry refuses the schema until a
+//     person changes the subject's compatibility.
+//   - Kafka authorization failures (topic, cluster, transactional id): ACLs
+//     change only by a person.
+//
+// Transient (restart from the last checkpoint, with backoff): everything
+// else, in particular a *capture.SetupError with Transient (the database
+// unreachable or restarting), a dropped connection, a restarted broker, a
+// Kafka transaction whose outcome is unknown, a registry that does not
+// answer.
+func Fatal(err error) bool {
+	var (
+		ce  *config.Error
+		se  *capture.SetupError
+		ue  *capture.UnsupportedError
+		te  *schema.TableError
+		ve  *schema.ValueError
+		tl  *emit.RecordTooLargeError
+		kse *kerr.Error
+	)
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ue), errors.As(err, &te), errors.As(err, &ve), errors.As(err, &tl):
+		return true
+	case errors.As(err, &se):
+		return !se.Transient
+	case errors.Is(err, emit.ErrFenced), errors.Is(err, schema.ErrIncompatible):
+		return true
+	case errors.As(err, &kse):
+		return authorizationFailed(kse)
+	}
+	return false
+}
+
+// authorizationFailed reports the Kafka errors that only an ACL change by
+// a person can clear.
+func authorizationFailed(e *kerr.Error) bool {
+	switch e {
+	case kerr.TopicAuthorizationFailed, kerr.ClusterAuthorizationFailed, kerr.TransactionalIDAuthorizationFailed,
+		kerr.GroupAuthorizationFailed:
+		return true
+	}
+	return false
+}
+
+// errorKind classifies an error for the sluice_errors_total metric.
+func errorKind(err error) string {
+	var (
+		ce  *config.Error
+		se  *capture.SetupError
+		ue  *capture.UnsupportedError
+		te  *schema.TableError
+		ve  *schema.ValueError
+		tl  *emit.RecordTooLargeError
+		kse *kerr.Error
+	)
+	msg := err.Error()
+	switch {
+	case errors.As(err, &ce):
+		return "config"
+	case errors.As(err, &ve), errors.As(err, &te):
+		return "value"
+	case errors.As(err, &tl), errors.Is(err, emit.ErrFenced), errors.As(err, &kse), strings.HasPrefix(msg, "kafka"):
+		return "kafka"
+	case errors.Is(err, schema.ErrIncompatible), errors.Is(err, schema.ErrRegistry):
+		return "registry"
+	case errors.As(err, &se), errors.As(err, &ue), errors.Is(err, capture.ErrSource):
+		return "source"
+	}
+	return "other"
+}
