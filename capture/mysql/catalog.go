@@ -4,46 +4,23 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 
+	"github.com/sluicecdc/sluice/capture"
 	"github.com/sluicecdc/sluice/schema"
 )
 
-// Filter selects captured tables.
-type Filter struct {
-	Include []string // "<database>.<table>" globs; empty = all user tables
-	Exclude []string
-}
+// Filter selects the captured tables (capture.Filter).
+type Filter = capture.Filter
 
 // systemDatabases are never captured.
 var systemDatabases = map[string]bool{"mysql": true, "information_schema": true, "performance_schema": true, "sys": true}
 
-// Match reports whether the table is captured.
-func (f *Filter) Match(id schema.TableID) bool {
-	if systemDatabases[strings.ToLower(id.Namespace)] {
-		return false
-	}
-	s := id.String()
-	if len(f.Include) > 0 {
-		ok := false
-		for _, p := range f.Include {
-			if m, _ := path.Match(p, s); m {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	for _, p := range f.Exclude {
-		if m, _ := path.Match(p, s); m {
-			return false
-		}
-	}
-	return true
+// captured reports whether f captures the table; tables of the system
+// databases never are.
+func captured(f *Filter, id schema.TableID) bool {
+	return !systemDatabases[strings.ToLower(id.Namespace)] && f.Match(id)
 }
 
 // querier is a *sql.DB, *sql.Conn or *sql.Tx.
@@ -87,28 +64,37 @@ func Collations(ctx context.Context, q querier) (map[uint64]string, error) {
 	return out, nil
 }
 
-// ListTables returns the captured base tables, sorted by name.
-func ListTables(ctx context.Context, q querier, f *Filter) ([]schema.TableID, error) {
+// ListTables returns the captured base tables, sorted by name, after
+// checking the include list against every user table (Filter.Verify); the
+// warnings name globs that match nothing.
+func ListTables(ctx context.Context, q querier, f *Filter) (tables []schema.TableID, warnings []string, err error) {
 	rows, err := q.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE'`)
 	if err != nil {
-		return nil, fmt.Errorf("mysql: listing tables: %w", err)
+		return nil, nil, fmt.Errorf("mysql: listing tables: %w", err)
 	}
 	defer rows.Close()
-	var out []schema.TableID
+	var out, all []schema.TableID
 	for rows.Next() {
 		var id schema.TableID
 		if err := rows.Scan(&id.Namespace, &id.Name); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		if systemDatabases[strings.ToLower(id.Namespace)] {
+			continue
+		}
+		all = append(all, id)
 		if f.Match(id) {
 			out = append(out, id)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("mysql: listing tables: %w", err)
+		return nil, nil, fmt.Errorf("mysql: listing tables: %w", err)
+	}
+	if warnings, err = f.Verify(all); err != nil {
+		return nil, nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
-	return out, nil
+	return out, warnings, nil
 }
 
 // infoColumn is a column as information_schema describes it today.

@@ -150,8 +150,12 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 	if s.colls, err = Collations(ctx, s.db); err != nil {
 		return nil, nil, err
 	}
-	if plan.Tables, err = ListTables(ctx, s.db, &cfg.Filter); err != nil {
+	var warnings []string
+	if plan.Tables, warnings, err = ListTables(ctx, s.db, &cfg.Filter); err != nil {
 		return nil, nil, err
+	}
+	for _, w := range warnings {
+		s.log.Warn(w)
 	}
 	if len(plan.Tables) == 0 {
 		return nil, nil, &SetupError{What: "source.tables", Err: errors.New("no table matches"),
@@ -701,7 +705,7 @@ func (s *Source) commit(ctx context.Context, h capture.Handler, ev *replication.
 
 func (s *Source) tableMap(ctx context.Context, h capture.Handler, ev *replication.BinlogEvent, e *replication.TableMapEvent) error {
 	id := schema.TableID{Namespace: string(e.Schema), Name: string(e.Table)}
-	m := &mapped{id: id, captured: s.cfg.Filter.Match(id)}
+	m := &mapped{id: id, captured: captured(&s.cfg.Filter, id)}
 	s.tables[e.TableID] = m
 	if !m.captured {
 		return nil

@@ -3,42 +3,16 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"path"
 	"sort"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sluicecdc/sluice/capture"
 	"github.com/sluicecdc/sluice/schema"
 )
 
-// Filter selects captured tables and columns.
-type Filter struct {
-	Include []string // "<schema>.<table>" globs; empty = all user tables
-	Exclude []string
-}
-
-// Match reports whether the table is captured.
-func (f *Filter) Match(id schema.TableID) bool {
-	s := id.String()
-	if len(f.Include) > 0 {
-		ok := false
-		for _, p := range f.Include {
-			if m, _ := path.Match(p, s); m {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	for _, p := range f.Exclude {
-		if m, _ := path.Match(p, s); m {
-			return false
-		}
-	}
-	return true
-}
+// Filter selects the captured tables (capture.Filter).
+type Filter = capture.Filter
 
 // catalog reads type and table definitions. Types never change meaning
 // for a given OID, so they are cached for the life of the process.
@@ -135,32 +109,41 @@ type tableRef struct {
 	RelID uint32
 }
 
-// listTables returns the captured user tables, sorted by name.
-func (c *catalog) listTables(ctx context.Context, f *Filter) ([]tableRef, error) {
+// listTables returns the captured user tables, sorted by name, after
+// checking the include list against every user table (Filter.Verify).
+func (c *catalog) listTables(ctx context.Context, f *Filter) ([]tableRef, []string, error) {
 	rows, err := c.conn.Query(ctx, `
 SELECT c.oid, n.nspname, c.relname
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'`)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: listing tables: %w", err)
+		return nil, nil, fmt.Errorf("postgres: listing tables: %w", err)
 	}
-	var out []tableRef
+	var (
+		out []tableRef
+		all []schema.TableID
+	)
 	for rows.Next() {
 		var r tableRef
 		if err := rows.Scan(&r.RelID, &r.ID.Namespace, &r.ID.Name); err != nil {
 			rows.Close()
-			return nil, err
+			return nil, nil, err
 		}
+		all = append(all, r.ID)
 		if f.Match(r.ID) {
 			out = append(out, r)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: listing tables: %w", err)
+		return nil, nil, fmt.Errorf("postgres: listing tables: %w", err)
+	}
+	warnings, err := f.Verify(all)
+	if err != nil {
+		return nil, nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID.String() < out[j].ID.String() })
-	return out, nil
+	return out, warnings, nil
 }
 
 // describe reads a table's current definition from the catalog. It is

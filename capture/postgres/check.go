@@ -105,9 +105,9 @@ type TableCheck struct {
 	ReplicaIdentity string
 }
 
-// CheckTables returns the captured tables (Filter applied, sorted by name)
-// with the current role's privileges on them.
-func CheckTables(ctx context.Context, conn *pgx.Conn, f *Filter) ([]TableCheck, error) {
+// CheckTables returns every user table (sorted by name; the caller applies
+// the Filter) with the current role's privileges on it.
+func CheckTables(ctx context.Context, conn *pgx.Conn) ([]TableCheck, error) {
 	// The same set of relations as catalog.listTables.
 	rows, err := conn.Query(ctx, `
 SELECT n.nspname, c.relname,
@@ -132,9 +132,7 @@ ORDER BY n.nspname, c.relname`)
 			rows.Close()
 			return nil, fmt.Errorf("postgres: listing tables: %w", err)
 		}
-		if f.Match(t.ID) {
-			out = append(out, t)
-		}
+		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: listing tables: %w", err)

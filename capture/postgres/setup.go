@@ -104,8 +104,12 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 			Err: fmt.Errorf("the checkpoint belongs to server %s but source.dsn reaches server %s", cp.ServerID, ident.SystemID),
 			Fix: "point source.dsn at the original server, or give this source a new name (a new name starts over with a snapshot)"}
 	}
-	if plan.Tables, err = s.cat.listTables(ctx, &cfg.Filter); err != nil {
+	var warnings []string
+	if plan.Tables, warnings, err = s.cat.listTables(ctx, &cfg.Filter); err != nil {
 		return nil, nil, err
+	}
+	for _, w := range warnings {
+		s.log.Warn(w)
 	}
 	if len(plan.Tables) == 0 {
 		return nil, nil, &SetupError{What: "source.tables", Err: errors.New("no table matches"),

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/sluicecdc/sluice/capture"
 	pgcapture "github.com/sluicecdc/sluice/capture/postgres"
 	"github.com/sluicecdc/sluice/checkpoint"
 	"github.com/sluicecdc/sluice/emit"
@@ -111,6 +112,23 @@ func (r *CheckReport) FailErr(what string, err error, fix string) {
 		return
 	}
 	r.Fail(what, err.Error(), fix)
+}
+
+// checkFilter fails for each literal name of source.tables that matches no
+// table (naming the closest ones) and warns for each glob that matches
+// none, as run refuses and warns (capture.Filter.Verify).
+func checkFilter(r *CheckReport, what string, f *capture.Filter, all []schema.TableID) {
+	warnings, err := f.Verify(all)
+	for _, w := range warnings {
+		r.Warn(what, w, "check the pattern (case-sensitive <namespace>.<table>)")
+	}
+	var se *capture.SetupError
+	switch {
+	case errors.As(err, &se):
+		r.Fail(what, se.Err.Error(), se.Fix)
+	case err != nil:
+		r.Fail(what, err.Error(), "")
+	}
 }
 
 // Failed reports whether any check failed.
@@ -683,11 +701,21 @@ func (postgresChecker) CheckSource(ctx context.Context, c *CheckEnv) []string {
 	}
 	checkSlotCapacity(r, si, slot)
 
-	tables, err := pgcapture.CheckTables(cctx, conn, &pgcapture.Filter{Include: cfg.Source.Tables, Exclude: cfg.Source.ExcludeTables})
+	all, err := pgcapture.CheckTables(cctx, conn)
 	if err != nil {
 		r.Fail("postgres tables", err.Error(), "")
 		return nil
 	}
+	var tables []pgcapture.TableCheck
+	ids := make([]schema.TableID, len(all))
+	f := &capture.Filter{Include: cfg.Source.Tables, Exclude: cfg.Source.ExcludeTables}
+	for i, t := range all {
+		ids[i] = t.ID
+		if f.Match(t.ID) {
+			tables = append(tables, t)
+		}
+	}
+	checkFilter(r, "postgres source.tables", f, ids)
 	if len(tables) == 0 {
 		r.Fail("postgres source.tables", "no table matches",
 			"check the table names (case-sensitive, <schema>.<table>) and that the user can see them")

@@ -129,10 +129,13 @@ func (mysqlChecker) CheckSource(ctx context.Context, c *CheckEnv) []string {
 
 	// The captured tables.
 	var topics []string
-	tables, err := mycapture.ListTables(cctx, db, &mycapture.Filter{Include: cfg.Source.Tables, Exclude: cfg.Source.ExcludeTables})
+	tables, warnings, err := mycapture.ListTables(cctx, db, &mycapture.Filter{Include: cfg.Source.Tables, Exclude: cfg.Source.ExcludeTables})
+	for _, w := range warnings {
+		r.Warn("mysql source.tables", w, "check the pattern")
+	}
 	switch {
 	case err != nil:
-		mysqlFail(r, "mysql tables", err, "")
+		mysqlFail(r, "mysql source.tables", err, "")
 	case len(tables) == 0:
 		r.Fail("mysql source.tables", "no table matches",
 			"check the names (<database>.<table>, <database>.*) and that the user may see the tables (GRANT SELECT ON <database>.* TO '"+conn.User+"'@'<host>')")
