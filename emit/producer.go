@@ -36,6 +36,10 @@ type Options struct {
 	// OnAck, when set, is called with each record's time from produce to
 	// acknowledgement.
 	OnAck func(time.Duration)
+	// OnCommit, when set, is called as Commit begins (true) and as it
+	// returns (false), so that a liveness probe can tell a commit that
+	// hangs from a producer with nothing to do.
+	OnCommit func(begun bool)
 }
 
 // ClientOpts returns the franz-go options shared by every client Sluice
@@ -73,6 +77,8 @@ type Producer struct {
 	// broker that keeps dropping connections without ever timing the
 	// records out, and a pipeline must not hang silently.
 	commitTimeout time.Duration
+
+	onCommit func(begun bool)
 
 	mu  sync.Mutex
 	err error // first delivery error, sticky
@@ -126,7 +132,7 @@ func NewProducer(o Options) (*Producer, error) {
 	if ct <= 0 {
 		ct = 4 * time.Minute
 	}
-	return &Producer{cl: cl, txn: o.TransactionalID != "", log: log, commitTimeout: ct}, nil
+	return &Producer{cl: cl, txn: o.TransactionalID != "", log: log, commitTimeout: ct, onCommit: o.OnCommit}, nil
 }
 
 // Client returns the underlying client (for admin requests).
@@ -190,6 +196,10 @@ func (p *Producer) Err() error {
 // exactly-once mode the transaction was aborted or its outcome is unknown,
 // and the caller must resume from the last committed checkpoint.
 func (p *Producer) Commit(ctx context.Context, tail ...*kgo.Record) error {
+	if p.onCommit != nil {
+		p.onCommit(true)
+		defer p.onCommit(false)
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.commitTimeout)
 	defer cancel()
 	if !p.txn {

@@ -55,7 +55,6 @@ func emittedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	st := app.NewState()
 	st.Phase.Store("streaming")
-	st.LastEvent.Store(time.Now().UnixMilli())
 	st.Metrics.Bytes.Store(12345)
 	st.Metrics.Commits.Store(7)
 	st.Metrics.LastCommitUnixMs.Store(time.Now().Add(-2 * time.Second).UnixMilli())

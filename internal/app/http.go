@@ -9,32 +9,26 @@ import (
 	"net/http"
 	"sort"
 	"time"
+
+	"github.com/sluicecdc/sluice/internal/config"
 )
 
-// ReadyStaleAfter is how long the source may go without an event, a
-// commit or an idle position before /readyz reports not ready. Idle
-// sources report positions at least every heartbeat / status interval.
-const ReadyStaleAfter = 60 * time.Second
-
-// ServeHTTP serves /metrics, /healthz and /readyz on addr until ctx ends.
-// It returns once listening, or an error naming the address.
-func ServeHTTP(ctx context.Context, addr string, st *State, log *slog.Logger) error {
+// ServeHTTP serves /metrics, /healthz and /readyz on h.Listen until ctx
+// ends, with the probe thresholds of h. It returns once listening, or an
+// error naming the address.
+func ServeHTTP(ctx context.Context, h config.HTTP, st *State, log *slog.Logger) error {
+	addr := h.Listen
 	if addr == "" {
 		return nil
 	}
+	st.SetProbeTimeouts(h.ReadinessTimeout, h.LivenessTimeout)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("http.listen %s: %w (choose a free address or set http.listen to \"\" to disable)", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		ok, why := st.Ready()
-		if !ok {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-		_, _ = fmt.Fprintln(w, why)
-	})
+	mux.HandleFunc("/healthz", probeHandler(st.Live))
+	mux.HandleFunc("/readyz", probeHandler(st.Ready))
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		st.WriteMetrics(w)
@@ -45,6 +39,7 @@ func ServeHTTP(ctx context.Context, addr string, st *State, log *slog.Logger) er
 			log.Error("http server stopped", "err", err)
 		}
 	}()
+	go st.sampleProgress(ctx, time.Second)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -52,24 +47,6 @@ func ServeHTTP(ctx context.Context, addr string, st *State, log *slog.Logger) er
 		_ = srv.Shutdown(sctx)
 	}()
 	return nil
-}
-
-// Ready reports whether the instance is streaming and its position moves
-// (or the source reports being idle).
-func (s *State) Ready() (bool, string) {
-	phase, _ := s.Phase.Load().(string)
-	if phase != "streaming" {
-		return false, "not ready: " + phase
-	}
-	last := s.LastEvent.Load()
-	if last == 0 {
-		return false, "not ready: no position from the source yet"
-	}
-	age := time.Since(time.UnixMilli(last))
-	if age > ReadyStaleAfter {
-		return false, fmt.Sprintf("not ready: no progress from the source for %s", age.Truncate(time.Second))
-	}
-	return true, "ready"
 }
 
 // WriteMetrics writes the Prometheus text exposition.
@@ -133,4 +110,9 @@ func (s *State) WriteMetrics(w interface{ Write([]byte) (int, error) }) {
 		ready = 1
 	}
 	p("# HELP sluice_ready 1 while streaming and making progress.\n# TYPE sluice_ready gauge\nsluice_ready %d\n", ready)
+	live := 0
+	if ok, _ := s.Live(); ok {
+		live = 1
+	}
+	p("# HELP sluice_live 1 unless work is pending without progress for the liveness timeout (/healthz answers 503).\n# TYPE sluice_live gauge\nsluice_live %d\n", live)
 }

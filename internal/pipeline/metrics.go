@@ -19,6 +19,10 @@ type Metrics struct {
 	// LastCommitUnixMs is when the last checkpoint became durable.
 	LastCommitUnixMs atomic.Int64
 	lastPos          checkpoint.Position
+	// bytesAtCheckpoint is Bytes when the last checkpoint became durable:
+	// Bytes grows with every produced event, so a difference means events
+	// wait for a checkpoint, at no cost to the produce path.
+	bytesAtCheckpoint atomic.Uint64
 
 	// LastSourceTsMs is the source commit time of the last event; CaughtUp
 	// is set when the source reports being idle after it.
@@ -84,7 +88,19 @@ func (m *Metrics) event(t schema.TableID, op capture.Op, n int, sourceTsMs int64
 	m.Bytes.Add(uint64(n))
 }
 
+// Unsettled reports whether events were produced since the last
+// checkpoint (or since Abandon).
+func (m *Metrics) Unsettled() bool { return m.Bytes.Load() != m.bytesAtCheckpoint.Load() }
+
+// Abandon forgets the events produced since the last checkpoint, for a
+// pipeline that stopped: the next one produces them again from the
+// checkpoint.
+func (m *Metrics) Abandon() { m.bytesAtCheckpoint.Store(m.Bytes.Load()) }
+
 func (m *Metrics) committed(pos checkpoint.Position) {
+	// Every event counted in Bytes was produced on this goroutine before
+	// the commit, so the checkpoint covers them all.
+	m.bytesAtCheckpoint.Store(m.Bytes.Load())
 	m.Commits.Add(1)
 	m.LastCommitUnixMs.Store(time.Now().UnixMilli())
 	m.mu.Lock()
