@@ -33,9 +33,10 @@ type Options struct {
 	TLS         *tls.Config
 	SASL        sasl.Mechanism
 	Logger      *slog.Logger
-	// OnAck, when set, is called with each record's time from produce to
-	// acknowledgement.
-	OnAck func(time.Duration)
+	// OnAck, when set, is called with each record Kafka acknowledged and
+	// the time of the acknowledgement, on a franz-go goroutine: it must
+	// be quick and must not retain the record.
+	OnAck func(r *kgo.Record, acked time.Time)
 	// OnCommit, when set, is called as Commit begins (true) and as it
 	// returns (false), so that a liveness probe can tell a commit that
 	// hangs from a producer with nothing to do.
@@ -267,12 +268,12 @@ func flushError(err error, d time.Duration) error {
 	return fmt.Errorf("kafka: flush: %w", err)
 }
 
-type ackHook func(time.Duration)
+type ackHook func(r *kgo.Record, acked time.Time)
 
 // OnProduceRecordUnbuffered implements kgo.HookProduceRecordUnbuffered.
 func (h ackHook) OnProduceRecordUnbuffered(r *kgo.Record, err error) {
-	if err == nil && !r.Timestamp.IsZero() {
-		h(time.Since(r.Timestamp))
+	if err == nil {
+		h(r, time.Now())
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/sluicecdc/sluice/emit"
 )
 
@@ -96,9 +98,9 @@ func (s *State) pipelineStopped() {
 // hookKafka makes the producers built from o report acknowledgements and
 // checkpoint commits.
 func (s *State) hookKafka(o *emit.Options) {
-	o.OnAck = func(d time.Duration) {
+	o.OnAck = func(r *kgo.Record, at time.Time) {
 		s.probe.acks.Add(1)
-		s.Metrics.ProduceLatency.Observe(d.Seconds())
+		s.Metrics.Acked(r, at)
 	}
 	o.OnCommit = func(begun bool) {
 		if begun {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/sluicecdc/sluice/emit"
 )
 
@@ -33,9 +35,11 @@ func newProbeRig(readiness, liveness time.Duration) *probeRig {
 }
 
 // What the parts of a run report to the probes.
-func (r *probeRig) event()        { r.st.Metrics.Bytes.Add(120) } // the pipeline produced a change event
-func (r *probeRig) position()     { r.st.sourcePosition() }       // the source reported a commit or idle position
-func (r *probeRig) ack()          { r.kafka.OnAck(3 * time.Millisecond) }
+func (r *probeRig) event()    { r.st.Metrics.Bytes.Add(120) } // the pipeline produced a change event
+func (r *probeRig) position() { r.st.sourcePosition() }       // the source reported a commit or idle position
+func (r *probeRig) ack() {
+	r.kafka.OnAck(&kgo.Record{Timestamp: r.clock.t.Add(-3 * time.Millisecond)}, r.clock.t)
+}
 func (r *probeRig) commitBegins() { r.kafka.OnCommit(true) }
 func (r *probeRig) commitEnds()   { r.kafka.OnCommit(false) }
 

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sluicecdc/sluice/capture"
 	pgcapture "github.com/sluicecdc/sluice/capture/postgres"
 	"github.com/sluicecdc/sluice/checkpoint"
@@ -31,6 +33,7 @@ type State struct {
 	Metrics           *pipeline.Metrics
 	Snapshot          *snapshot.Progress
 	probe             probes
+	registry          *prometheus.Registry
 }
 
 // NewState returns a state in phase "starting", with the default probe
@@ -41,6 +44,7 @@ func NewState() *State {
 	s.probe.now = time.Now
 	s.probe.lastChange = s.probe.now()
 	s.SetProbeTimeouts(DefaultReadinessTimeout, DefaultLivenessTimeout)
+	s.registry = s.newRegistry()
 	return s
 }
 
