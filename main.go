@@ -186,7 +186,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		cancel()
 	}()
 	st := app.NewState()
-	if err := app.ServeHTTP(ctx, cfg.HTTP.Listen, st, log); err != nil {
+	if err := app.ServeHTTP(ctx, cfg.HTTP, st, log); err != nil {
 		log.Error("cannot start", "err", err)
 		return exitFailure
 	}

@@ -33,9 +33,14 @@ type Options struct {
 	TLS         *tls.Config
 	SASL        sasl.Mechanism
 	Logger      *slog.Logger
-	// OnAck, when set, is called with each record's time from produce to
-	// acknowledgement.
-	OnAck func(time.Duration)
+	// OnAck, when set, is called with each record Kafka acknowledged and
+	// the time of the acknowledgement, on a franz-go goroutine: it must
+	// be quick and must not retain the record.
+	OnAck func(r *kgo.Record, acked time.Time)
+	// OnCommit, when set, is called as Commit begins (true) and as it
+	// returns (false), so that a liveness probe can tell a commit that
+	// hangs from a producer with nothing to do.
+	OnCommit func(begun bool)
 }
 
 // ClientOpts returns the franz-go options shared by every client Sluice
@@ -73,6 +78,8 @@ type Producer struct {
 	// broker that keeps dropping connections without ever timing the
 	// records out, and a pipeline must not hang silently.
 	commitTimeout time.Duration
+
+	onCommit func(begun bool)
 
 	mu  sync.Mutex
 	err error // first delivery error, sticky
@@ -126,7 +133,7 @@ func NewProducer(o Options) (*Producer, error) {
 	if ct <= 0 {
 		ct = 4 * time.Minute
 	}
-	return &Producer{cl: cl, txn: o.TransactionalID != "", log: log, commitTimeout: ct}, nil
+	return &Producer{cl: cl, txn: o.TransactionalID != "", log: log, commitTimeout: ct, onCommit: o.OnCommit}, nil
 }
 
 // Client returns the underlying client (for admin requests).
@@ -190,6 +197,10 @@ func (p *Producer) Err() error {
 // exactly-once mode the transaction was aborted or its outcome is unknown,
 // and the caller must resume from the last committed checkpoint.
 func (p *Producer) Commit(ctx context.Context, tail ...*kgo.Record) error {
+	if p.onCommit != nil {
+		p.onCommit(true)
+		defer p.onCommit(false)
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.commitTimeout)
 	defer cancel()
 	if !p.txn {
@@ -257,12 +268,12 @@ func flushError(err error, d time.Duration) error {
 	return fmt.Errorf("kafka: flush: %w", err)
 }
 
-type ackHook func(time.Duration)
+type ackHook func(r *kgo.Record, acked time.Time)
 
 // OnProduceRecordUnbuffered implements kgo.HookProduceRecordUnbuffered.
 func (h ackHook) OnProduceRecordUnbuffered(r *kgo.Record, err error) {
-	if err == nil && !r.Timestamp.IsZero() {
-		h(time.Since(r.Timestamp))
+	if err == nil {
+		h(r, time.Now())
 	}
 }
 

@@ -60,6 +60,13 @@ type Progress struct {
 	tables []*TableProgress
 }
 
+// NewProgress returns a progress that tracks tables from the start, for
+// a reader of progress (logs, metrics) to be exercised without a snapshot.
+// A snapshot replaces them with the tables it reads.
+func NewProgress(tables ...*TableProgress) *Progress {
+	return &Progress{tables: tables}
+}
+
 func (p *Progress) set(ts []*TableProgress) {
 	p.mu.Lock()
 	p.tables = ts

@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicecdc/sluice/capture"
 	"github.com/sluicecdc/sluice/internal/app"
+	"github.com/sluicecdc/sluice/schema"
+	"github.com/sluicecdc/sluice/snapshot"
 )
 
 // TestDashboardMetricsExist parses every PromQL expression of the Grafana
@@ -55,12 +58,19 @@ func emittedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	st := app.NewState()
 	st.Phase.Store("streaming")
-	st.LastEvent.Store(time.Now().UnixMilli())
+	orders := schema.TableID{Namespace: "public", Name: "orders"}
+	// Series with labels exist once they have a sample.
+	st.Metrics.Event(orders, capture.OpCreate, 120, time.Now().UnixMilli())
+	tp := &snapshot.TableProgress{ID: orders, Total: 1000}
+	tp.Done.Store(250)
+	st.Snapshot = snapshot.NewProgress(tp)
 	st.Metrics.Bytes.Store(12345)
 	st.Metrics.Commits.Store(7)
 	st.Metrics.LastCommitUnixMs.Store(time.Now().Add(-2 * time.Second).UnixMilli())
 	var b bytes.Buffer
-	st.WriteMetrics(&b)
+	if err := st.WriteMetrics(&b); err != nil {
+		t.Fatal(err)
+	}
 	out := map[string]bool{}
 	sample := regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? [^ ]+$`)
 	for _, line := range strings.Split(b.String(), "\n") {

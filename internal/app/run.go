@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sluicecdc/sluice/capture"
 	pgcapture "github.com/sluicecdc/sluice/capture/postgres"
 	"github.com/sluicecdc/sluice/checkpoint"
@@ -30,13 +32,19 @@ type State struct {
 	SlotRetainedBytes atomic.Pointer[func() int64]
 	Metrics           *pipeline.Metrics
 	Snapshot          *snapshot.Progress
-	LastEvent         atomic.Int64 // unix ms of the last event or idle position
+	probe             probes
+	registry          *prometheus.Registry
 }
 
-// NewState returns a state in phase "starting".
+// NewState returns a state in phase "starting", with the default probe
+// thresholds.
 func NewState() *State {
 	s := &State{Metrics: pipeline.NewMetrics(), Snapshot: &snapshot.Progress{}}
 	s.Phase.Store("starting")
+	s.probe.now = time.Now
+	s.probe.lastChange = s.probe.now()
+	s.SetProbeTimeouts(DefaultReadinessTimeout, DefaultLivenessTimeout)
+	s.registry = s.newRegistry()
 	return s
 }
 
@@ -81,7 +89,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, st *State, s
 		return err
 	}
 	defer env.Close()
-	env.Kafka.OnAck = func(d time.Duration) { st.Metrics.ProduceLatency.Observe(d.Seconds()) }
+	st.hookKafka(&env.Kafka)
 	switch cfg.Source.Type {
 	case "postgres":
 		if _, err := pgcapture.ParseDSN(cfg.Source.DSN); err != nil {
@@ -271,19 +279,20 @@ func terminal() io.Writer {
 	return nil
 }
 
-// observed records liveness for /readyz.
+// observed reports the source's commit and idle positions to the probes
+// (row changes are counted by the pipeline's metrics).
 type observed struct {
 	capture.Handler
 	st *State
 }
 
 func (o *observed) Commit(ctx context.Context, pos checkpoint.Position) error {
-	o.st.LastEvent.Store(time.Now().UnixMilli())
+	o.st.sourcePosition()
 	return o.Handler.Commit(ctx, pos)
 }
 
 func (o *observed) Idle(ctx context.Context, pos checkpoint.Position) error {
-	o.st.LastEvent.Store(time.Now().UnixMilli())
+	o.st.sourcePosition()
 	return o.Handler.Idle(ctx, pos)
 }
 

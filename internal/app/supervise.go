@@ -25,6 +25,7 @@ func supervise(ctx context.Context, log *slog.Logger, st *State, stopper *Stoppe
 		}
 		st.Restarts.Add(1)
 		st.Phase.Store("restarting")
+		st.pipelineStopped()
 		log.Warn("pipeline failed; restarting from the last checkpoint", "err", err, "after", backoff)
 		select {
 		case <-ctx.Done():

@@ -241,6 +241,20 @@ type HTTP struct {
 	// Listen is the host:port serving /metrics, /healthz and /readyz.
 	// Default 127.0.0.1:8080; an empty string disables the HTTP server.
 	Listen string `mapstructure:"listen"`
+	// ReadinessTimeout is how long the instance may go without progress
+	// (a row change handled, a Kafka acknowledgement, a checkpoint
+	// committed or an idle position from the source) before /readyz
+	// reports not ready. An idle source reports its position at least
+	// every heartbeat or status interval. Default 60s; must be positive.
+	ReadinessTimeout time.Duration `mapstructure:"readiness_timeout"`
+	// LivenessTimeout is how long the instance may go without progress
+	// while work is pending (events produced but not checkpointed, the
+	// source inside a transaction, or a checkpoint commit under way)
+	// before /healthz reports a failure, so that a wedged pipeline is
+	// restarted. Keep it above twice kafka.delivery_timeout, the longest
+	// Sluice waits for a checkpoint commit before it restarts the pipeline
+	// in the process itself. Default 5m; 0 disables the check.
+	LivenessTimeout time.Duration `mapstructure:"liveness_timeout"`
 }
 
 // Checkpoint configures how often the source position is committed.
@@ -306,7 +320,7 @@ func Defaults() Config {
 			MaxRecordBytes:    1048576,
 			Compression:       "none",
 		},
-		HTTP:       HTTP{Listen: "127.0.0.1:8080"},
+		HTTP:       HTTP{Listen: "127.0.0.1:8080", ReadinessTimeout: time.Minute, LivenessTimeout: 5 * time.Minute},
 		Checkpoint: Checkpoint{Interval: time.Second, MaxEvents: 50000},
 	}
 }

@@ -159,7 +159,7 @@ func wantDefaults() config.Config {
 			Compression:       "none",
 			ClientID:          "sluice-inv",
 		},
-		HTTP:       config.HTTP{Listen: "127.0.0.1:8080"},
+		HTTP:       config.HTTP{Listen: "127.0.0.1:8080", ReadinessTimeout: time.Minute, LivenessTimeout: 5 * time.Minute},
 		Checkpoint: config.Checkpoint{Interval: time.Second, MaxEvents: 50000},
 	}
 }
@@ -263,6 +263,10 @@ func TestEnvironmentOverrides(t *testing.T) {
 			func(c *config.Config) (any, any) { return c.HTTP.Listen, "" }},
 		{"an empty listen in the file disables http", minimal + "http: {listen: \"\"}\n", nil,
 			func(c *config.Config) (any, any) { return c.HTTP.Listen, "" }},
+		{"liveness timeout", minimal, map[string]string{"SLUICE_HTTP_LIVENESS_TIMEOUT": "30s"},
+			func(c *config.Config) (any, any) { return c.HTTP.LivenessTimeout, 30 * time.Second }},
+		{"liveness check disabled", minimal + "http: {liveness_timeout: 0s}\n", nil,
+			func(c *config.Config) (any, any) { return c.HTTP.LivenessTimeout, time.Duration(0) }},
 		{"derived names follow an overridden name", minimal, map[string]string{"SLUICE_NAME": "Shop-EU.v2"},
 			func(c *config.Config) (any, any) {
 				return []string{c.Source.Postgres.Slot, c.Source.Postgres.Publication, c.Kafka.ClientID},
@@ -514,6 +518,8 @@ func TestValidation(t *testing.T) {
 		{"registry password required", minimal + "schema_registry: {url: 'http://sr', username: u}\n", nil, "schema_registry.password"},
 		{"registry username required", minimal + "schema_registry: {url: 'http://sr', password: p}\n", nil, "schema_registry.username"},
 		{"http listen", minimal + "http: {listen: localhost}\n", nil, "http.listen"},
+		{"readiness timeout zero", minimal + "http: {readiness_timeout: 0s}\n", nil, "http.readiness_timeout"},
+		{"liveness timeout negative", minimal, map[string]string{"SLUICE_HTTP_LIVENESS_TIMEOUT": "-1m"}, "http.liveness_timeout"},
 		{"checkpoint interval zero", minimal + "checkpoint: {interval: 0s}\n", nil, "checkpoint.interval"},
 		{"checkpoint interval negative", minimal, map[string]string{"SLUICE_CHECKPOINT_INTERVAL": "-1s"}, "checkpoint.interval"},
 		{"checkpoint max events", minimal + "checkpoint: {max_events: 0}\n", nil, "checkpoint.max_events"},

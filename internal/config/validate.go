@@ -99,6 +99,8 @@ func (c *Config) Validate() error {
 			p.add("http.listen", l, "is not host:port, e.g. 127.0.0.1:8080; an empty value disables the HTTP server")
 		}
 	}
+	p.positive("http.readiness_timeout", c.HTTP.ReadinessTimeout)
+	p.nonNegative("http.liveness_timeout", c.HTTP.LivenessTimeout, "0 disables the liveness check")
 
 	p.positive("checkpoint.interval", c.Checkpoint.Interval)
 	if c.Checkpoint.MaxEvents < 1 {

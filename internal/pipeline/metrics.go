@@ -1,54 +1,157 @@
 package pipeline
 
 import (
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicecdc/sluice/capture"
 	"github.com/sluicecdc/sluice/checkpoint"
 	"github.com/sluicecdc/sluice/schema"
 )
 
-// Metrics counts what the pipeline did. It is read by the HTTP endpoint.
+// ErrorKinds are the kinds Metrics.Error counts; each has a series from
+// the start, at 0.
+var ErrorKinds = []string{"config", "kafka", "other", "registry", "source", "value"}
+
+// Metrics counts what the pipeline did. It is a prometheus.Collector of
+// every pipeline metric, registered by the HTTP endpoint's registry.
+//
+// The produce path touches only atomics and label children resolved once
+// per table and op; everything derived (lag, checkpoint age and position)
+// is computed when /metrics is scraped.
 type Metrics struct {
-	mu      sync.Mutex
-	events  map[eventKey]uint64
+	mu        sync.Mutex
+	events    map[eventKey]prometheus.Counter // children of eventsVec, by the table's ID itself: counting an event builds no string
+	eventsVec *prometheus.CounterVec
+	lastPos   checkpoint.Position
+
 	Bytes   atomic.Uint64
 	Commits atomic.Uint64
 	// LastCommitUnixMs is when the last checkpoint became durable.
 	LastCommitUnixMs atomic.Int64
-	lastPos          checkpoint.Position
+	// bytesAtCheckpoint is Bytes when the last checkpoint became durable:
+	// Bytes grows with every produced event, so a difference means events
+	// wait for a checkpoint, at no cost to the produce path.
+	bytesAtCheckpoint atomic.Uint64
 
 	// LastSourceTsMs is the source commit time of the last event; CaughtUp
 	// is set when the source reports being idle after it.
 	LastSourceTsMs atomic.Int64
 	CaughtUp       atomic.Bool
+
 	// ProduceLatency is seconds from producing a record to its
 	// acknowledgement by Kafka.
-	ProduceLatency *Histogram
-	errMu          sync.Mutex
-	errs           map[string]uint64
+	ProduceLatency prometheus.Histogram
+	// CommitLatency is seconds from the source commit of a change to
+	// Kafka's acknowledgement of its event (snapshot reads excluded).
+	CommitLatency prometheus.Histogram
+
+	errors *prometheus.CounterVec
+
+	// collectors are the metrics collected as they are; Collect adds the
+	// ones that exist only once there is a checkpoint.
+	collectors []prometheus.Collector
 }
 
-// Error counts an error of a kind ("kafka", "source", "registry",
-// "value", "config", "other").
-func (m *Metrics) Error(kind string) {
-	m.errMu.Lock()
-	m.errs[kind]++
-	m.errMu.Unlock()
-}
+var (
+	checkpointAgeDesc = prometheus.NewDesc("sluice_checkpoint_age_seconds",
+		"Seconds since the last checkpoint.", nil, nil)
+)
 
-// ErrorCounts returns a copy of the error counters.
-func (m *Metrics) ErrorCounts() map[string]uint64 {
-	m.errMu.Lock()
-	defer m.errMu.Unlock()
-	out := make(map[string]uint64, len(m.errs))
-	for k, v := range m.errs {
-		out[k] = v
+// NewMetrics returns empty metrics.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		events: map[eventKey]prometheus.Counter{},
+		eventsVec: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_events_total", Help: "Change events produced, by table and op.",
+		}, []string{"table", "op"}),
+		ProduceLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "sluice_kafka_produce_latency_seconds",
+			Help:    "Time from producing a record to its acknowledgement by Kafka.",
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+		}),
+		CommitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "sluice_commit_to_kafka_latency_seconds",
+			Help:    "Time from the source time of a change (its transaction's commit; MySQL: its binlog event) to Kafka's acknowledgement of its change event (snapshot reads excluded).",
+			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+		}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_errors_total", Help: "Pipeline errors by kind (kafka, source, registry, value, config, other).",
+		}, []string{"kind"}),
 	}
-	return out
+	for _, k := range ErrorKinds {
+		m.errors.WithLabelValues(k)
+	}
+	m.collectors = []prometheus.Collector{
+		m.eventsVec,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "sluice_event_bytes_total", Help: "Bytes of produced change records (key and value).",
+		}, func() float64 { return float64(m.Bytes.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "sluice_checkpoint_commits_total", Help: "Checkpoints committed.",
+		}, func() float64 { return float64(m.Commits.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sluice_checkpoint_lsn", Help: "Postgres LSN of the last checkpoint (0 for MySQL).",
+		}, func() float64 { return float64(m.LastPosition().LSN) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sluice_checkpoint_binlog_file_number",
+			Help: "MySQL binlog file of the last checkpoint, as the number in its name (42 for mysql-bin.000042): one more at each rotation (0 for Postgres).",
+		}, func() float64 {
+			n, _ := BinlogFileNumber(m.LastPosition().File)
+			return float64(n)
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sluice_checkpoint_binlog_position",
+			Help: "MySQL binlog position (byte offset in its file) of the last checkpoint (0 for Postgres).",
+		}, func() float64 { return float64(m.LastPosition().Pos) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sluice_source_lag_seconds", Help: "Seconds the last delivered event's commit is behind now (0 when caught up).",
+		}, m.LagSeconds),
+		m.ProduceLatency,
+		m.CommitLatency,
+		m.errors,
+	}
+	return m
 }
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m.collectors {
+		c.Describe(ch)
+	}
+	ch <- checkpointAgeDesc
+}
+
+// Collect implements prometheus.Collector. The checkpoint's age exists
+// once there is a checkpoint.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.collectors {
+		c.Collect(ch)
+	}
+	if ms := m.LastCommitUnixMs.Load(); ms > 0 {
+		ch <- prometheus.MustNewConstMetric(checkpointAgeDesc, prometheus.GaugeValue, time.Since(time.UnixMilli(ms)).Seconds())
+	}
+}
+
+// BinlogFileNumber returns the numeric extension of a binlog file name
+// (42 for mysql-bin.000042), which orders the files of one server; false
+// when the name has none.
+func BinlogFileNumber(file string) (uint64, bool) {
+	i := strings.LastIndexByte(file, '.')
+	if i < 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(file[i+1:], 10, 64)
+	return n, err == nil
+}
+
+// Error counts an error of a kind (one of ErrorKinds).
+func (m *Metrics) Error(kind string) { m.errors.WithLabelValues(kind).Inc() }
 
 // LagSeconds is how far the last delivered event's commit is behind now,
 // 0 once the source reported being caught up after it.
@@ -60,17 +163,16 @@ func (m *Metrics) LagSeconds() float64 {
 	return max(0, time.Since(time.UnixMilli(ts)).Seconds())
 }
 
-// eventKey keys the per-table counters by the table's ID itself, so that
-// counting an event builds no string.
 type eventKey struct {
 	Table schema.TableID
 	Op    byte
 }
 
-// NewMetrics returns empty metrics.
-func NewMetrics() *Metrics {
-	return &Metrics{events: map[eventKey]uint64{}, errs: map[string]uint64{},
-		ProduceLatency: NewHistogram(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)}
+// Event counts one produced change event of n bytes whose source
+// transaction committed at sourceTsMs (0: not known). The pipeline calls
+// it for every event it produces.
+func (m *Metrics) Event(t schema.TableID, op capture.Op, n int, sourceTsMs int64) {
+	m.event(t, op, n, sourceTsMs)
 }
 
 func (m *Metrics) event(t schema.TableID, op capture.Op, n int, sourceTsMs int64) {
@@ -78,13 +180,31 @@ func (m *Metrics) event(t schema.TableID, op capture.Op, n int, sourceTsMs int64
 		m.LastSourceTsMs.Store(sourceTsMs)
 		m.CaughtUp.Store(false)
 	}
+	k := eventKey{t, byte(op)}
 	m.mu.Lock()
-	m.events[eventKey{t, byte(op)}]++
+	c, ok := m.events[k]
+	if !ok {
+		c = m.eventsVec.WithLabelValues(t.String(), op.String())
+		m.events[k] = c
+	}
 	m.mu.Unlock()
+	c.Inc()
 	m.Bytes.Add(uint64(n))
 }
 
+// Unsettled reports whether events were produced since the last
+// checkpoint (or since Abandon).
+func (m *Metrics) Unsettled() bool { return m.Bytes.Load() != m.bytesAtCheckpoint.Load() }
+
+// Abandon forgets the events produced since the last checkpoint, for a
+// pipeline that stopped: the next one produces them again from the
+// checkpoint.
+func (m *Metrics) Abandon() { m.bytesAtCheckpoint.Store(m.Bytes.Load()) }
+
 func (m *Metrics) committed(pos checkpoint.Position) {
+	// Every event counted in Bytes was produced on this goroutine before
+	// the commit, so the checkpoint covers them all.
+	m.bytesAtCheckpoint.Store(m.Bytes.Load())
 	m.Commits.Add(1)
 	m.LastCommitUnixMs.Store(time.Now().UnixMilli())
 	m.mu.Lock()
@@ -92,64 +212,9 @@ func (m *Metrics) committed(pos checkpoint.Position) {
 	m.mu.Unlock()
 }
 
-// EventCounts returns a copy of the per table and op counters.
-func (m *Metrics) EventCounts() map[string]map[string]uint64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := map[string]map[string]uint64{}
-	for k, v := range m.events {
-		t := k.Table.String()
-		if out[t] == nil {
-			out[t] = map[string]uint64{}
-		}
-		out[t][string(rune(k.Op))] = v
-	}
-	return out
-}
-
 // LastPosition returns the last checkpointed position.
 func (m *Metrics) LastPosition() checkpoint.Position {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.lastPos
-}
-
-// Histogram is a Prometheus-style cumulative histogram safe for
-// concurrent use.
-type Histogram struct {
-	Bounds []float64 // upper bounds, ascending
-	counts []atomic.Uint64
-	count  atomic.Uint64
-	sumMu  sync.Mutex
-	sum    float64
-}
-
-// NewHistogram returns a histogram with the given upper bounds.
-func NewHistogram(bounds ...float64) *Histogram {
-	return &Histogram{Bounds: bounds, counts: make([]atomic.Uint64, len(bounds))}
-}
-
-// Observe records one value.
-func (h *Histogram) Observe(v float64) {
-	for i, b := range h.Bounds {
-		if v <= b {
-			h.counts[i].Add(1)
-		}
-	}
-	h.count.Add(1)
-	h.sumMu.Lock()
-	h.sum += v
-	h.sumMu.Unlock()
-}
-
-// Snapshot returns the cumulative bucket counts, the total count and sum.
-func (h *Histogram) Snapshot() (buckets []uint64, count uint64, sum float64) {
-	buckets = make([]uint64, len(h.counts))
-	for i := range h.counts {
-		buckets[i] = h.counts[i].Load()
-	}
-	h.sumMu.Lock()
-	sum = h.sum
-	h.sumMu.Unlock()
-	return buckets, h.count.Load(), sum
 }

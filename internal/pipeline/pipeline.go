@@ -309,7 +309,7 @@ func encodeWith(st *tableState, s *slab, tombstones bool, c *capture.Change) (re
 	}
 	s.used(val)
 	rec = s.record()
-	*rec = kgo.Record{Topic: st.codec.Topic, Key: key, Value: val, Timestamp: now}
+	*rec = kgo.Record{Topic: st.codec.Topic, Key: key, Value: val, Timestamp: now, Context: s.stamp(c)}
 	if c.Op == capture.OpDelete && tombstones && key != nil {
 		tomb = s.record()
 		*tomb = kgo.Record{Topic: st.codec.Topic, Key: key, Timestamp: now}

@@ -8,8 +8,9 @@ import "github.com/twmb/franz-go/pkg/kgo"
 // is buffered in the producer; chunks are never reused, only dropped, so a
 // record's bytes are never overwritten.
 type slab struct {
-	buf  []byte
-	recs []kgo.Record
+	buf    []byte
+	recs   []kgo.Record
+	stamps []commitStamp
 }
 
 const (
