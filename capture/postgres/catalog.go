@@ -14,13 +14,14 @@ import (
 // Filter selects the captured tables (capture.Filter).
 type Filter = capture.Filter
 
-// catalog reads type and table definitions. Types never change meaning
-// for a given OID, so they are cached for the life of the process.
+// catalog reads type and table definitions from the database, as they
+// are now: it caches nothing. Decoding reaches it only through
+// catalogLookup, and caches what it may through resolver.
 type catalog struct {
-	conn  *pgx.Conn
-	types map[uint32]*typeInfo
+	conn *pgx.Conn
 }
 
+// typeInfo is one pg_type row, with an enum's labels in sort order.
 type typeInfo struct {
 	name    string
 	kind    string // typtype
@@ -30,12 +31,9 @@ type typeInfo struct {
 	enum    []string
 }
 
-func newCatalog(conn *pgx.Conn) *catalog { return &catalog{conn: conn, types: map[uint32]*typeInfo{}} }
+func newCatalog(conn *pgx.Conn) *catalog { return &catalog{conn: conn} }
 
-func (c *catalog) typ(ctx context.Context, oid uint32) (*typeInfo, error) {
-	if t, ok := c.types[oid]; ok {
-		return t, nil
-	}
+func (c *catalog) typeDef(ctx context.Context, oid uint32) (*typeInfo, error) {
 	t := &typeInfo{}
 	err := c.conn.QueryRow(ctx,
 		`SELECT typname, typtype::text, typelem, typbasetype, typtypmod FROM pg_type WHERE oid = $1`, oid,
@@ -53,38 +51,7 @@ func (c *catalog) typ(ctx context.Context, oid uint32) (*typeInfo, error) {
 			return nil, fmt.Errorf("postgres: enum labels of %s: %w", t.name, err)
 		}
 	}
-	c.types[oid] = t
 	return t, nil
-}
-
-// column describes a column of type oid. Postgres declares a non-key
-// column nullable in Avro even when it is NOT NULL: delete and update
-// before-images under REPLICA IDENTITY DEFAULT carry only the key columns
-// (docs/TYPES.md).
-func (c *catalog) column(ctx context.Context, name string, oid uint32, typmod int32, key bool) (schema.Column, error) {
-	t, err := c.typ(ctx, oid)
-	if err != nil {
-		return schema.Column{}, err
-	}
-	// A domain is captured as its base type.
-	for depth := 0; t.kind == "d" && depth < 8; depth++ {
-		if typmod == -1 {
-			typmod = t.baseMod
-		}
-		oid = t.base
-		if t, err = c.typ(ctx, oid); err != nil {
-			return schema.Column{}, err
-		}
-	}
-	col := schema.Column{Name: name, Type: t.name, OID: oid, TypeMod: typmod, Nullable: !key, Kind: t.kind, Enum: t.enum}
-	if t.elem != 0 && len(t.name) > 0 && t.name[0] == '_' {
-		elem, err := c.column(ctx, "", t.elem, typmod, false)
-		if err != nil {
-			return schema.Column{}, err
-		}
-		col.Elem = &elem
-	}
-	return col, nil
 }
 
 // keyColumns returns the primary-key columns of a table in key order, or
@@ -102,6 +69,79 @@ ORDER BY i.indisprimary DESC, k.ord`, relid)
 		return nil, fmt.Errorf("postgres: key of relation %d: %w", relid, err)
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// firstUserOID is FirstNormalObjectId: objects below it are built into
+// the server and never change, objects from it on are the users' own.
+const firstUserOID = 16384
+
+// resolver turns column definitions into table versions, resolving types
+// through a catalogLookup. Built-in types are cached for the life of the
+// resolver; user-defined types (enums, whose labels grow with ALTER TYPE
+// ... ADD VALUE, and domains, which may be dropped and their OID reused)
+// only until invalidate or forget.
+type resolver struct {
+	lookup catalogLookup
+	types  map[uint32]*typeInfo
+}
+
+func newResolver(l catalogLookup) *resolver {
+	return &resolver{lookup: l, types: map[uint32]*typeInfo{}}
+}
+
+func (r *resolver) typ(ctx context.Context, oid uint32) (*typeInfo, error) {
+	if t, ok := r.types[oid]; ok {
+		return t, nil
+	}
+	t, err := r.lookup.typeDef(ctx, oid)
+	if err != nil {
+		return nil, err
+	}
+	r.types[oid] = t
+	return t, nil
+}
+
+// invalidate forgets every user-defined type, so that the next resolution
+// reads it from the catalog again.
+func (r *resolver) invalidate() {
+	for oid := range r.types {
+		if oid >= firstUserOID {
+			delete(r.types, oid)
+		}
+	}
+}
+
+// forget forgets one type.
+func (r *resolver) forget(oid uint32) { delete(r.types, oid) }
+
+// column describes a column of type oid. Postgres declares a non-key
+// column nullable in Avro even when it is NOT NULL: delete and update
+// before-images under REPLICA IDENTITY DEFAULT carry only the key columns
+// (docs/TYPES.md).
+func (r *resolver) column(ctx context.Context, name string, oid uint32, typmod int32, key bool) (schema.Column, error) {
+	t, err := r.typ(ctx, oid)
+	if err != nil {
+		return schema.Column{}, err
+	}
+	// A domain is captured as its base type.
+	for depth := 0; t.kind == "d" && depth < 8; depth++ {
+		if typmod == -1 {
+			typmod = t.baseMod
+		}
+		oid = t.base
+		if t, err = r.typ(ctx, oid); err != nil {
+			return schema.Column{}, err
+		}
+	}
+	col := schema.Column{Name: name, Type: t.name, OID: oid, TypeMod: typmod, Nullable: !key, Kind: t.kind, Enum: t.enum}
+	if t.elem != 0 && len(t.name) > 0 && t.name[0] == '_' {
+		elem, err := r.column(ctx, "", t.elem, typmod, false)
+		if err != nil {
+			return schema.Column{}, err
+		}
+		col.Elem = &elem
+	}
+	return col, nil
 }
 
 type tableRef struct {
@@ -146,14 +186,8 @@ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
 	return out, warnings, nil
 }
 
-// describe reads a table's current definition from the catalog. It is
-// used for the snapshot (which reads the table as of the same catalog
-// snapshot); streaming builds versions from relation messages instead.
-func (c *catalog) describe(ctx context.Context, ref tableRef) (*schema.Table, error) {
-	keys, err := c.keyColumns(ctx, ref.RelID)
-	if err != nil {
-		return nil, err
-	}
+// columns reads a table's current columns from the catalog.
+func (c *catalog) columns(ctx context.Context, ref tableRef) ([]colDef, error) {
 	rows, err := c.conn.Query(ctx, `
 SELECT attname, atttypid, atttypmod FROM pg_attribute
 WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, ref.RelID)
@@ -172,7 +206,22 @@ WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, ref.Re
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: columns of %s: %w", ref.ID, err)
 	}
-	return c.table(ctx, ref.ID, cols, keys)
+	return cols, nil
+}
+
+// describe reads a table's current definition from the catalog. It is
+// used for the snapshot (which reads the table as of the same catalog
+// snapshot); streaming builds versions from relation messages instead.
+func (c *catalog) describe(ctx context.Context, r *resolver, ref tableRef) (*schema.Table, error) {
+	keys, err := c.keyColumns(ctx, ref.RelID)
+	if err != nil {
+		return nil, err
+	}
+	cols, err := c.columns(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return r.table(ctx, ref.ID, cols, keys)
 }
 
 type colDef struct {
@@ -184,7 +233,7 @@ type colDef struct {
 // table builds a table version from column definitions and key names; the
 // snapshot and the stream both come through here, so equal definitions
 // give equal versions.
-func (c *catalog) table(ctx context.Context, id schema.TableID, cols []colDef, keys []string) (*schema.Table, error) {
+func (r *resolver) table(ctx context.Context, id schema.TableID, cols []colDef, keys []string) (*schema.Table, error) {
 	keyIdx := map[string]int{}
 	for i, k := range keys {
 		keyIdx[k] = i
@@ -194,7 +243,7 @@ func (c *catalog) table(ctx context.Context, id schema.TableID, cols []colDef, k
 	found := 0
 	for i, cd := range cols {
 		ki, isKey := keyIdx[cd.name]
-		col, err := c.column(ctx, cd.name, cd.oid, cd.typmod, isKey)
+		col, err := r.column(ctx, cd.name, cd.oid, cd.typmod, isKey)
 		if err != nil {
 			return nil, fmt.Errorf("table %s column %s: %w", id, cd.name, err)
 		}

@@ -77,7 +77,7 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 	if err != nil {
 		return nil, nil, err
 	}
-	s := &Source{cfg: cfg, pgcfg: pgcfg, log: cfg.Logger, relations: map[uint32]*relation{}}
+	s := &Source{cfg: cfg, pgcfg: pgcfg, log: cfg.Logger}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -98,7 +98,6 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 		return nil, nil, fmt.Errorf("postgres: IDENTIFY_SYSTEM: %w", err)
 	}
 	plan := &Plan{SystemID: ident.SystemID, Database: ident.DBName}
-	s.db = ident.DBName
 	if cp != nil && cp.ServerID != "" && cp.ServerID != ident.SystemID {
 		return nil, nil, &SetupError{What: "postgres server identity",
 			Err: fmt.Errorf("the checkpoint belongs to server %s but source.dsn reaches server %s", cp.ServerID, ident.SystemID),
@@ -202,9 +201,8 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 			plan.StartLSN = slot.confirmedFlush
 		}
 	}
-	s.startLSN = plan.StartLSN
+	s.decoder.init(s.cat, &s.cfg.Filter, ident.DBName, cfg.HeartbeatInterval > 0, plan.StartLSN)
 	s.acked.Store(uint64(plan.StartLSN))
-	s.lastCommit = plan.StartLSN
 	s.plan = plan
 	return s, plan, nil
 }
@@ -386,9 +384,10 @@ func (s *Source) completePublication(ctx context.Context, pub *PublicationInfo, 
 // snapshot).
 func Describe(ctx context.Context, conn *pgx.Conn, refs []TableRef) ([]*schema.Table, error) {
 	cat := newCatalog(conn)
+	res := newResolver(cat)
 	out := make([]*schema.Table, len(refs))
 	for i, r := range refs {
-		t, err := cat.describe(ctx, r)
+		t, err := cat.describe(ctx, res, r)
 		if err != nil {
 			return nil, err
 		}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/sluicecdc/sluice/capture"
 	"github.com/sluicecdc/sluice/checkpoint"
-	"github.com/sluicecdc/sluice/schema"
 )
 
 // Source streams committed changes from a pgoutput replication slot.
@@ -32,26 +31,15 @@ type Source struct {
 	sql   *pgx.Conn
 	cat   *catalog
 	plan  *Plan
-	db    string
 
-	startLSN checkpoint.LSN
-	acked    atomic.Uint64 // highest LSN acknowledged by the pipeline
+	// decoder turns the stream's messages into events; its catalog
+	// lookups go through cat.
+	decoder
+
+	acked atomic.Uint64 // highest LSN acknowledged by the pipeline
 	// replicating is set once START_REPLICATION succeeded: the connection
 	// is in COPY mode and takes status updates.
-	replicating bool
-	lastCommit  checkpoint.LSN
-	lastIdle    checkpoint.LSN // highest position reported through Idle
-
-	relations map[uint32]*relation
-
-	// current transaction
-	inTxn    bool
-	skipTxn  bool
-	xid      uint32
-	commitTs int64
-
-	before, after []any
-	change        capture.Change
+	replicating   bool
 	lastHeartbeat time.Time
 	hbWarned      bool
 	stopping      atomic.Bool
@@ -61,12 +49,6 @@ type Source struct {
 // Stop asks Run to return nil at the next transaction boundary (at once
 // when idle), so the caller can checkpoint a complete transaction.
 func (s *Source) Stop() { s.stopping.Store(true) }
-
-type relation struct {
-	id       schema.TableID
-	captured bool
-	table    *schema.Table
-}
 
 var _ capture.Source = (*Source)(nil)
 
@@ -261,216 +243,4 @@ func (s *Source) heartbeat(ctx context.Context) {
 		s.hbWarned = true
 		s.log.Warn("heartbeat message failed; idle slots then rely on keepalives only. Fix: GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO the Sluice user", "err", err)
 	}
-}
-
-func (s *Source) handle(ctx context.Context, h capture.Handler, xld pglogrepl.XLogData) error {
-	msg, err := pglogrepl.Parse(xld.WALData)
-	if err != nil {
-		return fmt.Errorf("postgres: decoding pgoutput message at %s: %w", xld.WALStart, err)
-	}
-	switch m := msg.(type) {
-	case *pglogrepl.BeginMessage:
-		s.inTxn = true
-		s.xid = m.Xid
-		s.commitTs = m.CommitTime.UnixMilli()
-		// A transaction that committed before the start position was
-		// delivered before the checkpoint: never deliver it twice.
-		s.skipTxn = checkpoint.LSN(m.FinalLSN) < s.startLSN
-	case *pglogrepl.CommitMessage:
-		s.inTxn = false
-		end := checkpoint.LSN(m.TransactionEndLSN)
-		if s.skipTxn {
-			s.skipTxn = false
-			return nil
-		}
-		if end > s.lastCommit {
-			s.lastCommit = end
-		}
-		return h.Commit(ctx, checkpoint.Position{LSN: end})
-	case *pglogrepl.RelationMessage:
-		return s.relation(ctx, h, m, xld.WALStart)
-	case *pglogrepl.InsertMessage:
-		rel, err := s.rel(m.RelationID)
-		if err != nil || !rel.captured || s.skipTxn {
-			return err
-		}
-		after, err := s.tuple(rel, m.Tuple, &s.after, nil)
-		if err != nil {
-			return err
-		}
-		return s.emit(ctx, h, rel, capture.OpCreate, nil, after, xld.WALStart)
-	case *pglogrepl.UpdateMessage:
-		rel, err := s.rel(m.RelationID)
-		if err != nil || !rel.captured || s.skipTxn {
-			return err
-		}
-		var before []any
-		if m.OldTuple != nil {
-			if before, err = s.tuple(rel, m.OldTuple, &s.before, nil); err != nil {
-				return err
-			}
-		}
-		after, err := s.tuple(rel, m.NewTuple, &s.after, before)
-		if err != nil {
-			return err
-		}
-		if before != nil && keyChanged(rel.table, before, after) {
-			// As Debezium: a key change is a delete of the old key
-			// (followed by its tombstone) and a create of the new one.
-			if err := s.emit(ctx, h, rel, capture.OpDelete, before, nil, xld.WALStart); err != nil {
-				return err
-			}
-			return s.emit(ctx, h, rel, capture.OpCreate, nil, after, xld.WALStart)
-		}
-		if m.OldTupleType != pglogrepl.UpdateMessageTupleTypeOld {
-			before = nil // only key columns were sent: no before image
-		}
-		return s.emit(ctx, h, rel, capture.OpUpdate, before, after, xld.WALStart)
-	case *pglogrepl.DeleteMessage:
-		rel, err := s.rel(m.RelationID)
-		if err != nil || !rel.captured || s.skipTxn {
-			return err
-		}
-		var before []any
-		if m.OldTuple != nil {
-			if before, err = s.tuple(rel, m.OldTuple, &s.before, nil); err != nil {
-				return err
-			}
-		}
-		return s.emit(ctx, h, rel, capture.OpDelete, before, nil, xld.WALStart)
-	case *pglogrepl.TruncateMessage:
-		if s.skipTxn {
-			return nil
-		}
-		for _, id := range m.RelationIDs {
-			rel, err := s.rel(id)
-			if err != nil {
-				return err
-			}
-			if rel.captured {
-				if err := s.emit(ctx, h, rel, capture.OpTruncate, nil, nil, xld.WALStart); err != nil {
-					return err
-				}
-			}
-		}
-	case *pglogrepl.LogicalDecodingMessage:
-		if !m.Transactional && !s.inTxn && s.cfg.HeartbeatInterval > 0 {
-			pos := checkpoint.LSN(m.LSN)
-			if pos > max(s.lastCommit, s.lastIdle) {
-				s.lastIdle = pos
-				return h.Idle(ctx, checkpoint.Position{LSN: pos})
-			}
-		}
-	}
-	return nil
-}
-
-func (s *Source) rel(id uint32) (*relation, error) {
-	rel, ok := s.relations[id]
-	if !ok {
-		return nil, fmt.Errorf("postgres: change for relation %d arrived before its relation message (protocol violation)", id)
-	}
-	return rel, nil
-}
-
-// relation builds a table version from a relation message: pgoutput sends
-// one before the first change of a relation in a session and after every
-// change of its definition, so rows are always decoded with the schema of
-// their position.
-func (s *Source) relation(ctx context.Context, h capture.Handler, m *pglogrepl.RelationMessage, at pglogrepl.LSN) error {
-	id := schema.TableID{Namespace: m.Namespace, Name: m.RelationName}
-	rel := s.relations[m.RelationID]
-	if rel == nil {
-		rel = &relation{}
-		s.relations[m.RelationID] = rel
-	}
-	rel.id = id
-	rel.captured = s.cfg.Filter.Match(id)
-	if !rel.captured {
-		return nil
-	}
-	keys, err := s.cat.keyColumns(ctx, m.RelationID)
-	if err != nil {
-		return err
-	}
-	if len(keys) == 0 {
-		for _, c := range m.Columns {
-			if c.Flags&1 != 0 && m.ReplicaIdentity != 'f' {
-				keys = append(keys, c.Name)
-			}
-		}
-	}
-	cols := make([]colDef, len(m.Columns))
-	for i, c := range m.Columns {
-		cols[i] = colDef{name: c.Name, oid: c.DataType, typmod: c.TypeModifier}
-	}
-	t, err := s.cat.table(ctx, id, cols, keys)
-	if err != nil {
-		return err
-	}
-	if rel.table != nil && rel.table.Equal(t) {
-		return nil
-	}
-	rel.table = t
-	return h.SchemaChange(ctx, &capture.SchemaChange{
-		Table: t, Database: s.db, Position: checkpoint.Position{LSN: checkpoint.LSN(at)}, TsMs: time.Now().UnixMilli(),
-	})
-}
-
-// tuple converts pgoutput tuple data to raw values. Unchanged TOASTed
-// values are taken from old when it has them (REPLICA IDENTITY FULL),
-// otherwise marked capture.Unchanged.
-func (s *Source) tuple(rel *relation, td *pglogrepl.TupleData, buf *[]any, old []any) ([]any, error) {
-	if td == nil {
-		return nil, nil
-	}
-	n := len(rel.table.Columns)
-	if len(td.Columns) != n {
-		return nil, fmt.Errorf("postgres: table %s: tuple has %d columns, relation has %d", rel.id, len(td.Columns), n)
-	}
-	if cap(*buf) < n {
-		*buf = make([]any, n)
-	}
-	row := (*buf)[:n]
-	for i, c := range td.Columns {
-		switch c.DataType {
-		case pglogrepl.TupleDataTypeNull:
-			row[i] = nil
-		case pglogrepl.TupleDataTypeToast:
-			if old != nil && old[i] != nil && old[i] != capture.Unchanged {
-				row[i] = old[i]
-			} else {
-				row[i] = capture.Unchanged
-			}
-		case pglogrepl.TupleDataTypeText:
-			row[i] = c.Data
-		default:
-			return nil, fmt.Errorf("postgres: table %s column %s: unexpected tuple data type %q", rel.id, rel.table.Columns[i].Name, c.DataType)
-		}
-	}
-	return row, nil
-}
-
-func keyChanged(t *schema.Table, before, after []any) bool {
-	for _, k := range t.Key {
-		b, ok1 := before[k].([]byte)
-		a, ok2 := after[k].([]byte)
-		if !ok1 || !ok2 {
-			continue
-		}
-		if string(a) != string(b) {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *Source) emit(ctx context.Context, h capture.Handler, rel *relation, op capture.Op, before, after []any, lsn pglogrepl.LSN) error {
-	c := &s.change
-	*c = capture.Change{Op: op, Table: rel.table, Before: before, After: after}
-	c.Source = capture.SourceInfo{TsMs: s.commitTs, DB: s.db, TxID: int64(s.xid), LSN: int64(lsn)}
-	if err := h.Change(ctx, c); err != nil {
-		return err
-	}
-	return nil
 }
