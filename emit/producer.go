@@ -36,7 +36,17 @@ type Options struct {
 	// OnAck, when set, is called with each record's time from produce to
 	// acknowledgement.
 	OnAck func(time.Duration)
+
+	// maxBufferedRecords overrides the client's record buffer size, so
+	// that tests can fill it with a few records.
+	maxBufferedRecords int
 }
+
+// The client's buffer: Produce waits for space beyond these.
+const (
+	maxBufferedRecords = 20000
+	maxBufferedBytes   = 64 << 20
+)
 
 // ClientOpts returns the franz-go options shared by every client Sluice
 // makes for these brokers (producer, admin, checkpoint reader).
@@ -65,6 +75,9 @@ type Producer struct {
 	txn bool
 	log *slog.Logger
 
+	maxRecords int64 // the client's buffer, see Produce
+	maxBytes   int64
+
 	inTxn bool
 	// produceCtx is context.WithoutCancel(lastCtx), kept so that Produce
 	// does not allocate one per record.
@@ -81,6 +94,10 @@ type Producer struct {
 // NewProducer connects a producer. It does not contact the brokers until
 // the first request; call Ping to fail fast.
 func NewProducer(o Options) (*Producer, error) {
+	maxRecords := maxBufferedRecords
+	if o.maxBufferedRecords > 0 {
+		maxRecords = o.maxBufferedRecords
+	}
 	opts := append(o.ClientOpts(),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		// Keyed records go to murmur2(key) % partitions, as a Java
@@ -88,8 +105,8 @@ func NewProducer(o Options) (*Producer, error) {
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.ProducerBatchCompression(compression(o.Compression), kgo.NoCompression()),
-		kgo.MaxBufferedRecords(20000),
-		kgo.MaxBufferedBytes(64<<20),
+		kgo.MaxBufferedRecords(maxRecords),
+		kgo.MaxBufferedBytes(maxBufferedBytes),
 		// Topics are created before producing; an unknown topic is an
 		// error, not something to wait for.
 		kgo.UnknownTopicRetries(3),
@@ -126,7 +143,10 @@ func NewProducer(o Options) (*Producer, error) {
 	if ct <= 0 {
 		ct = 4 * time.Minute
 	}
-	return &Producer{cl: cl, txn: o.TransactionalID != "", log: log, commitTimeout: ct}, nil
+	return &Producer{
+		cl: cl, txn: o.TransactionalID != "", log: log, commitTimeout: ct,
+		maxRecords: int64(maxRecords), maxBytes: maxBufferedBytes,
+	}, nil
 }
 
 // Client returns the underlying client (for admin requests).
@@ -135,10 +155,15 @@ func (p *Producer) Client() *kgo.Client { return p.cl }
 // Transactional reports whether the producer writes in transactions.
 func (p *Producer) Transactional() bool { return p.txn }
 
-// Produce queues r for delivery. It blocks only when the client's buffer
-// is full (back-pressure onto the source), at most until buffered records
-// are delivered or time out (kafka.delivery_timeout). Delivery errors
-// surface at Commit and through Err.
+// Produce queues r for delivery. Delivery errors surface at Commit and
+// through Err.
+//
+// Produce blocks only while the client's buffer is full (back-pressure onto
+// the source), until buffered records are delivered or fail. If ctx ends
+// while Produce waits, Produce returns an error wrapping ctx's error, r is
+// not delivered, and the producer is failed: Commit returns that error, so
+// nothing produced after it can be checkpointed. A record that Produce
+// accepted is not affected when ctx ends later.
 func (p *Producer) Produce(ctx context.Context, r *kgo.Record) error {
 	if err := p.Err(); err != nil {
 		return err
@@ -155,8 +180,63 @@ func (p *Producer) Produce(ctx context.Context, r *kgo.Record) error {
 	if ctx != p.lastCtx {
 		p.lastCtx, p.produceCtx = ctx, context.WithoutCancel(ctx)
 	}
+	if ctx.Done() != nil && p.mustWait(r) {
+		return p.produceWaiting(ctx, r)
+	}
 	p.cl.Produce(p.produceCtx, r, p.promise)
 	return nil
+}
+
+// mustWait reports whether the client's buffer has no room for r, so that
+// Produce would block. franz-go blocks when the buffered records reach
+// MaxBufferedRecords or the buffered bytes (keys, values and headers) would
+// pass MaxBufferedBytes. Only this goroutine adds records and the client
+// only removes them, so a buffer that has room now still has it when the
+// record is handed over.
+func (p *Producer) mustWait(r *kgo.Record) bool {
+	if p.cl.BufferedProduceRecords() >= p.maxRecords {
+		return true
+	}
+	size := int64(len(r.Key) + len(r.Value))
+	for _, h := range r.Headers {
+		size += int64(len(h.Key) + len(h.Value))
+	}
+	return p.cl.BufferedProduceBytes()+size > p.maxBytes
+}
+
+// produceWaiting hands r over when the buffer is full. franz-go's Produce
+// waits for space until its ctx ends; once r is buffered, the same ctx
+// cancels r (and its batch) when it ends. Passing the caller's ctx would
+// cancel accepted records later, and the record-lifetime ctx alone would
+// let a broker that is down hold Produce, and so a hard stop, for as long
+// as it stays down (records already sent are never timed out). So r gets
+// its own ctx, which only the caller's ctx ending during the wait cancels:
+// the wait ends with r failed and the producer failed first, so the error
+// reported is the cancellation and no later Commit can succeed. Once r is
+// buffered the watch is stopped and r's ctx is never cancelled.
+//
+// The watch costs an allocation and a registration with the caller's ctx,
+// which is why Produce takes this path only when it would block.
+func (p *Producer) produceWaiting(ctx context.Context, r *kgo.Record) error {
+	wait, cancel := context.WithCancel(p.produceCtx)
+	stop := context.AfterFunc(ctx, func() {
+		p.fail(stoppedWaiting(ctx.Err()))
+		cancel()
+	})
+	p.cl.Produce(wait, r, p.promise)
+	if stop() {
+		// Accepted (or failed by the client on its own). wait has a
+		// parent that is never cancelled, so dropping cancel leaks
+		// nothing.
+		return nil
+	}
+	// The watch ran, or is running: fail here too rather than wait for it.
+	return p.fail(stoppedWaiting(ctx.Err()))
+}
+
+func stoppedWaiting(err error) error {
+	return fmt.Errorf("kafka: stopped while waiting for room in the producer buffer (is the cluster reachable?); "+
+		"nothing after the last checkpoint is assumed delivered: %w", err)
 }
 
 func (p *Producer) promise(r *kgo.Record, err error) {
@@ -190,6 +270,11 @@ func (p *Producer) Err() error {
 // exactly-once mode the transaction was aborted or its outcome is unknown,
 // and the caller must resume from the last committed checkpoint.
 func (p *Producer) Commit(ctx context.Context, tail ...*kgo.Record) error {
+	if err := p.Err(); err != nil {
+		// Failed already: nothing to wait for (an open transaction is
+		// aborted by Close).
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.commitTimeout)
 	defer cancel()
 	if !p.txn {
@@ -241,9 +326,19 @@ func (p *Producer) abort(ctx context.Context) {
 // Close releases the client. It does not deliver buffered records: an
 // open transaction is aborted, and anything not committed by Commit is
 // lost to Kafka (and will be produced again from the checkpoint).
+//
+// The abort waits at most 10 seconds for the brokers, and at most 2 after
+// a hard stop (the producer failed because a caller's context was
+// cancelled), so that a stop the operator forces is not held up by
+// brokers that do not answer. A transaction left open is aborted by the
+// brokers when it times out, or by the next instance when it starts.
 func (p *Producer) Close() {
 	if p.txn && p.inTxn {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		d := 10 * time.Second
+		if errors.Is(p.Err(), context.Canceled) {
+			d = 2 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), d)
 		p.abort(ctx)
 		cancel()
 	}

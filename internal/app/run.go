@@ -230,7 +230,12 @@ func stream(ctx context.Context, src stoppable, p *pipeline.Pipeline, st *State,
 		return err
 	}
 	st.Phase.Store("stopping")
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+	// The source stopped at a transaction boundary (graceful stop). ctx
+	// is still live here; it ends only on a hard stop (the second signal),
+	// which must interrupt this checkpoint too: the commit then fails,
+	// nothing after the last checkpoint is acknowledged, and the process
+	// exits.
+	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if err := p.Checkpoint(cctx); err != nil {
 		return fmt.Errorf("final checkpoint: %w", err)
