@@ -24,7 +24,11 @@ type Options struct {
 	// TransactionalID enables exactly-once mode: every batch between two
 	// Commits is one Kafka transaction. Empty: at-least-once with the
 	// idempotent producer.
-	TransactionalID    string
+	TransactionalID string
+	// TransactionTimeout is the longest a transaction may stay open before
+	// the broker aborts it (kafka.transaction_timeout). It must not exceed
+	// the brokers' transaction.max.timeout.ms; see CheckTransactionTimeout.
+	// Zero: DefaultTransactionTimeout.
 	TransactionTimeout time.Duration
 	DeliveryTimeout    time.Duration
 	MaxRecordBytes     int
@@ -41,6 +45,11 @@ type Options struct {
 	// that tests can fill it with a few records.
 	maxBufferedRecords int
 }
+
+// DefaultTransactionTimeout is the transaction timeout when
+// Options.TransactionTimeout is zero: the kafka.transaction_timeout
+// default.
+const DefaultTransactionTimeout = 60 * time.Second
 
 // The client's buffer: Produce waits for space beyond these.
 const (
@@ -71,10 +80,12 @@ func (o *Options) ClientOpts() []kgo.Opt {
 //
 // Produce and Commit must be called from one goroutine.
 type Producer struct {
-	cl  *kgo.Client
-	txn bool
-	log *slog.Logger
+	cl    *kgo.Client
+	txn   bool
+	txnID string
+	log   *slog.Logger
 
+	txnTimeout time.Duration
 	maxRecords int64 // the client's buffer, see Produce
 	maxBytes   int64
 
@@ -91,8 +102,9 @@ type Producer struct {
 	err error // first delivery error, sticky
 }
 
-// NewProducer connects a producer. It does not contact the brokers until
-// the first request; call Ping to fail fast.
+// NewProducer makes a producer. It does not contact the brokers until the
+// first request; call CheckTransactionTimeout to check the brokers'
+// transaction limit before producing.
 func NewProducer(o Options) (*Producer, error) {
 	maxRecords := maxBufferedRecords
 	if o.maxBufferedRecords > 0 {
@@ -120,16 +132,15 @@ func NewProducer(o Options) (*Producer, error) {
 	if o.OnAck != nil {
 		opts = append(opts, kgo.WithHooks(ackHook(o.OnAck)))
 	}
+	tt := o.TransactionTimeout
+	if tt <= 0 {
+		tt = DefaultTransactionTimeout
+	}
 	if o.TransactionalID != "" {
-		opts = append(opts, kgo.TransactionalID(o.TransactionalID))
-		// Long enough for an initial snapshot, which is one transaction
-		// in exactly-once mode; the broker caps it with
-		// transaction.max.timeout.ms (15 minutes by default).
-		tt := o.TransactionTimeout
-		if tt == 0 {
-			tt = 15 * time.Minute
-		}
-		opts = append(opts, kgo.TransactionTimeout(tt))
+		// The broker aborts a transaction left open longer than this,
+		// and refuses (InitProducerID) a timeout above its
+		// transaction.max.timeout.ms.
+		opts = append(opts, kgo.TransactionalID(o.TransactionalID), kgo.TransactionTimeout(tt))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -144,7 +155,7 @@ func NewProducer(o Options) (*Producer, error) {
 		ct = 4 * time.Minute
 	}
 	return &Producer{
-		cl: cl, txn: o.TransactionalID != "", log: log, commitTimeout: ct,
+		cl: cl, txn: o.TransactionalID != "", txnID: o.TransactionalID, log: log, commitTimeout: ct, txnTimeout: tt,
 		maxRecords: int64(maxRecords), maxBytes: maxBufferedBytes,
 	}, nil
 }
@@ -154,6 +165,24 @@ func (p *Producer) Client() *kgo.Client { return p.cl }
 
 // Transactional reports whether the producer writes in transactions.
 func (p *Producer) Transactional() bool { return p.txn }
+
+// ClaimTransactionalID initialises the transactional producer now instead
+// of at the first transaction: an instance still running with the same
+// transactional.id is fenced, and its open transaction aborted, before
+// ClaimTransactionalID returns. A transaction timeout the broker refuses is
+// reported as a *TransactionTimeoutError.
+func (p *Producer) ClaimTransactionalID(ctx context.Context) error {
+	if !p.txn {
+		return nil
+	}
+	if _, _, err := p.cl.ProducerID(ctx); err != nil {
+		if errors.Is(err, kerr.InvalidTransactionTimeout) {
+			return p.timeoutRefused(err)
+		}
+		return fmt.Errorf("kafka: claiming transactional.id %s: %w", p.txnID, err)
+	}
+	return nil
+}
 
 // Produce queues r for delivery. Delivery errors surface at Commit and
 // through Err.
@@ -170,6 +199,10 @@ func (p *Producer) Produce(ctx context.Context, r *kgo.Record) error {
 	}
 	if p.txn && !p.inTxn {
 		if err := p.cl.BeginTransaction(); err != nil {
+			if errors.Is(err, kerr.InvalidTransactionTimeout) {
+				// The producer id, initialised here, was refused.
+				return p.fail(p.timeoutRefused(err))
+			}
 			return p.fail(fmt.Errorf("kafka: begin transaction: %w", err))
 		}
 		p.inTxn = true
@@ -241,7 +274,7 @@ func stoppedWaiting(err error) error {
 
 func (p *Producer) promise(r *kgo.Record, err error) {
 	if err != nil {
-		p.fail(deliveryError(r, err))
+		p.fail(p.deliveryError(r, err))
 	}
 }
 
@@ -308,7 +341,7 @@ func (p *Producer) Commit(ctx context.Context, tail ...*kgo.Record) error {
 	}
 	p.inTxn = false
 	if err := p.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		return p.fail(transactionError(err))
+		return p.fail(p.transactionError(err))
 	}
 	return nil
 }
@@ -331,7 +364,8 @@ func (p *Producer) abort(ctx context.Context) {
 // a hard stop (the producer failed because a caller's context was
 // cancelled), so that a stop the operator forces is not held up by
 // brokers that do not answer. A transaction left open is aborted by the
-// brokers when it times out, or by the next instance when it starts.
+// brokers after kafka.transaction_timeout, or by the next instance when
+// it starts.
 func (p *Producer) Close() {
 	if p.txn && p.inTxn {
 		d := 10 * time.Second
@@ -361,13 +395,32 @@ func (h ackHook) OnProduceRecordUnbuffered(r *kgo.Record, err error) {
 	}
 }
 
-// ErrFenced reports that another instance with the same transactional.id
-// took over.
+// ErrFenced reports that the brokers fenced the producer: another instance
+// with the same transactional.id took over, or (exactly-once mode) a
+// transaction stayed open longer than kafka.transaction_timeout and the
+// brokers aborted it.
 var ErrFenced = errors.New("another sluice instance with the same name took over (producer fenced); this instance stops")
 
-func transactionError(err error) error {
-	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
+// fenced wraps an error by which the brokers fenced this producer. With
+// transactions they fence for two reasons they do not tell apart: another
+// producer initialised the same transactional.id, or a transaction of this
+// one outlived the transaction timeout and the coordinator aborted it
+// (bumping the epoch, as a new producer would).
+func (p *Producer) fenced(err error) error {
+	if !p.txn {
 		return fmt.Errorf("%w: %w", ErrFenced, err)
+	}
+	return fmt.Errorf("%w (or, if no other instance was started, a Kafka transaction stayed open longer than "+
+		"kafka.transaction_timeout %s and the brokers aborted it): %w", ErrFenced, p.txnTimeout, err)
+}
+
+// transactionError classifies an error of EndTransaction.
+func (p *Producer) transactionError(err error) error {
+	switch {
+	case errors.Is(err, kerr.InvalidTransactionTimeout):
+		return p.timeoutRefused(err)
+	case errors.Is(err, kerr.ProducerFenced), errors.Is(err, kerr.InvalidProducerEpoch), errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+		return p.fenced(err)
 	}
 	return fmt.Errorf("kafka: commit transaction: %w", err)
 }
@@ -387,12 +440,16 @@ func (e *RecordTooLargeError) Error() string {
 
 func (e *RecordTooLargeError) Unwrap() error { return e.Err }
 
-func deliveryError(r *kgo.Record, err error) error {
-	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+// deliveryError classifies the error a record failed with.
+func (p *Producer) deliveryError(r *kgo.Record, err error) error {
+	switch {
+	case errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge):
 		return &RecordTooLargeError{Topic: r.Topic, Bytes: len(r.Key) + len(r.Value), Err: err}
-	}
-	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
-		return fmt.Errorf("%w: %w", ErrFenced, err)
+	case errors.Is(err, kerr.InvalidTransactionTimeout):
+		// The transactional producer id could not be initialised.
+		return p.timeoutRefused(err)
+	case errors.Is(err, kerr.ProducerFenced), errors.Is(err, kerr.InvalidProducerEpoch):
+		return p.fenced(err)
 	}
 	return fmt.Errorf("kafka: delivering to topic %s: %w", r.Topic, err)
 }

@@ -249,7 +249,7 @@ func TestEndTransactionFaults(t *testing.T) {
 				// which ends the transaction one way or the other.
 				p.Close()
 				next := newProducer(t, c, true, Options{})
-				if _, _, err := next.cl.ProducerID(ctx); err != nil {
+				if err := next.ClaimTransactionalID(ctx); err != nil {
 					t.Fatalf("claiming the transactional id: %v", err)
 				}
 			}
@@ -305,7 +305,7 @@ func TestFenced(t *testing.T) {
 			first := newProducer(t, c, true, Options{})
 			tt.before(t, first)
 			second := newProducer(t, c, true, Options{})
-			if _, _, err := second.cl.ProducerID(ctx); err != nil {
+			if err := second.ClaimTransactionalID(ctx); err != nil {
 				t.Fatal(err)
 			}
 			tt.after(t, first)

@@ -131,6 +131,11 @@ func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.
 		prod.Close()
 		return nil, po, nil, err
 	}
+	// A transaction timeout the brokers refuse is a configuration
+	// problem: report it before anything else is set up.
+	if err := prod.CheckTransactionTimeout(ctx); err != nil {
+		return fail(err)
+	}
 	if err := env.Registry.Ping(ctx); err != nil {
 		return fail(err)
 	}
@@ -146,8 +151,8 @@ func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.
 		// read below is the last it can ever commit; claimed later (at the
 		// first transaction), the other instance could commit changes
 		// after this read and they would be produced twice.
-		if _, _, err := prod.Client().ProducerID(ctx); err != nil {
-			return fail(fmt.Errorf("kafka: claiming transactional.id %s: %w", env.Kafka.TransactionalID, err))
+		if err := prod.ClaimTransactionalID(ctx); err != nil {
+			return fail(err)
 		}
 	}
 	cp, err := checkpoint.Load(ctx, env.Kafka.ClientOpts(), pipeline.OffsetsTopic(cfg.Name), cfg.Name)

@@ -17,8 +17,9 @@ import (
 // Fatal reports whether err must stop Sluice rather than restart the
 // pipeline from the last checkpoint. Fatal: what a restart cannot fix
 // without a person (configuration, prerequisites, a value that cannot be
-// represented, a record Kafka rejects for size, an incompatible schema,
-// being fenced by another instance). Everything else (a dropped
+// represented, a record Kafka rejects for size, a transaction timeout the
+// brokers do not allow, an incompatible schema, being fenced by another
+// instance). Everything else (a dropped
 // connection, a restarted database or broker, a Kafka transaction whose
 // outcome is unknown) is retried: the pipeline is rebuilt with a new
 // producer and resumes from the last committed checkpoint, which is
@@ -30,9 +31,10 @@ func Fatal(err error) bool {
 		mse *mycapture.SetupError
 		ve  *schema.ValueError
 		tl  *emit.RecordTooLargeError
+		tt  *emit.TransactionTimeoutError
 	)
 	switch {
-	case errors.As(err, &ce), errors.As(err, &ve), errors.As(err, &tl):
+	case errors.As(err, &ce), errors.As(err, &ve), errors.As(err, &tl), errors.As(err, &tt):
 		return true
 	case errors.As(err, &se):
 		return !se.Transient
@@ -52,6 +54,7 @@ func errorKind(err error) string {
 		mse *mycapture.SetupError
 		ve  *schema.ValueError
 		tl  *emit.RecordTooLargeError
+		tt  *emit.TransactionTimeoutError
 	)
 	msg := err.Error()
 	switch {
@@ -59,7 +62,7 @@ func errorKind(err error) string {
 		return "config"
 	case errors.As(err, &ve):
 		return "value"
-	case errors.As(err, &tl), errors.Is(err, emit.ErrFenced), strings.HasPrefix(msg, "kafka"):
+	case errors.As(err, &tl), errors.As(err, &tt), errors.Is(err, emit.ErrFenced), strings.HasPrefix(msg, "kafka"):
 		return "kafka"
 	case errors.Is(err, schema.ErrIncompatible), strings.HasPrefix(msg, "schema registry"):
 		return "registry"
