@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,6 +10,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
+
+// ErrKafka matches (errors.Is) every error of reading the offsets topic
+// that this package returns; its text is the start of their messages.
+var ErrKafka = errors.New("kafka")
 
 // Record builds the offsets-topic record for a checkpoint. The key is the
 // connector name, so compaction keeps the latest checkpoint per connector.
@@ -52,7 +57,7 @@ func ReadTopic(ctx context.Context, opts []kgo.Opt, topic string, fn func(*kgo.R
 	}
 	adm.Close()
 	if err != nil {
-		return fmt.Errorf("kafka: end offsets of %s: %w", topic, err)
+		return fmt.Errorf("%w: end offsets of %s: %w", ErrKafka, topic, err)
 	}
 	target := map[int32]int64{}
 	ends.Each(func(o kadm.ListedOffset) {
@@ -83,7 +88,7 @@ func ReadTopic(ctx context.Context, opts []kgo.Opt, topic string, fn func(*kgo.R
 		var ferr error
 		fs.EachError(func(t string, p int32, err error) {
 			if ferr == nil {
-				ferr = fmt.Errorf("kafka: reading %s[%d]: %w", t, p, err)
+				ferr = fmt.Errorf("%w: reading %s[%d]: %w", ErrKafka, t, p, err)
 			}
 		})
 		if ferr != nil {

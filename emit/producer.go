@@ -24,7 +24,11 @@ type Options struct {
 	// TransactionalID enables exactly-once mode: every batch between two
 	// Commits is one Kafka transaction. Empty: at-least-once with the
 	// idempotent producer.
-	TransactionalID    string
+	TransactionalID string
+	// TransactionTimeout is the longest a transaction may stay open before
+	// the broker aborts it (kafka.transaction_timeout). It must not exceed
+	// the brokers' transaction.max.timeout.ms; see CheckTransactionTimeout.
+	// Zero: DefaultTransactionTimeout.
 	TransactionTimeout time.Duration
 	DeliveryTimeout    time.Duration
 	MaxRecordBytes     int
@@ -41,7 +45,22 @@ type Options struct {
 	// returns (false), so that a liveness probe can tell a commit that
 	// hangs from a producer with nothing to do.
 	OnCommit func(begun bool)
+
+	// maxBufferedRecords overrides the client's record buffer size, so
+	// that tests can fill it with a few records.
+	maxBufferedRecords int
 }
+
+// DefaultTransactionTimeout is the transaction timeout when
+// Options.TransactionTimeout is zero: the kafka.transaction_timeout
+// default.
+const DefaultTransactionTimeout = 60 * time.Second
+
+// The client's buffer: Produce waits for space beyond these.
+const (
+	maxBufferedRecords = 20000
+	maxBufferedBytes   = 64 << 20
+)
 
 // ClientOpts returns the franz-go options shared by every client Sluice
 // makes for these brokers (producer, admin, checkpoint reader).
@@ -66,9 +85,14 @@ func (o *Options) ClientOpts() []kgo.Opt {
 //
 // Produce and Commit must be called from one goroutine.
 type Producer struct {
-	cl  *kgo.Client
-	txn bool
-	log *slog.Logger
+	cl    *kgo.Client
+	txn   bool
+	txnID string
+	log   *slog.Logger
+
+	txnTimeout time.Duration
+	maxRecords int64 // the client's buffer, see Produce
+	maxBytes   int64
 
 	inTxn bool
 	// produceCtx is context.WithoutCancel(lastCtx), kept so that Produce
@@ -85,9 +109,14 @@ type Producer struct {
 	err error // first delivery error, sticky
 }
 
-// NewProducer connects a producer. It does not contact the brokers until
-// the first request; call Ping to fail fast.
+// NewProducer makes a producer. It does not contact the brokers until the
+// first request; call CheckTransactionTimeout to check the brokers'
+// transaction limit before producing.
 func NewProducer(o Options) (*Producer, error) {
+	maxRecords := maxBufferedRecords
+	if o.maxBufferedRecords > 0 {
+		maxRecords = o.maxBufferedRecords
+	}
 	opts := append(o.ClientOpts(),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		// Keyed records go to murmur2(key) % partitions, as a Java
@@ -95,8 +124,8 @@ func NewProducer(o Options) (*Producer, error) {
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.ProducerBatchCompression(compression(o.Compression), kgo.NoCompression()),
-		kgo.MaxBufferedRecords(20000),
-		kgo.MaxBufferedBytes(64<<20),
+		kgo.MaxBufferedRecords(maxRecords),
+		kgo.MaxBufferedBytes(maxBufferedBytes),
 		// Topics are created before producing; an unknown topic is an
 		// error, not something to wait for.
 		kgo.UnknownTopicRetries(3),
@@ -110,20 +139,19 @@ func NewProducer(o Options) (*Producer, error) {
 	if o.OnAck != nil {
 		opts = append(opts, kgo.WithHooks(ackHook(o.OnAck)))
 	}
+	tt := o.TransactionTimeout
+	if tt <= 0 {
+		tt = DefaultTransactionTimeout
+	}
 	if o.TransactionalID != "" {
-		opts = append(opts, kgo.TransactionalID(o.TransactionalID))
-		// Long enough for an initial snapshot, which is one transaction
-		// in exactly-once mode; the broker caps it with
-		// transaction.max.timeout.ms (15 minutes by default).
-		tt := o.TransactionTimeout
-		if tt == 0 {
-			tt = 15 * time.Minute
-		}
-		opts = append(opts, kgo.TransactionTimeout(tt))
+		// The broker aborts a transaction left open longer than this,
+		// and refuses (InitProducerID) a timeout above its
+		// transaction.max.timeout.ms.
+		opts = append(opts, kgo.TransactionalID(o.TransactionalID), kgo.TransactionTimeout(tt))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("kafka producer: %w", err)
+		return nil, fmt.Errorf("%w producer: %w", ErrKafka, err)
 	}
 	log := o.Logger
 	if log == nil {
@@ -133,7 +161,10 @@ func NewProducer(o Options) (*Producer, error) {
 	if ct <= 0 {
 		ct = 4 * time.Minute
 	}
-	return &Producer{cl: cl, txn: o.TransactionalID != "", log: log, commitTimeout: ct, onCommit: o.OnCommit}, nil
+	return &Producer{
+		cl: cl, txn: o.TransactionalID != "", txnID: o.TransactionalID, log: log, commitTimeout: ct, txnTimeout: tt,
+		maxRecords: int64(maxRecords), maxBytes: maxBufferedBytes, onCommit: o.OnCommit,
+	}, nil
 }
 
 // Client returns the underlying client (for admin requests).
@@ -142,17 +173,44 @@ func (p *Producer) Client() *kgo.Client { return p.cl }
 // Transactional reports whether the producer writes in transactions.
 func (p *Producer) Transactional() bool { return p.txn }
 
-// Produce queues r for delivery. It blocks only when the client's buffer
-// is full (back-pressure onto the source), at most until buffered records
-// are delivered or time out (kafka.delivery_timeout). Delivery errors
-// surface at Commit and through Err.
+// ClaimTransactionalID initialises the transactional producer now instead
+// of at the first transaction: an instance still running with the same
+// transactional.id is fenced, and its open transaction aborted, before
+// ClaimTransactionalID returns. A transaction timeout the broker refuses is
+// reported as a *TransactionTimeoutError.
+func (p *Producer) ClaimTransactionalID(ctx context.Context) error {
+	if !p.txn {
+		return nil
+	}
+	if _, _, err := p.cl.ProducerID(ctx); err != nil {
+		if errors.Is(err, kerr.InvalidTransactionTimeout) {
+			return p.timeoutRefused(err)
+		}
+		return fmt.Errorf("%w: claiming transactional.id %s: %w", ErrKafka, p.txnID, err)
+	}
+	return nil
+}
+
+// Produce queues r for delivery. Delivery errors surface at Commit and
+// through Err.
+//
+// Produce blocks only while the client's buffer is full (back-pressure onto
+// the source), until buffered records are delivered or fail. If ctx ends
+// while Produce waits, Produce returns an error wrapping ctx's error, r is
+// not delivered, and the producer is failed: Commit returns that error, so
+// nothing produced after it can be checkpointed. A record that Produce
+// accepted is not affected when ctx ends later.
 func (p *Producer) Produce(ctx context.Context, r *kgo.Record) error {
 	if err := p.Err(); err != nil {
 		return err
 	}
 	if p.txn && !p.inTxn {
 		if err := p.cl.BeginTransaction(); err != nil {
-			return p.fail(fmt.Errorf("kafka: begin transaction: %w", err))
+			if errors.Is(err, kerr.InvalidTransactionTimeout) {
+				// The producer id, initialised here, was refused.
+				return p.fail(p.timeoutRefused(err))
+			}
+			return p.fail(fmt.Errorf("%w: begin transaction: %w", ErrKafka, err))
 		}
 		p.inTxn = true
 	}
@@ -162,13 +220,68 @@ func (p *Producer) Produce(ctx context.Context, r *kgo.Record) error {
 	if ctx != p.lastCtx {
 		p.lastCtx, p.produceCtx = ctx, context.WithoutCancel(ctx)
 	}
+	if ctx.Done() != nil && p.mustWait(r) {
+		return p.produceWaiting(ctx, r)
+	}
 	p.cl.Produce(p.produceCtx, r, p.promise)
 	return nil
 }
 
+// mustWait reports whether the client's buffer has no room for r, so that
+// Produce would block. franz-go blocks when the buffered records reach
+// MaxBufferedRecords or the buffered bytes (keys, values and headers) would
+// pass MaxBufferedBytes. Only this goroutine adds records and the client
+// only removes them, so a buffer that has room now still has it when the
+// record is handed over.
+func (p *Producer) mustWait(r *kgo.Record) bool {
+	if p.cl.BufferedProduceRecords() >= p.maxRecords {
+		return true
+	}
+	size := int64(len(r.Key) + len(r.Value))
+	for _, h := range r.Headers {
+		size += int64(len(h.Key) + len(h.Value))
+	}
+	return p.cl.BufferedProduceBytes()+size > p.maxBytes
+}
+
+// produceWaiting hands r over when the buffer is full. franz-go's Produce
+// waits for space until its ctx ends; once r is buffered, the same ctx
+// cancels r (and its batch) when it ends. Passing the caller's ctx would
+// cancel accepted records later, and the record-lifetime ctx alone would
+// let a broker that is down hold Produce, and so a hard stop, for as long
+// as it stays down (records already sent are never timed out). So r gets
+// its own ctx, which only the caller's ctx ending during the wait cancels:
+// the wait ends with r failed and the producer failed first, so the error
+// reported is the cancellation and no later Commit can succeed. Once r is
+// buffered the watch is stopped and r's ctx is never cancelled.
+//
+// The watch costs an allocation and a registration with the caller's ctx,
+// which is why Produce takes this path only when it would block.
+func (p *Producer) produceWaiting(ctx context.Context, r *kgo.Record) error {
+	wait, cancel := context.WithCancel(p.produceCtx)
+	stop := context.AfterFunc(ctx, func() {
+		p.fail(stoppedWaiting(ctx.Err()))
+		cancel()
+	})
+	p.cl.Produce(wait, r, p.promise)
+	if stop() {
+		// Accepted (or failed by the client on its own). wait has a
+		// parent that is never cancelled, so dropping cancel leaks
+		// nothing.
+		return nil
+	}
+	// The watch ran, or is running: fail here too rather than wait for it.
+	return p.fail(stoppedWaiting(ctx.Err()))
+}
+
+func stoppedWaiting(err error) error {
+	return fmt.Errorf("%w: stopped while waiting for room in the producer buffer (is the cluster reachable?); "+
+		"nothing after the last checkpoint is assumed delivered: %w", ErrKafka, err)
+}
+
 func (p *Producer) promise(r *kgo.Record, err error) {
 	if err != nil {
-		p.fail(deliveryError(r, err))
+		p.fail(p.deliveryError(r, err))
 	}
 }
 
@@ -197,6 +310,11 @@ func (p *Producer) Err() error {
 // exactly-once mode the transaction was aborted or its outcome is unknown,
 // and the caller must resume from the last committed checkpoint.
 func (p *Producer) Commit(ctx context.Context, tail ...*kgo.Record) error {
+	if err := p.Err(); err != nil {
+		// Failed already: nothing to wait for (an open transaction is
+		// aborted by Close).
+		return err
+	}
 	if p.onCommit != nil {
 		p.onCommit(true)
 		defer p.onCommit(false)
@@ -234,7 +352,7 @@ func (p *Producer) Commit(ctx context.Context, tail ...*kgo.Record) error {
 	}
 	p.inTxn = false
 	if err := p.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		return p.fail(transactionError(err))
+		return p.fail(p.transactionError(err))
 	}
 	return nil
 }
@@ -252,9 +370,20 @@ func (p *Producer) abort(ctx context.Context) {
 // Close releases the client. It does not deliver buffered records: an
 // open transaction is aborted, and anything not committed by Commit is
 // lost to Kafka (and will be produced again from the checkpoint).
+//
+// The abort waits at most 10 seconds for the brokers, and at most 2 after
+// a hard stop (the producer failed because a caller's context was
+// cancelled), so that a stop the operator forces is not held up by
+// brokers that do not answer. A transaction left open is aborted by the
+// brokers after kafka.transaction_timeout, or by the next instance when
+// it starts.
 func (p *Producer) Close() {
 	if p.txn && p.inTxn {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		d := 10 * time.Second
+		if errors.Is(p.Err(), context.Canceled) {
+			d = 2 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), d)
 		p.abort(ctx)
 		cancel()
 	}
@@ -263,9 +392,9 @@ func (p *Producer) Close() {
 
 func flushError(err error, d time.Duration) error {
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("kafka: records not acknowledged within %s (twice kafka.delivery_timeout); is the cluster reachable? %w", d, err)
+		return fmt.Errorf("%w: records not acknowledged within %s (twice kafka.delivery_timeout); is the cluster reachable? %w", ErrKafka, d, err)
 	}
-	return fmt.Errorf("kafka: flush: %w", err)
+	return fmt.Errorf("%w: flush: %w", ErrKafka, err)
 }
 
 type ackHook func(r *kgo.Record, acked time.Time)
@@ -277,15 +406,39 @@ func (h ackHook) OnProduceRecordUnbuffered(r *kgo.Record, err error) {
 	}
 }
 
-// ErrFenced reports that another instance with the same transactional.id
-// took over.
+// ErrKafka matches (errors.Is) every error of a request to the Kafka
+// brokers that this package returns; its text is the start of their
+// messages.
+var ErrKafka = errors.New("kafka")
+
+// ErrFenced reports that the brokers fenced the producer: another instance
+// with the same transactional.id took over, or (exactly-once mode) a
+// transaction stayed open longer than kafka.transaction_timeout and the
+// brokers aborted it.
 var ErrFenced = errors.New("another sluice instance with the same name took over (producer fenced); this instance stops")
 
-func transactionError(err error) error {
-	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
+// fenced wraps an error by which the brokers fenced this producer. With
+// transactions they fence for two reasons they do not tell apart: another
+// producer initialised the same transactional.id, or a transaction of this
+// one outlived the transaction timeout and the coordinator aborted it
+// (bumping the epoch, as a new producer would).
+func (p *Producer) fenced(err error) error {
+	if !p.txn {
 		return fmt.Errorf("%w: %w", ErrFenced, err)
 	}
-	return fmt.Errorf("kafka: commit transaction: %w", err)
+	return fmt.Errorf("%w (or, if no other instance was started, a Kafka transaction stayed open longer than "+
+		"kafka.transaction_timeout %s and the brokers aborted it): %w", ErrFenced, p.txnTimeout, err)
+}
+
+// transactionError classifies an error of EndTransaction.
+func (p *Producer) transactionError(err error) error {
+	switch {
+	case errors.Is(err, kerr.InvalidTransactionTimeout):
+		return p.timeoutRefused(err)
+	case errors.Is(err, kerr.ProducerFenced), errors.Is(err, kerr.InvalidProducerEpoch), errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+		return p.fenced(err)
+	}
+	return fmt.Errorf("%w: commit transaction: %w", ErrKafka, err)
 }
 
 // RecordTooLargeError reports a record the brokers will not accept.
@@ -303,14 +456,18 @@ func (e *RecordTooLargeError) Error() string {
 
 func (e *RecordTooLargeError) Unwrap() error { return e.Err }
 
-func deliveryError(r *kgo.Record, err error) error {
-	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+// deliveryError classifies the error a record failed with.
+func (p *Producer) deliveryError(r *kgo.Record, err error) error {
+	switch {
+	case errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge):
 		return &RecordTooLargeError{Topic: r.Topic, Bytes: len(r.Key) + len(r.Value), Err: err}
+	case errors.Is(err, kerr.InvalidTransactionTimeout):
+		// The transactional producer id could not be initialised.
+		return p.timeoutRefused(err)
+	case errors.Is(err, kerr.ProducerFenced), errors.Is(err, kerr.InvalidProducerEpoch):
+		return p.fenced(err)
 	}
-	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
-		return fmt.Errorf("%w: %w", ErrFenced, err)
-	}
-	return fmt.Errorf("kafka: delivering to topic %s: %w", r.Topic, err)
+	return fmt.Errorf("%w: delivering to topic %s: %w", ErrKafka, r.Topic, err)
 }
 
 // compression maps the kafka.compression setting to a codec.

@@ -65,9 +65,9 @@ func (t *Topics) Ensure(ctx context.Context, specs ...TopicSpec) error {
 		}
 		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 			if errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed) {
-				return fmt.Errorf("kafka: creating topic %s: not authorized; grant CREATE on the cluster or topic to Sluice's principal, or create the topic beforehand: %w", s.Name, err)
+				return fmt.Errorf("%w: creating topic %s: not authorized; grant CREATE on the cluster or topic to Sluice's principal, or create the topic beforehand: %w", ErrKafka, s.Name, err)
 			}
-			return fmt.Errorf("kafka: creating topic %s: %w", s.Name, err)
+			return fmt.Errorf("%w: creating topic %s: %w", ErrKafka, s.Name, err)
 		}
 		t.known[s.Name] = true
 	}

@@ -2,11 +2,11 @@ package app
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/sluicecdc/sluice/capture"
+	"github.com/sluicecdc/sluice/checkpoint"
 	"github.com/sluicecdc/sluice/emit"
 	"github.com/sluicecdc/sluice/internal/config"
 	"github.com/sluicecdc/sluice/schema"
@@ -37,6 +37,9 @@ import (
 //     same row comes again after a restart.
 //   - *emit.RecordTooLargeError: the brokers refuse the record; the same
 //     record comes again.
+//   - *emit.TransactionTimeoutError: kafka.transaction_timeout is above
+//     the brokers' transaction.max.timeout.ms; one of the two settings
+//     must change.
 //   - emit.ErrFenced: another instance of the same name took over; this
 //     one must stop, not fight it.
 //   - schema.ErrIncompatible: the registry refuses the schema until a
@@ -57,10 +60,11 @@ func Fatal(err error) bool {
 		te  *schema.TableError
 		ve  *schema.ValueError
 		tl  *emit.RecordTooLargeError
+		tt  *emit.TransactionTimeoutError
 		kse *kerr.Error
 	)
 	switch {
-	case errors.As(err, &ce), errors.As(err, &ue), errors.As(err, &te), errors.As(err, &ve), errors.As(err, &tl):
+	case errors.As(err, &ce), errors.As(err, &ue), errors.As(err, &te), errors.As(err, &ve), errors.As(err, &tl), errors.As(err, &tt):
 		return true
 	case errors.As(err, &se):
 		return !se.Transient
@@ -92,15 +96,15 @@ func errorKind(err error) string {
 		te  *schema.TableError
 		ve  *schema.ValueError
 		tl  *emit.RecordTooLargeError
+		tt  *emit.TransactionTimeoutError
 		kse *kerr.Error
 	)
-	msg := err.Error()
 	switch {
 	case errors.As(err, &ce):
 		return "config"
 	case errors.As(err, &ve), errors.As(err, &te):
 		return "value"
-	case errors.As(err, &tl), errors.Is(err, emit.ErrFenced), errors.As(err, &kse), strings.HasPrefix(msg, "kafka"):
+	case errors.As(err, &tl), errors.As(err, &tt), errors.Is(err, emit.ErrFenced), errors.As(err, &kse), errors.Is(err, emit.ErrKafka), errors.Is(err, checkpoint.ErrKafka):
 		return "kafka"
 	case errors.Is(err, schema.ErrIncompatible), errors.Is(err, schema.ErrRegistry):
 		return "registry"

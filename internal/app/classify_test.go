@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -32,6 +33,12 @@ func TestFatal(t *testing.T) {
 		{"key column excluded", wrap(&schema.TableError{Table: schema.TableID{Namespace: "public", Name: "t"}, Column: "id", Err: errors.New("key")}), true, "value"},
 		{"value cannot be represented", wrap(&schema.ValueError{Column: "n", Err: errors.New("NaN")}), true, "value"},
 		{"record too large", wrap(&emit.RecordTooLargeError{Topic: "t", Bytes: 2 << 20, Err: kerr.MessageTooLarge}), true, "kafka"},
+		{"transaction timeout above the brokers' maximum", wrap(&emit.TransactionTimeoutError{
+			Timeout: time.Hour, BrokerMax: 15 * time.Minute, Broker: 1}), true, "kafka"},
+		{"transaction timeout refused by the broker", wrap(&emit.TransactionTimeoutError{
+			Timeout: time.Hour, Broker: -1, Err: kerr.InvalidTransactionTimeout}), true, "kafka"},
+		{"kafka unreachable", wrap(fmt.Errorf("%w: flush: %w", emit.ErrKafka, context.DeadlineExceeded)), false, "kafka"},
+		{"broker error", wrap(fmt.Errorf("%w: commit transaction: %w", emit.ErrKafka, kerr.UnknownServerError)), false, "kafka"},
 		{"fenced", fmt.Errorf("%w: %w", emit.ErrFenced, kerr.ProducerFenced), true, "kafka"},
 		{"topic authorization", wrap(kerr.TopicAuthorizationFailed), true, "kafka"},
 		{"broker not available", wrap(kerr.NotLeaderForPartition), false, "kafka"},

@@ -109,6 +109,7 @@ func NewEnv(cfg *config.Config, log *slog.Logger) (*Env, error) {
 	}
 	if cfg.Kafka.ExactlyOnce {
 		e.Kafka.TransactionalID = "sluice-" + cfg.Name
+		e.Kafka.TransactionTimeout = cfg.Kafka.TransactionTimeout
 	}
 	rtls, err := TLSConfig(cfg.SchemaRegistry.TLS, "schema_registry")
 	if err != nil {

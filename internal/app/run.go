@@ -146,6 +146,11 @@ func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.
 		prod.Close()
 		return nil, po, nil, err
 	}
+	// A transaction timeout the brokers refuse is a configuration
+	// problem: report it before anything else is set up.
+	if err := prod.CheckTransactionTimeout(ctx); err != nil {
+		return fail(err)
+	}
 	if err := env.Registry.Ping(ctx); err != nil {
 		return fail(err)
 	}
@@ -178,10 +183,8 @@ func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.
 // read first, a commit landing after the read would have its events
 // produced twice (TestExactlyOnceClaimBeforeCheckpointRead).
 func loadCheckpoint(ctx context.Context, cfg *config.Config, env *Env, prod *emit.Producer) (*checkpoint.Checkpoint, error) {
-	if prod.Transactional() {
-		if _, _, err := prod.Client().ProducerID(ctx); err != nil {
-			return nil, fmt.Errorf("kafka: claiming transactional.id %s: %w", env.Kafka.TransactionalID, err)
-		}
+	if err := prod.ClaimTransactionalID(ctx); err != nil {
+		return nil, err
 	}
 	return checkpoint.Load(ctx, env.Kafka.ClientOpts(), pipeline.OffsetsTopic(cfg.Name), cfg.Name)
 }
@@ -256,7 +259,12 @@ func stream(ctx context.Context, src stoppable, p *pipeline.Pipeline, st *State,
 		return capture.FromSource(err)
 	}
 	st.Phase.Store("stopping")
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+	// The source stopped at a transaction boundary (graceful stop). ctx
+	// is still live here; it ends only on a hard stop (the second signal),
+	// which must interrupt this checkpoint too: the commit then fails,
+	// nothing after the last checkpoint is acknowledged, and the process
+	// exits.
+	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	committed, err := p.Finish(cctx)
 	if err != nil {

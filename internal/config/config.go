@@ -167,6 +167,14 @@ type Kafka struct {
 	// Kafka transaction under transactional.id sluice-<name>; false gives
 	// at-least-once delivery. Default true.
 	ExactlyOnce bool `mapstructure:"exactly_once"`
+	// TransactionTimeout is the longest any one Kafka transaction may stay
+	// open before the brokers abort it (the producer's
+	// transaction.timeout.ms), with exactly_once. It must not exceed the
+	// brokers' transaction.max.timeout.ms (15m by default); Sluice checks
+	// that at start and stops if it does. Until snapshots commit in
+	// chunks, an exactly-once initial snapshot is one transaction and
+	// must finish within it. Default 60s; must be positive.
+	TransactionTimeout time.Duration `mapstructure:"transaction_timeout"`
 	// Tombstones follows every delete event with a record with the same key
 	// and a null value, so that compacted topics drop the key. Default true.
 	Tombstones bool `mapstructure:"tombstones"`
@@ -311,14 +319,15 @@ func Defaults() Config {
 			ProgressInterval: 10 * time.Second,
 		},
 		Kafka: Kafka{
-			Brokers:           []string{},
-			ExactlyOnce:       true,
-			Tombstones:        true,
-			Partitions:        1,
-			ReplicationFactor: -1,
-			DeliveryTimeout:   2 * time.Minute,
-			MaxRecordBytes:    1048576,
-			Compression:       "none",
+			Brokers:            []string{},
+			ExactlyOnce:        true,
+			TransactionTimeout: 60 * time.Second,
+			Tombstones:         true,
+			Partitions:         1,
+			ReplicationFactor:  -1,
+			DeliveryTimeout:    2 * time.Minute,
+			MaxRecordBytes:     1048576,
+			Compression:        "none",
 		},
 		HTTP:       HTTP{Listen: "127.0.0.1:8080", ReadinessTimeout: time.Minute, LivenessTimeout: 5 * time.Minute},
 		Checkpoint: Checkpoint{Interval: time.Second, MaxEvents: 50000},

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"path"
@@ -186,6 +187,11 @@ func (c *Config) validateKafka(p *problems) {
 	}
 	if k.ReplicationFactor < 1 && k.ReplicationFactor != -1 {
 		p.add("kafka.replication_factor", strconv.Itoa(k.ReplicationFactor), "must be at least 1, or -1 for the broker's default")
+	}
+	p.positive("kafka.transaction_timeout", k.TransactionTimeout)
+	if k.TransactionTimeout > math.MaxInt32*time.Millisecond {
+		// The protocol carries it as int32 milliseconds.
+		p.add("kafka.transaction_timeout", k.TransactionTimeout.String(), "is longer than Kafka accepts (2147483647ms); use the brokers' transaction.max.timeout.ms or less")
 	}
 	p.positive("kafka.delivery_timeout", k.DeliveryTimeout)
 	if k.MaxRecordBytes < 1 {
