@@ -77,7 +77,7 @@ func TestBadInput(t *testing.T) {
 			config: pgConfig(name, dsn, k, r, ""),
 			env:    []string{"SLUICE_SOURCE_TABLES=public.nosuchtable"},
 			code:   1,
-			want:   []string{"source.tables", "no table matches"},
+			want:   []string{"source.tables", "public.nosuchtable", "matches no table", "case-sensitive"},
 		},
 	}
 	for _, tc := range cases {

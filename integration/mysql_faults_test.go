@@ -117,11 +117,16 @@ func TestMySQLFaultDatabase(t *testing.T) {
 	src := &mySource{db: db, dbname: dbname, serverID: myServerID()}
 	f := &faultRun{t: t, name: testName(t), src: src, dsn: viaProxy, brokers: k.Brokers(), reg: r.URL, tables: tables,
 		stats: &load.loadStats}
+	// A slow link until the first cut, so that the snapshot is still
+	// reading when it falls (it reads 200,000 rows in well under a second
+	// at full speed).
+	proxy.Slow(20 * time.Millisecond)
 	f.run(ctx, preload, func(p *harness.Process) {
 		p.WaitFor(ctx, "snapshot started", 90*time.Second)
 		time.Sleep(300 * time.Millisecond)
 		t.Log("cutting the database link during the snapshot")
 		proxy.Cut()
+		proxy.Slow(0)
 		time.Sleep(2 * time.Second)
 		proxy.Restore()
 		p.WaitFor(ctx, "msg=streaming", 3*time.Minute)
