@@ -72,6 +72,28 @@ type Handler interface {
 	// Idle reports that the source is caught up and has nothing in flight
 	// up to pos (a keepalive or heartbeat past the last commit).
 	Idle(ctx context.Context, pos checkpoint.Position) error
+	// Watermark hands back a mark the snapshot engine wrote into the
+	// change stream (Marker), at its place in the stream: every change
+	// before it committed before the mark was written, every change after
+	// it after. Marks of other runs or instances are passed on too; the
+	// engine ignores what it did not write.
+	Watermark(ctx context.Context, w *Watermark) error
+}
+
+// Watermark is a mark found in the change stream.
+type Watermark struct {
+	ID string
+	// Position is the transaction boundary at which the mark sits (a
+	// Postgres non-transactional message), or zero when it came inside a
+	// source transaction (a MySQL signal-table row): the pipeline can
+	// then checkpoint only at that transaction's Commit.
+	Position checkpoint.Position
+}
+
+// Marker writes watermarks into the change stream of a source. Mark
+// returns once the mark is durable in the source's log.
+type Marker interface {
+	Mark(ctx context.Context, id string) error
 }
 
 // ParallelHandler is a Handler that can also encode changes on other

@@ -77,10 +77,21 @@ func (p Position) String() string {
 type Checkpoint struct {
 	Version  int      `json:"version"`
 	Position Position `json:"position"`
-	// SnapshotDone is true once the initial snapshot has been delivered
-	// entirely. A checkpoint with SnapshotDone false is never resumed
-	// from: the snapshot is taken again (see docs/operations.md).
+	// SnapshotDone is true when Position is a place to stream from. Since
+	// snapshots are read in chunks while streaming, that is every
+	// checkpoint; the snapshots still under way are in Snapshot. A
+	// checkpoint with SnapshotDone false was written by an older release
+	// during its one-transaction initial snapshot: it is never resumed
+	// from, and the snapshot is taken again.
 	SnapshotDone bool `json:"snapshot_done"`
+	// Snapshot is the progress of the table snapshots under way (nil when
+	// none is): a restart resumes each at the chunk after the last one
+	// delivered.
+	Snapshot *SnapshotState `json:"snapshot,omitempty"`
+	// Tables lists the captured tables ("<namespace>.<table>", sorted):
+	// a table missing from it at the next start is new, and its snapshot
+	// is taken while streaming. Nil in checkpoints of older releases.
+	Tables []string `json:"tables,omitempty"`
 	// ServerID identifies the source server (Postgres system identifier,
 	// MySQL server_uuid / MariaDB domain:server) so a restart against a
 	// different server is refused.

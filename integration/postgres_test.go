@@ -49,6 +49,9 @@ func TestPostgresStreaming(t *testing.T) {
 	p := harness.Start(t, nil, "run", "-c", cfg)
 	ctx := context.Background()
 	p.WaitFor(ctx, "msg=streaming", 60*time.Second)
+	// The snapshot is read while streaming; changes made before it is
+	// done may come between its reads (TestPostgresSnapshotUnderLoad).
+	p.WaitFor(ctx, `msg="snapshot of table done"`, 60*time.Second)
 
 	exec(t, db, `INSERT INTO orders VALUES (4, 'four', 4)`)
 	exec(t, db, `UPDATE orders SET qty = 40 WHERE id = 4`)

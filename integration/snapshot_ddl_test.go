@@ -12,10 +12,9 @@ import (
 )
 
 // TestPostgresSnapshotDDL: a rewriting ALTER TABLE issued during the
-// snapshot, on a table the snapshot has not read yet, waits for the
-// snapshot (which holds every captured table's lock from its start, as
-// pg_dump does). Run at once, the rewrite would make the not-yet-read
-// table look empty to the snapshot, and its rows would never be sent.
+// snapshot, on a table the snapshot has not read yet, does not wait for
+// the snapshot (no lock outlives one chunk's read), and every row of the
+// table is still read once, with the table version it was read with.
 func TestPostgresSnapshotDDL(t *testing.T) {
 	pg, k, r := sharedPostgres(t), sharedKafka(t), sharedRegistry(t)
 	dsn, db := pgDB(t, pg)

@@ -69,26 +69,26 @@ func (b *batcher) flush(ctx context.Context) error {
 // (an SQL condition, "" for every row), handing them to b.
 type readFunc[C any] func(ctx context.Context, conn C, t *schema.Table, cond string, b *batcher) error
 
-// chunk is a part of one table that one reader reads at a time.
-type chunk struct {
+// part is a part of one table that one reader reads at a time.
+type part struct {
 	table int    // index into the tables
 	cond  string // SQL condition selecting the part, "" for the whole table
 }
 
-// wholeTables is one chunk per table.
-func wholeTables(n int) []chunk {
-	cs := make([]chunk, n)
+// wholeTables is one part per table.
+func wholeTables(n int) []part {
+	cs := make([]part, n)
 	for i := range cs {
-		cs[i] = chunk{table: i}
+		cs[i] = part{table: i}
 	}
 	return cs
 }
 
 // readAndEmit reads the chunks on the connections in parallel, each
-// connection taking the next chunk, and hands the rows to h on one
+// connection taking the next part, and hands the rows to h on one
 // goroutine (the pipeline is not safe for concurrent use). When h is a
 // capture.ParallelHandler the readers encode their rows too.
-func readAndEmit[C any](ctx context.Context, conns []C, tables []*schema.Table, chunks []chunk, tps []*TableProgress, read readFunc[C],
+func readAndEmit[C any](ctx context.Context, conns []C, tables []*schema.Table, chunks []part, tps []*TableProgress, read readFunc[C],
 	h capture.Handler, pos checkpoint.Position, source func(t *schema.Table, mark string) capture.SourceInfo,
 	o Options, prog *Progress, log *slog.Logger, start time.Time) error {
 	var encs []capture.Encoder

@@ -66,7 +66,8 @@ func (r *recorder) Commit(_ context.Context, pos checkpoint.Position) error {
 	return nil
 }
 
-func (r *recorder) Idle(context.Context, checkpoint.Position) error { return nil }
+func (r *recorder) Idle(context.Context, checkpoint.Position) error     { return nil }
+func (r *recorder) Watermark(context.Context, *capture.Watermark) error { return nil }
 
 // serverRow is one row as the server printed it: column name -> text, a
 // missing key for NULL.

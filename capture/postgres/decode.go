@@ -300,12 +300,23 @@ func (d *decoder) handle(ctx context.Context, h capture.Handler, xld pglogrepl.X
 			}
 		}
 	case *pglogrepl.LogicalDecodingMessage:
-		if !m.Transactional && !d.inTxn && d.heartbeat {
-			pos := checkpoint.LSN(m.LSN)
-			if pos > max(d.lastCommit, d.lastIdle) {
-				d.lastIdle = pos
-				return h.Idle(ctx, checkpoint.Position{LSN: pos})
+		if m.Transactional || d.inTxn {
+			return nil
+		}
+		pos := checkpoint.LSN(m.LSN)
+		watermark := m.Prefix == WatermarkPrefix
+		if watermark {
+			// Outside any transaction (pgoutput sends a transaction whole
+			// at its commit), so its LSN is a boundary: every transaction
+			// sent before it committed before it, every one after it
+			// after.
+			if err := h.Watermark(ctx, &capture.Watermark{ID: string(m.Content), Position: checkpoint.Position{LSN: pos}}); err != nil {
+				return err
 			}
+		}
+		if (d.heartbeat || watermark) && pos > max(d.lastCommit, d.lastIdle) {
+			d.lastIdle = pos
+			return h.Idle(ctx, checkpoint.Position{LSN: pos})
 		}
 	}
 	return nil

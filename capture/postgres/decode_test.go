@@ -374,5 +374,6 @@ func (h *checkingHandler) SchemaChange(_ context.Context, sc *capture.SchemaChan
 	return nil
 }
 
-func (h *checkingHandler) Commit(context.Context, checkpoint.Position) error { return nil }
-func (h *checkingHandler) Idle(context.Context, checkpoint.Position) error   { return nil }
+func (h *checkingHandler) Commit(context.Context, checkpoint.Position) error   { return nil }
+func (h *checkingHandler) Idle(context.Context, checkpoint.Position) error     { return nil }
+func (h *checkingHandler) Watermark(context.Context, *capture.Watermark) error { return nil }

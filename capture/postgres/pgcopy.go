@@ -1,4 +1,4 @@
-package snapshot
+package postgres
 
 import (
 	"bytes"
@@ -27,6 +27,9 @@ type copyReader struct {
 }
 
 const arenaBytes = 64 << 10
+
+// copyBatchRows is how many rows' value slices are allocated at once.
+const copyBatchRows = 256
 
 // Write takes the bytes of COPY's CopyData messages. Postgres sends one
 // row per message, but lines are split wherever they fall.
@@ -71,10 +74,10 @@ func (r *copyReader) line(l []byte) error {
 	if r.ctx.Err() != nil {
 		return r.ctx.Err()
 	}
-	k := int(r.rows % batchRows)
+	k := int(r.rows % copyBatchRows)
 	if k == 0 {
-		r.vals = make([]any, batchRows*r.ncols)
-		r.hdrs = make([][]byte, batchRows*r.ncols)
+		r.vals = make([]any, copyBatchRows*r.ncols)
+		r.hdrs = make([][]byte, copyBatchRows*r.ncols)
 	}
 	vals := r.vals[k*r.ncols : (k+1)*r.ncols : (k+1)*r.ncols]
 	hdrs := r.hdrs[k*r.ncols : (k+1)*r.ncols : (k+1)*r.ncols]

@@ -1,4 +1,4 @@
-package snapshot
+package postgres
 
 import (
 	"bytes"
@@ -47,7 +47,7 @@ func parseCopy(t testing.TB, ncols int, chunks ...string) ([][]any, error) {
 	return got, r.finish()
 }
 
-func text(v any) (string, bool) {
+func copiedText(v any) (string, bool) {
 	if v == nil {
 		return "", false
 	}
@@ -76,7 +76,7 @@ func TestCopyReader(t *testing.T) {
 		}
 		for _, row := range rows {
 			for i, want := range values {
-				if got, ok := text(row[i]); !ok || got != want {
+				if got, ok := copiedText(row[i]); !ok || got != want {
 					t.Fatalf("cut %d col %d: got %q, want %q", cut, i, got, want)
 				}
 			}
@@ -87,7 +87,7 @@ func TestCopyReader(t *testing.T) {
 	}
 	// Values stay intact after more rows arrive (they share arenas).
 	var many strings.Builder
-	for i := 0; i < 3*batchRows; i++ {
+	for i := 0; i < 3*copyBatchRows; i++ {
 		many.WriteString(strings.Repeat("x", i%50) + "\t" + strings.Repeat("y", i%70) + "\n")
 	}
 	rows, err := parseCopy(t, 2, many.String())
@@ -95,8 +95,8 @@ func TestCopyReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, row := range rows {
-		a, _ := text(row[0])
-		b, _ := text(row[1])
+		a, _ := copiedText(row[0])
+		b, _ := copiedText(row[1])
 		if a != strings.Repeat("x", i%50) || b != strings.Repeat("y", i%70) {
 			t.Fatalf("row %d changed: %q %q", i, a, b)
 		}
@@ -148,7 +148,7 @@ func FuzzCopyReader(f *testing.F) {
 				if i > 0 {
 					again.WriteByte('\t')
 				}
-				if s, ok := text(v); ok {
+				if s, ok := copiedText(v); ok {
 					again.WriteString(copyEscape([]byte(s)))
 				} else {
 					again.WriteString(`\N`)
@@ -162,8 +162,8 @@ func FuzzCopyReader(f *testing.F) {
 		}
 		for i := range rows {
 			for j := range rows[i] {
-				a, aok := text(rows[i][j])
-				b, bok := text(rows2[i][j])
+				a, aok := copiedText(rows[i][j])
+				b, bok := copiedText(rows2[i][j])
 				if a != b || aok != bok {
 					t.Fatalf("row %d col %d: %q then %q", i, j, a, b)
 				}

@@ -46,10 +46,16 @@ const (
 	SnapshotInitialOnly = "initial_only"
 )
 
-// Plan says what the source will do: take a snapshot (Snapshot non-empty,
-// valid until Run is called) and stream from StartLSN.
+// Plan says what the source will do: stream from StartLSN, with the
+// initial snapshot of Tables due (Snapshot) or the snapshots of tables
+// captured since the last run (Added), both taken by the snapshot engine
+// while streaming.
 type Plan struct {
-	Snapshot string // exported snapshot name; "" when no snapshot is due
+	Snapshot bool
+	// Bounds are the tables' last keys at the slot's consistent point
+	// (with Snapshot): each table's snapshot reads up to its bound.
+	Bounds   map[schema.TableID][]string
+	Added    []schema.TableID
 	StartLSN checkpoint.LSN
 	Tables   []TableRef
 	SystemID string
@@ -114,10 +120,10 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 		return nil, nil, &SetupError{What: "source.tables", Err: errors.New("no table matches"),
 			Fix: "check the table names (case-sensitive, <schema>.<table>) and that the user can see them"}
 	}
-	// Tables may join the publication only while nothing has been streamed
-	// without them: before the initial snapshot, or when snapshots are off.
-	canAdd := snapshotMode == SnapshotNever || cp == nil || !cp.SnapshotDone
-	if err = s.ensurePublication(ctx, plan.Tables, canAdd); err != nil {
+	// Tables newly captured join the publication; the snapshot engine then
+	// reads their existing rows while streaming (plan.Added).
+	added, err := s.ensurePublication(ctx, plan.Tables)
+	if err != nil {
 		return nil, nil, err
 	}
 	if err := s.lockSlot(ctx); err != nil {
@@ -155,6 +161,10 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 				return nil, nil, fmt.Errorf("postgres: dropping slot %s: %w", cfg.Slot, err)
 			}
 		}
+		// The snapshot engine reads the tables in chunks between
+		// watermarks while streaming from the slot's consistent point, so
+		// nothing holds a transaction open for long; the exported snapshot
+		// serves only to read each table's last key as of that point.
 		res, err := pglogrepl.CreateReplicationSlot(ctx, s.repl, cfg.Slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
 			Temporary: snapshotMode == SnapshotInitialOnly, SnapshotAction: "EXPORT_SNAPSHOT", Mode: pglogrepl.LogicalReplication,
 		})
@@ -165,8 +175,11 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 		if err != nil {
 			return nil, nil, fmt.Errorf("postgres: slot consistent point %q: %w", res.ConsistentPoint, err)
 		}
-		plan.Snapshot = res.SnapshotName
+		plan.Snapshot = true
 		plan.StartLSN = checkpoint.LSN(lsn)
+		if plan.Bounds, err = s.bounds(ctx, res.SnapshotName, plan.Tables); err != nil {
+			return nil, nil, err
+		}
 	case cp != nil:
 		if slot == nil {
 			return nil, nil, &SetupError{What: "replication slot " + cfg.Slot,
@@ -184,6 +197,9 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 				Fix: "make sure only one Sluice (and nothing else) uses this slot; to start over, use a new name"}
 		}
 		plan.StartLSN = cp.Position.LSN
+		if snapshotMode != SnapshotNever {
+			plan.Added = newlyCaptured(cp, plan.Tables, added)
+		}
 	default: // snapshot never, no checkpoint
 		if slot == nil {
 			res, err := pglogrepl.CreateReplicationSlot(ctx, s.repl, cfg.Slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
@@ -293,17 +309,17 @@ func (s *Source) lockSlot(ctx context.Context) error {
 // missing from an existing publication is added when canAdd (nothing has
 // been streamed yet, or snapshots are off); otherwise its changes would
 // start now while its existing rows were never read, so Sluice refuses.
-func (s *Source) ensurePublication(ctx context.Context, tables []TableRef, canAdd bool) error {
+func (s *Source) ensurePublication(ctx context.Context, tables []TableRef) ([]schema.TableID, error) {
 	var version int
 	if err := s.sql.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
-		return fmt.Errorf("postgres: server version: %w", err)
+		return nil, fmt.Errorf("postgres: server version: %w", err)
 	}
 	pub, err := ReadPublication(ctx, s.sql, s.cfg.Publication, version)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if pub != nil {
-		return s.completePublication(ctx, pub, tables, canAdd)
+		return s.completePublication(ctx, pub, tables)
 	}
 	names := make([]string, len(tables))
 	for i, t := range tables {
@@ -313,28 +329,29 @@ func (s *Source) ensurePublication(ctx context.Context, tables []TableRef, canAd
 	if _, err := s.sql.Exec(ctx, q); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "42501" {
-			return &SetupError{What: "publication " + s.cfg.Publication, Err: err,
+			return nil, &SetupError{What: "publication " + s.cfg.Publication, Err: err,
 				Fix: "create it as the tables' owner: " + q + "; or make Sluice's user own the tables"}
 		}
-		return fmt.Errorf("postgres: %s: %w", q, err)
+		return nil, fmt.Errorf("postgres: %s: %w", q, err)
 	}
 	// The mark that lets Sluice add captured tables to it later.
 	if _, err := s.sql.Exec(ctx, "COMMENT ON PUBLICATION "+pgx.Identifier{s.cfg.Publication}.Sanitize()+" IS '"+
 		strings.ReplaceAll(SluiceComment(s.cfg.Publication), "'", "''")+"'"); err != nil {
-		return fmt.Errorf("postgres: marking publication %s: %w", s.cfg.Publication, err)
+		return nil, fmt.Errorf("postgres: marking publication %s: %w", s.cfg.Publication, err)
 	}
 	s.log.Info("created publication", "publication", s.cfg.Publication, "tables", len(tables))
-	return nil
+	return nil, nil
 }
 
-func (s *Source) completePublication(ctx context.Context, pub *PublicationInfo, tables []TableRef, canAdd bool) error {
+func (s *Source) completePublication(ctx context.Context, pub *PublicationInfo, tables []TableRef) ([]schema.TableID, error) {
 	pubName := pgx.Identifier{s.cfg.Publication}.Sanitize()
 	if !pub.Insert || !pub.Update || !pub.Delete {
-		return &SetupError{What: "publication " + s.cfg.Publication,
+		return nil, &SetupError{What: "publication " + s.cfg.Publication,
 			Err: errors.New("it does not publish every insert, update and delete (its publish option leaves some out), so changes would be lost"),
 			Fix: "ALTER PUBLICATION " + pubName + " SET (publish = 'insert, update, delete, truncate')"}
 	}
 	var missing, ids, filtered []string
+	var added []schema.TableID
 	for _, t := range tables {
 		if pub.Filtered[t.ID] {
 			filtered = append(filtered, pgx.Identifier{t.ID.Namespace, t.ID.Name}.Sanitize())
@@ -342,41 +359,68 @@ func (s *Source) completePublication(ctx context.Context, pub *PublicationInfo, 
 		if !pub.Publishes(t.ID) {
 			missing = append(missing, pgx.Identifier{t.ID.Namespace, t.ID.Name}.Sanitize())
 			ids = append(ids, t.ID.String())
+			added = append(added, t.ID)
 		}
 	}
 	if len(filtered) > 0 {
-		return &SetupError{What: "publication " + s.cfg.Publication,
+		return nil, &SetupError{What: "publication " + s.cfg.Publication,
 			Err: fmt.Errorf("it publishes %s with a row filter or a column list, so changes outside it would never be sent", strings.Join(filtered, ", ")),
 			Fix: "ALTER PUBLICATION " + pubName + " SET TABLE with those tables unfiltered, or capture them under another publication"}
 	}
 	if len(missing) == 0 {
-		return nil
+		return nil, nil
 	}
 	q := "ALTER PUBLICATION " + pubName + " ADD TABLE " + strings.Join(missing, ", ")
-	if canAdd && pub.Comment != SluiceComment(s.cfg.Publication) {
+	if pub.Comment != SluiceComment(s.cfg.Publication) {
 		// Not created by Sluice: it may serve someone else (a logical
 		// subscriber), so Sluice does not change it.
-		return &SetupError{What: "publication " + s.cfg.Publication,
+		return nil, &SetupError{What: "publication " + s.cfg.Publication,
 			Err: fmt.Errorf("it does not publish %s, which source.tables captures, and Sluice did not create it, so it does not change it", strings.Join(ids, ", ")),
 			Fix: "as its owner, run " + q}
-	}
-	if !canAdd {
-		return &SetupError{What: "publication " + s.cfg.Publication,
-			Err: fmt.Errorf("not in the publication but in source.tables: %s; the initial snapshot is done, so streaming their changes from now on would never send their existing rows",
-				strings.Join(ids, ", ")),
-			Fix: "to capture them with their existing rows, capture them under a new name (a new name starts with a snapshot); " +
-				"to stream only their changes from now on, run " + q + " and start again; or remove them from source.tables"}
 	}
 	if _, err := s.sql.Exec(ctx, q); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "42501" {
-			return &SetupError{What: "publication " + s.cfg.Publication, Err: err,
+			return nil, &SetupError{What: "publication " + s.cfg.Publication, Err: err,
 				Fix: "add them as the tables' (and the publication's) owner: " + q}
 		}
-		return fmt.Errorf("postgres: %s: %w", q, err)
+		return nil, fmt.Errorf("postgres: %s: %w", q, err)
 	}
 	s.log.Info("added tables to the publication", "publication", s.cfg.Publication, "tables", strings.Join(ids, ", "))
-	return nil
+	return added, nil
+}
+
+// newlyCaptured returns the planned tables whose snapshot is due because
+// they were not captured when cp was written: those the checkpoint does
+// not list (checkpoints list their tables since snapshots are chunked),
+// or, for an older checkpoint, those just added to the publication. A
+// table whose snapshot is under way is resumed from cp, not started anew.
+func newlyCaptured(cp *checkpoint.Checkpoint, tables []TableRef, added []schema.TableID) []schema.TableID {
+	under := map[schema.TableID]bool{}
+	if cp.Snapshot != nil {
+		for _, t := range cp.Snapshot.Tables {
+			under[schema.TableID{Namespace: t.Namespace, Name: t.Name}] = true
+		}
+	}
+	var out []schema.TableID
+	if cp.Tables == nil {
+		for _, id := range added {
+			if !under[id] {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	had := map[string]bool{}
+	for _, t := range cp.Tables {
+		had[t] = true
+	}
+	for _, t := range tables {
+		if !had[t.ID.String()] && !under[t.ID] {
+			out = append(out, t.ID)
+		}
+	}
+	return out
 }
 
 // Describe reads the definitions of the planned tables through conn (a

@@ -231,6 +231,11 @@ func (r *recorder) Idle(_ context.Context, pos checkpoint.Position) error {
 	return nil
 }
 
+func (r *recorder) Watermark(_ context.Context, w *capture.Watermark) error {
+	r.events = append(r.events, event{kind: "watermark:" + w.ID, pos: w.Position})
+	return nil
+}
+
 // of returns the recorded events of one kind.
 func (r *recorder) of(kind string) []event {
 	var out []event

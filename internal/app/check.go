@@ -375,8 +375,11 @@ func checkCheckpointRecord(ctx context.Context, env *CheckEnv) {
 		r.Pass("kafka checkpoint", "none stored in "+topic+": sluice run starts from scratch (snapshot.mode "+env.Config.Snapshot.Mode+")")
 	default:
 		snap := "snapshot done"
-		if !cp.SnapshotDone {
+		switch {
+		case !cp.SnapshotDone:
 			snap = "snapshot NOT complete: sluice run takes it again"
+		case cp.Snapshot != nil:
+			snap = fmt.Sprintf("snapshots of %d table(s) under way: sluice run resumes them", len(cp.Snapshot.Tables))
 		}
 		r.Pass("kafka checkpoint", fmt.Sprintf("%s, %s, written %s ago", cp.Position, snap, time.Since(time.UnixMilli(cp.TsMs)).Truncate(time.Second)))
 	}

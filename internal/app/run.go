@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/sluicecdc/sluice/capture"
 	pgcapture "github.com/sluicecdc/sluice/capture/postgres"
 	"github.com/sluicecdc/sluice/checkpoint"
@@ -218,30 +220,48 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 	retained := src.RetainedWAL
 	st.SlotRetainedBytes.Store(&retained)
 	po.ServerID = plan.SystemID
+	ids := make([]schema.TableID, len(plan.Tables))
+	for i, t := range plan.Tables {
+		ids[i] = t.ID
+		po.Tables = append(po.Tables, t.ID.String())
+	}
 	p := pipeline.New(po, prod, env.Registry, cp)
 	p.SetSource(src)
 
-	if plan.Snapshot != "" {
-		stopped, err := takeSnapshot(ctx, cfg, st, stopper, log, func(ctx context.Context, o snapshot.Options) error {
-			return snapshot.Postgres(ctx, src.PgConfig(), plan, p, o)
-		})
-		if stopped || err != nil {
-			return err
-		}
+	// Snapshots are read in chunks between watermarks while streaming
+	// (snapshot.Engine); a checkpoint carries their progress.
+	var state *checkpoint.SnapshotState
+	if cp != nil {
+		state = cp.Snapshot
+	}
+	sn := src.Snapshotter()
+	defer sn.Close()
+	eng := snapshot.NewEngine(sn, p, snapshot.EngineOptions{
+		ChunkSize: cfg.Snapshot.ChunkSize, Parallelism: cfg.Snapshot.Parallelism, ProgressInterval: cfg.Snapshot.ProgressInterval,
+		Logger: log, Progress: st.Snapshot, Name: cfg.Name,
+	}, state)
+	switch {
+	case plan.Snapshot:
+		eng.Add(ids, plan.Bounds, true, "")
+		// The slot's consistent point, with every table's snapshot to
+		// take, is the first checkpoint.
 		if err := p.SnapshotDone(ctx, checkpoint.Position{LSN: plan.StartLSN}); err != nil {
 			return err
 		}
-		log.Info("snapshot complete and checkpointed", "lsn", plan.StartLSN.String())
-		if cfg.Snapshot.Mode == pgcapture.SnapshotInitialOnly {
-			return nil
-		}
-	} else if cp == nil {
+		log.Info("snapshot started", "tables", len(ids), "lsn", plan.StartLSN.String(), "chunk_size", cfg.Snapshot.ChunkSize)
+	case cp == nil:
 		// snapshot.mode never: the start position is the first checkpoint.
 		if err := p.SnapshotDone(ctx, checkpoint.Position{LSN: plan.StartLSN}); err != nil {
 			return err
 		}
+	case len(plan.Added) > 0:
+		log.Info("tables newly captured: their snapshot is taken while streaming", "tables", fmt.Sprint(plan.Added))
+		eng.Add(plan.Added, nil, false, "")
 	}
-	return stream(ctx, src, p, st, stopper, log)
+	if eng.Pending() {
+		log.Info("snapshots under way", "tables", len(eng.State()))
+	}
+	return stream(ctx, src, p, eng, cfg.Snapshot.Mode == pgcapture.SnapshotInitialOnly, st, stopper, log)
 }
 
 // stoppable is a source that can stop at a transaction boundary.
@@ -252,10 +272,43 @@ type stoppable interface {
 
 // stream runs src into p until it fails or a graceful stop, and then
 // commits what was produced (the source stops at a transaction boundary).
-func stream(ctx context.Context, src stoppable, p *pipeline.Pipeline, st *State, stopper *Stopper, log *slog.Logger) error {
+// eng, when not nil, sits between them and takes the snapshots under way
+// while streaming; with stopWhenDone the run stops gracefully once they
+// are done (snapshot.mode initial_only).
+func stream(ctx context.Context, src stoppable, p *pipeline.Pipeline, eng *snapshot.Engine, stopWhenDone bool,
+	st *State, stopper *Stopper, log *slog.Logger) error {
 	st.Phase.Store("streaming")
 	stopper.set(src.Stop)
-	if err := src.Run(ctx, &observed{Handler: p, st: st}); err != nil {
+	var h capture.Handler = p
+	g, gctx := errgroup.WithContext(ctx)
+	ectx, stopEngine := context.WithCancel(gctx)
+	defer stopEngine()
+	if eng != nil {
+		h = eng
+		g.Go(func() error { return eng.Run(ectx) })
+		if stopWhenDone {
+			g.Go(func() error {
+				done := eng.Done()
+				if !eng.Pending() {
+					c := make(chan struct{})
+					close(c)
+					done = c
+				}
+				select {
+				case <-done:
+					log.Info("every snapshot is done; stopping (snapshot.mode initial_only)")
+					stopper.Stop()
+				case <-ectx.Done():
+				}
+				return nil
+			})
+		}
+	}
+	g.Go(func() error {
+		defer stopEngine() // a stopped source ends the snapshot's reads
+		return src.Run(gctx, &observed{Handler: h, st: st})
+	})
+	if err := g.Wait(); err != nil {
 		return capture.FromSource(err)
 	}
 	st.Phase.Store("stopping")

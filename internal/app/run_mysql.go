@@ -85,5 +85,5 @@ func runMySQLOnce(ctx context.Context, cfg *config.Config, conn *mycapture.ConnC
 			return err
 		}
 	}
-	return stream(ctx, src, p, st, stopper, log)
+	return stream(ctx, src, p, nil, false, st, stopper, log)
 }

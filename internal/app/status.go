@@ -41,9 +41,14 @@ type StatusReport struct {
 	// checkpoint. A running, healthy instance keeps it near
 	// checkpoint.interval even when idle.
 	CheckpointAgeSeconds *float64 `json:"checkpoint_age_seconds"`
-	// SnapshotDone is true once the initial snapshot is delivered and
-	// checkpointed; false means the next run takes it (again).
+	// SnapshotDone is false only for a checkpoint written by an older
+	// release during its one-transaction initial snapshot: the next run
+	// takes the snapshot again.
 	SnapshotDone bool `json:"snapshot_done"`
+	// Snapshots are the table snapshots under way (read in chunks while
+	// streaming), with the rows delivered and the estimate; the running
+	// instance logs their rate and ETA, and exports them on /metrics.
+	Snapshots []SnapshotStatus `json:"snapshots,omitempty"`
 	// CheckpointServerID is the source server the checkpoint belongs to.
 	CheckpointServerID string `json:"checkpoint_server_id,omitempty"`
 
@@ -116,6 +121,12 @@ func Status(ctx context.Context, cfg *config.Config) *StatusReport {
 		pos := cp.Position
 		st.CheckpointPosition = &pos
 		st.SnapshotDone = cp.SnapshotDone
+		if cp.Snapshot != nil {
+			for _, t := range cp.Snapshot.Tables {
+				st.Snapshots = append(st.Snapshots, SnapshotStatus{Table: t.Namespace + "." + t.Name, Rows: t.Rows,
+					Estimate: t.Total, Initial: t.Initial, LastKey: t.LastKey})
+			}
+		}
 		st.CheckpointServerID = cp.ServerID
 		if cp.TsMs > 0 {
 			t := time.UnixMilli(cp.TsMs)
@@ -240,7 +251,16 @@ func (st *StatusReport) WriteText(w io.Writer) error {
 		if st.CheckpointAgeSeconds != nil {
 			row("checkpoint age", fmt.Sprintf("%.1fs (written %s)", *st.CheckpointAgeSeconds, st.CheckpointTime))
 		}
-		row("snapshot", map[bool]string{true: "done", false: "not complete: the next run takes it again"}[st.SnapshotDone])
+		switch {
+		case !st.SnapshotDone:
+			row("snapshot", "not complete: the next run takes it again")
+		case len(st.Snapshots) == 0:
+			row("snapshot", "done")
+		default:
+			for _, sn := range st.Snapshots {
+				row("snapshot "+sn.Table, sn.String())
+			}
+		}
 	case st.CheckpointPosition == nil && len(st.Errors) == 0:
 		row("checkpoint", "none stored: the next run starts from scratch")
 	default:
@@ -295,4 +315,25 @@ func (st *StatusReport) Err() error {
 		return nil
 	}
 	return errors.New(strings.Join(st.Errors, "; "))
+}
+
+// SnapshotStatus is one table's snapshot under way, as the checkpoint
+// records it.
+type SnapshotStatus struct {
+	Table    string   `json:"table"`
+	Rows     int64    `json:"rows"`
+	Estimate int64    `json:"estimate"`
+	Initial  bool     `json:"initial"`
+	LastKey  []string `json:"last_key,omitempty"`
+}
+
+func (s SnapshotStatus) String() string {
+	out := fmt.Sprintf("%d rows delivered", s.Rows)
+	if s.Estimate > 0 {
+		out += fmt.Sprintf(" of about %d (%.0f%%)", s.Estimate, 100*float64(s.Rows)/float64(max(s.Estimate, s.Rows)))
+	}
+	if len(s.LastKey) > 0 {
+		out += ", resumes after key (" + strings.Join(s.LastKey, ", ") + ")"
+	}
+	return out
 }

@@ -74,7 +74,9 @@ func TestHardStopInterruptsFinalCheckpoint(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- stream(ctx, stoppingSource{}, p, st, &Stopper{}, slog.New(slog.DiscardHandler)) }()
+	go func() {
+		done <- stream(ctx, stoppingSource{}, p, nil, false, st, &Stopper{}, slog.New(slog.DiscardHandler))
+	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for st.Phase.Load() != "stopping" {
 		if time.Now().After(deadline) {

@@ -150,6 +150,10 @@ type Snapshot struct {
 	// then stream), never (stream only) or initial_only (snapshot, then
 	// exit). Default initial.
 	Mode string `mapstructure:"mode"`
+	// ChunkSize is how many rows one snapshot chunk reads, 1..1000000:
+	// the unit of a snapshot's reads, transactions and resumption.
+	// Default 10000.
+	ChunkSize int `mapstructure:"chunk_size"`
 	// Parallelism is how many tables are snapshotted at once, 1..64.
 	// Default 4.
 	Parallelism int `mapstructure:"parallelism"`
@@ -315,6 +319,7 @@ func Defaults() Config {
 		},
 		Snapshot: Snapshot{
 			Mode:             SnapshotInitial,
+			ChunkSize:        10000,
 			Parallelism:      4,
 			ProgressInterval: 10 * time.Second,
 		},

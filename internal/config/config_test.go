@@ -147,7 +147,7 @@ func wantDefaults() config.Config {
 			},
 			MySQL: config.MySQLSource{HeartbeatInterval: 10 * time.Second},
 		},
-		Snapshot: config.Snapshot{Mode: "initial", Parallelism: 4, ProgressInterval: 10 * time.Second},
+		Snapshot: config.Snapshot{Mode: "initial", ChunkSize: 10000, Parallelism: 4, ProgressInterval: 10 * time.Second},
 		Kafka: config.Kafka{
 			Brokers:            []string{},
 			ExactlyOnce:        true,

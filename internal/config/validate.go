@@ -87,6 +87,9 @@ func (c *Config) Validate() error {
 	c.validateSource(&p)
 
 	p.oneOf("snapshot.mode", c.Snapshot.Mode, SnapshotInitial, SnapshotNever, SnapshotInitialOnly)
+	if n := c.Snapshot.ChunkSize; n < 1 || n > 1_000_000 {
+		p.add("snapshot.chunk_size", strconv.Itoa(n), "is out of range; use 1 to 1000000")
+	}
 	if n := c.Snapshot.Parallelism; n < 1 || n > 64 {
 		p.add("snapshot.parallelism", strconv.Itoa(n), "is out of range; use 1 to 64")
 	}

@@ -46,9 +46,11 @@ type Options struct {
 	CommitEvents   int
 	// ExcludeColumns maps "ns.table" to excluded column names.
 	ExcludeColumns map[string]map[string]bool
-	// ServerID and Slot are stored in every checkpoint.
+	// ServerID, Slot and Tables (the captured tables, "<ns>.<table>") are
+	// stored in every checkpoint.
 	ServerID string
 	Slot     string
+	Tables   []string
 	Logger   *slog.Logger
 	Metrics  *Metrics
 }
@@ -99,11 +101,12 @@ type Pipeline struct {
 	safe         checkpoint.Position // last transaction boundary seen
 	checkpointed checkpoint.Position // last durable checkpoint
 	snapshotDone bool
-	history      []*kgo.Record  // schema-history records awaiting commit
-	ddl          *schemaChanges // the schema-change topic, once a DDL was seen
-	dirty        bool           // safe moved since the last checkpoint
-	err          error          // sticky [I4]
-	slab         slab           // backing store of produced records
+	snapshot     *checkpoint.SnapshotState // progress of the snapshots under way
+	history      []*kgo.Record             // schema-history records awaiting commit
+	ddl          *schemaChanges            // the schema-change topic, once a DDL was seen
+	dirty        bool                      // safe moved since the last checkpoint
+	err          error                     // sticky [I4]
+	slab         slab                      // backing store of produced records
 }
 
 // New returns a pipeline producing with prod and registering with reg.
@@ -131,6 +134,7 @@ func New(o Options, prod *emit.Producer, reg *schema.Registry, start *checkpoint
 		p.safe = start.Position
 		p.checkpointed = start.Position
 		p.snapshotDone = start.SnapshotDone
+		p.snapshot = start.Snapshot
 	}
 	return p
 }
@@ -396,6 +400,21 @@ func (p *Pipeline) Idle(ctx context.Context, pos checkpoint.Position) error {
 	return nil
 }
 
+// Watermark ignores a snapshot watermark: the snapshot engine, which
+// wraps the pipeline while snapshots run, acts on its own; the source
+// reports the mark's position through Idle as well.
+func (p *Pipeline) Watermark(context.Context, *capture.Watermark) error { return p.err }
+
+// SetSnapshotState records the progress of the snapshots under way; every
+// checkpoint from now on carries it, in the same commit as the events
+// produced before this call. The snapshot engine calls it on the source's
+// goroutine right after handing over a chunk's rows, so a checkpoint never
+// names a chunk whose rows it does not hold [I2].
+func (p *Pipeline) SetSnapshotState(s *checkpoint.SnapshotState) {
+	p.snapshot = s
+	p.dirty = true
+}
+
 // SnapshotDone marks the initial snapshot delivered and checkpoints at pos.
 func (p *Pipeline) SnapshotDone(ctx context.Context, pos checkpoint.Position) error {
 	p.snapshotDone = true
@@ -416,7 +435,7 @@ func (p *Pipeline) Checkpoint(ctx context.Context) error {
 	}
 	start := time.Now()
 	rec, err := checkpoint.Record(OffsetsTopic(p.o.Name), p.o.Name, &checkpoint.Checkpoint{
-		Position: p.safe, SnapshotDone: p.snapshotDone, ServerID: p.o.ServerID, Slot: p.o.Slot,
+		Position: p.safe, SnapshotDone: p.snapshotDone, Snapshot: p.snapshot, Tables: p.o.Tables, ServerID: p.o.ServerID, Slot: p.o.Slot,
 	})
 	if err != nil {
 		return p.stop(err)

@@ -1,0 +1,313 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluicecdc/sluice/capture"
+	"github.com/sluicecdc/sluice/checkpoint"
+	"github.com/sluicecdc/sluice/schema"
+)
+
+// Snapshotter reads captured tables in chunks for the snapshot engine
+// (snapshot.Source) and writes its watermarks. Each chunk is one COPY of
+// a SELECT in key order with a LIMIT, in a transaction of its own: no
+// snapshot holds a transaction, an xmin or a table lock between chunks.
+//
+// A table with a primary key (or a replica identity index) is read in key
+// order, and a chunk starts after the last key of the one before. A table
+// without either is read in ctid order (a TID range scan on Postgres 14
+// and later): its rows have no key to tell a chunk's copy of a row from a
+// change streamed while the chunk was read, so such a row may arrive both
+// as a read and as the change, and a VACUUM FULL or CLUSTER between two
+// chunks may make a row be read twice or not at all (docs/design.md).
+type Snapshotter struct {
+	*Marker
+	cfg *pgconn.Config
+	db  string
+
+	mu    sync.Mutex
+	idle  []*pgx.Conn
+	conns []*pgx.Conn
+}
+
+// NewSnapshotter returns a snapshotter connecting with cfg as it needs
+// (one connection per concurrent reader). db is the database's name for
+// the events' source block.
+func NewSnapshotter(cfg *pgconn.Config, db string) *Snapshotter {
+	return &Snapshotter{Marker: NewMarker(cfg), cfg: cfg, db: db}
+}
+
+// Snapshotter returns a snapshotter for the source's database.
+func (s *Source) Snapshotter() *Snapshotter { return NewSnapshotter(s.pgcfg, s.plan.Database) }
+
+func (sn *Snapshotter) get(ctx context.Context) (*pgx.Conn, error) {
+	sn.mu.Lock()
+	if n := len(sn.idle); n > 0 {
+		c := sn.idle[n-1]
+		sn.idle = sn.idle[:n-1]
+		sn.mu.Unlock()
+		return c, nil
+	}
+	sn.mu.Unlock()
+	c, err := Connect(ctx, sn.cfg)
+	if err != nil {
+		return nil, err
+	}
+	sn.mu.Lock()
+	sn.conns = append(sn.conns, c)
+	sn.mu.Unlock()
+	return c, nil
+}
+
+func (sn *Snapshotter) put(c *pgx.Conn) {
+	if c.IsClosed() {
+		return
+	}
+	sn.mu.Lock()
+	sn.idle = append(sn.idle, c)
+	sn.mu.Unlock()
+}
+
+// Close closes every connection.
+func (sn *Snapshotter) Close() {
+	sn.Marker.Close()
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, c := range sn.conns {
+		_ = c.Close(ctx)
+	}
+	sn.conns, sn.idle = nil, nil
+}
+
+// Describe reads a table's current definition.
+func (sn *Snapshotter) Describe(ctx context.Context, id schema.TableID) (*schema.Table, error) {
+	c, err := sn.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer sn.put(c)
+	var relid uint32
+	err = c.QueryRow(ctx, `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = $2`, id.Namespace, id.Name).Scan(&relid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, &SetupError{What: "snapshot of " + id.String(), Err: errors.New("the table does not exist (any more)"),
+			Fix: "remove it from source.tables, or create it"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: looking up %s: %w", id, err)
+	}
+	ts, err := Describe(ctx, c, []TableRef{{ID: id, RelID: relid}})
+	if err != nil {
+		return nil, err
+	}
+	return ts[0], nil
+}
+
+// Estimate returns pg_class.reltuples (0 when never analyzed).
+func (sn *Snapshotter) Estimate(ctx context.Context, id schema.TableID) int64 {
+	c, err := sn.get(ctx)
+	if err != nil {
+		return 0
+	}
+	defer sn.put(c)
+	var n float64
+	_ = c.QueryRow(ctx, `SELECT c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = $2`, id.Namespace, id.Name).Scan(&n)
+	return int64(max(n, 0))
+}
+
+// SourceInfo is the source block of a row read at pos.
+func (sn *Snapshotter) SourceInfo(_ *schema.Table, pos checkpoint.Position) capture.SourceInfo {
+	return capture.SourceInfo{DB: sn.db, LSN: int64(pos.LSN)}
+}
+
+// Last returns the key (or ctid) of t's last row in chunk order, nil when
+// the table is empty.
+func (sn *Snapshotter) Last(ctx context.Context, t *schema.Table) ([]string, error) {
+	c, err := sn.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer sn.put(c)
+	return lastKey(ctx, c, t)
+}
+
+// lastKey reads the key (or ctid) of t's last row in chunk order through
+// conn, nil when the table is empty.
+func lastKey(ctx context.Context, conn *pgx.Conn, t *schema.Table) ([]string, error) {
+	order := chunkOrder(t)
+	cols := make([]string, len(order))
+	desc := make([]string, len(order))
+	for i, o := range order {
+		// Aliased: ORDER BY "id" would otherwise sort the text output
+		// column named "id", not the key.
+		cols[i] = fmt.Sprintf("%s::text AS k%d", o, i)
+		desc[i] = o + " DESC"
+	}
+	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + pgx.Identifier{t.ID.Namespace, t.ID.Name}.Sanitize() +
+		" ORDER BY " + strings.Join(desc, ", ") + " LIMIT 1"
+	vals := make([]string, len(order))
+	ptrs := make([]any, len(order))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := conn.QueryRow(ctx, q).Scan(ptrs...); errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("postgres: snapshot of %s: last key: %w", t.ID, err)
+	}
+	return vals, nil
+}
+
+// Bounds reads, in the snapshot a new slot exported (so exactly as of the
+// slot's consistent point), the last key of each table: the initial
+// snapshot of a table reads up to it, and every row inserted after the
+// consistent point with a key beyond it comes from the stream alone.
+func (s *Source) bounds(ctx context.Context, snapshot string, tables []TableRef) (map[schema.TableID][]string, error) {
+	tx, err := s.sql.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: snapshot bounds: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+snapshot+"'"); err != nil {
+		return nil, fmt.Errorf("postgres: importing snapshot %s: %w", snapshot, err)
+	}
+	ts, err := Describe(ctx, tx.Conn(), tables)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[schema.TableID][]string, len(ts))
+	for _, t := range ts {
+		if out[t.ID], err = lastKey(ctx, tx.Conn(), t); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ReadChunk reads up to limit rows of t after the key (or ctid) in after
+// and up to through, in one COPY.
+func (sn *Snapshotter) ReadChunk(ctx context.Context, t *schema.Table, after, through []string, limit int, row func(vals []any) error) ([]string, error) {
+	c, err := sn.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer sn.put(c)
+	q, byCtid := chunkQuery(t, after, through, limit)
+	ncols := len(t.Columns)
+	if byCtid {
+		ncols++
+	}
+	var last []any
+	n := 0
+	r := &copyReader{ctx: ctx, ncols: ncols, emit: func(vals []any) error {
+		n++
+		last = vals
+		if byCtid {
+			vals = vals[:len(t.Columns):len(t.Columns)]
+		}
+		return row(vals)
+	}}
+	if _, err := c.PgConn().CopyTo(ctx, r, q); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("postgres: snapshot of %s: %w", t.ID, err)
+	}
+	if err := r.finish(); err != nil {
+		return nil, fmt.Errorf("postgres: snapshot of %s: %w", t.ID, err)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	if byCtid {
+		return []string{copyText(last[len(last)-1])}, nil
+	}
+	out := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		out[i] = copyText(last[k])
+	}
+	return out, nil
+}
+
+// chunkOrder is the chunk order of t: its key columns, or ctid.
+func chunkOrder(t *schema.Table) []string {
+	if len(t.Key) == 0 {
+		return []string{"ctid"}
+	}
+	order := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		order[i] = pgx.Identifier{t.Columns[k].Name}.Sanitize()
+	}
+	return order
+}
+
+// chunkQuery is the COPY of one chunk: the rows after `after` and up to
+// through in key order (ctid order without a key), at most limit of them.
+func chunkQuery(t *schema.Table, after, through []string, limit int) (q string, byCtid bool) {
+	var b strings.Builder
+	b.WriteString("COPY (SELECT ")
+	for i, col := range t.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(pgx.Identifier{col.Name}.Sanitize())
+	}
+	byCtid = len(t.Key) == 0
+	if byCtid {
+		b.WriteString(", ctid")
+	}
+	order := strings.Join(chunkOrder(t), ", ")
+	b.WriteString(" FROM ")
+	b.WriteString(pgx.Identifier{t.ID.Namespace, t.ID.Name}.Sanitize())
+	tuple := func(vals []string) string {
+		out := make([]string, len(vals))
+		for i, v := range vals {
+			out[i] = literal(v)
+			if byCtid {
+				out[i] += "::tid"
+			}
+		}
+		return "(" + strings.Join(out, ", ") + ")"
+	}
+	var where []string
+	if len(after) > 0 {
+		where = append(where, "("+order+") > "+tuple(after))
+	}
+	if len(through) > 0 {
+		where = append(where, "("+order+") <= "+tuple(through))
+	}
+	if len(where) > 0 {
+		b.WriteString(" WHERE ")
+		b.WriteString(strings.Join(where, " AND "))
+	}
+	b.WriteString(" ORDER BY ")
+	b.WriteString(order)
+	fmt.Fprintf(&b, " LIMIT %d) TO STDOUT", limit)
+	return b.String(), byCtid
+}
+
+// literal quotes a value's text as an escape string constant, whatever
+// standard_conforming_strings says; Postgres gives the untyped constant
+// the type of the key column it is compared with.
+func literal(s string) string {
+	return "E'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// copyText is the text of a value copyReader produced.
+func copyText(v any) string {
+	if p, ok := v.(*[]byte); ok && p != nil {
+		return string(*p)
+	}
+	return ""
+}

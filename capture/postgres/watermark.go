@@ -1,0 +1,62 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// WatermarkPrefix is the prefix of the logical decoding messages that
+// carry snapshot watermarks.
+const WatermarkPrefix = "sluice.watermark"
+
+// Marker writes snapshot watermarks as non-transactional logical decoding
+// messages (pg_logical_emit_message): they need no table, are durable in
+// the WAL once the call returns, and reach every slot of the database in
+// WAL order, outside any transaction. It uses a connection of its own, so
+// that it can be called from the snapshot's goroutines while the source
+// streams.
+type Marker struct {
+	cfg  *pgconn.Config
+	mu   sync.Mutex
+	conn *pgx.Conn
+}
+
+// NewMarker returns a marker connecting with cfg on first use.
+func NewMarker(cfg *pgconn.Config) *Marker { return &Marker{cfg: cfg} }
+
+// Mark writes the watermark id. It is safe for concurrent use.
+func (m *Marker) Mark(ctx context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.conn == nil || m.conn.IsClosed() {
+		c, err := Connect(ctx, m.cfg)
+		if err != nil {
+			return err
+		}
+		m.conn = c
+	}
+	if _, err := m.conn.Exec(ctx, "SELECT pg_logical_emit_message(false, $1, $2)", WatermarkPrefix, id); err != nil {
+		var pgErr *pgconn.PgError
+		denied := errors.As(err, &pgErr) && pgErr.Code == "42501"
+		return &SetupError{What: "snapshot watermark", Err: fmt.Errorf("pg_logical_emit_message: %w", err), Transient: !denied,
+			Fix: "GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO Sluice's user (heartbeats need it too)"}
+	}
+	return nil
+}
+
+// Close closes the marker's connection.
+func (m *Marker) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.conn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = m.conn.Close(ctx)
+	}
+}

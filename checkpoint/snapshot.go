@@ -1,0 +1,52 @@
+package checkpoint
+
+import "slices"
+
+// SnapshotState is the progress of the table snapshots under way. It is
+// written in every checkpoint, in the same commit as the events it counts
+// (exactly-once: the same Kafka transaction), so that the chunks it names
+// as delivered are exactly those a consumer sees.
+type SnapshotState struct {
+	Tables []TableSnapshot `json:"tables"`
+}
+
+// TableSnapshot is one table's snapshot progress.
+type TableSnapshot struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// LastKey is the text of the key columns of the last row of the last
+	// chunk delivered, in key order; nil before the first chunk. The next
+	// chunk starts after it.
+	LastKey []string `json:"last_key,omitempty"`
+	// Through is the key of the table's last row when its snapshot
+	// started (for the initial snapshot: at the slot's consistent point):
+	// the snapshot reads up to it, and rows inserted later beyond it come
+	// from the stream. Bounded says it is set; Through stays nil for a
+	// table that was empty.
+	Through []string `json:"through,omitempty"`
+	Bounded bool     `json:"bounded,omitempty"`
+	// Rows counts the rows delivered so far; Total is the estimate taken
+	// when the table's snapshot started.
+	Rows  int64 `json:"rows"`
+	Total int64 `json:"total,omitempty"`
+	// Initial marks a table of the initial snapshot (as opposed to one
+	// asked for with `sluice snapshot` or newly included).
+	Initial bool `json:"initial,omitempty"`
+	// Request identifies the request that asked for the table, when one
+	// did.
+	Request string `json:"request,omitempty"`
+}
+
+// Clone returns a deep copy (nil for nil).
+func (s *SnapshotState) Clone() *SnapshotState {
+	if s == nil {
+		return nil
+	}
+	c := &SnapshotState{Tables: make([]TableSnapshot, len(s.Tables))}
+	for i, t := range s.Tables {
+		t.LastKey = slices.Clone(t.LastKey)
+		t.Through = slices.Clone(t.Through)
+		c.Tables[i] = t
+	}
+	return c
+}

@@ -1,0 +1,616 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sluicecdc/sluice/capture"
+	"github.com/sluicecdc/sluice/checkpoint"
+	"github.com/sluicecdc/sluice/schema"
+)
+
+// The engine reads tables in chunks between watermarks while the source
+// streams, after Netflix's DBLog (docs/design.md, "Snapshots"). Its
+// invariants, cited in the code as [Sn]:
+//
+//	S1. A chunk is one short read in key order: no source transaction and
+//	    no table lock outlives it.
+//	S2. A chunk's rows are handed over at its high watermark, in stream
+//	    order, without the rows whose key changed in the stream between
+//	    its low and high watermarks: those changes are newer than the read
+//	    or as new, so a snapshot row never overwrites a newer change.
+//	S3. A chunk during whose window the table's schema changed or the table
+//	    was truncated is read again; its rows are never handed over.
+//	S4. The progress of a table (the last key of its last chunk handed
+//	    over) reaches the pipeline right after that chunk's rows, on the
+//	    source's goroutine, so every checkpoint names exactly the chunks
+//	    whose rows it commits; a restart resumes at the next chunk.
+//	S5. Streaming never waits for a read: the source's goroutine only
+//	    hands over rows already read.
+
+// Source is what the engine needs of a database. capture/postgres and
+// capture/mysql implement it; the engine knows nothing else of them.
+type Source interface {
+	capture.Marker
+	// Describe returns the current version of a table, with its key
+	// columns.
+	Describe(ctx context.Context, id schema.TableID) (*schema.Table, error)
+	// Estimate returns about how many rows a table has (0: unknown).
+	Estimate(ctx context.Context, id schema.TableID) int64
+	// Last returns the place of the last row of t in chunk order (its
+	// key; a source documents its order for tables without a key), nil
+	// when t is empty. A table's snapshot reads up to it: rows inserted
+	// later beyond it come from the stream only.
+	Last(ctx context.Context, t *schema.Table) ([]string, error)
+	// ReadChunk reads, in one short statement [S1], up to limit rows of t
+	// in chunk order after the place after names (nil: from the first)
+	// and up to through (inclusive), and passes each row's values
+	// (t.Columns order, the source's raw form) to row, which may retain
+	// them. It returns the place of the last row read, nil when it read
+	// none.
+	ReadChunk(ctx context.Context, t *schema.Table, after, through []string, limit int, row func(vals []any) error) ([]string, error)
+	// SourceInfo returns the source block of a row of t read at pos.
+	SourceInfo(t *schema.Table, pos checkpoint.Position) capture.SourceInfo
+}
+
+// Downstream is what the engine hands events to: the pipeline.
+type Downstream interface {
+	capture.Handler
+	// SetSnapshotState records the snapshots' progress for the next
+	// checkpoints.
+	SetSnapshotState(*checkpoint.SnapshotState)
+}
+
+// EngineOptions configure an Engine.
+type EngineOptions struct {
+	ChunkSize        int // rows per chunk
+	Parallelism      int // tables read at once
+	ProgressInterval time.Duration
+	Logger           *slog.Logger
+	Progress         *Progress
+	// Name is the instance's name, written into its watermarks.
+	Name string
+}
+
+// Engine takes table snapshots in chunks while the source streams. It is
+// a capture.Handler that sits between the source and the pipeline: it
+// passes every event on, notes the keys changed while a chunk's window is
+// open, and hands a chunk's remaining rows over at its high watermark.
+// Its Run reads the chunks. Handler methods run on the source's goroutine,
+// Run's readers on their own.
+type Engine struct {
+	src  Source
+	next Downstream
+	o    EngineOptions
+	log  *slog.Logger
+	run  string // prefix of this engine's watermark ids
+
+	mu       sync.Mutex
+	inflight map[string]*chunk // by id, from before its low watermark until its high one is handled
+	queue    []*job            // tables no reader has taken yet
+	wake     chan struct{}     // a table was queued
+	seq      uint64
+
+	// Owned by the source's goroutine (and by the caller before Run).
+	jobs      []*job // unfinished, in the order of the state
+	open      []*chunk
+	versions  map[schema.TableID]*schema.Table
+	lastPos   checkpoint.Position
+	firstDone bool // the initial snapshot's first row was handed over
+	done      chan struct{}
+	doneOnce  sync.Once
+	change    capture.Change
+}
+
+// job is one table's snapshot.
+type job struct {
+	ts      checkpoint.TableSnapshot
+	id      schema.TableID
+	tp      *TableProgress
+	through []string // the table's last key when its snapshot started (reader's)
+}
+
+// chunk is one read between a low and a high watermark.
+type chunk struct {
+	id    string
+	job   *job
+	table *schema.Table
+	rows  [][]any
+	last  []string
+	final bool // the table's last chunk
+	// through is the table's bound, recorded in the state with the chunk
+	through []string
+	read    bool // rows, last and final are set (under Engine.mu)
+	// source goroutine
+	touched map[string]struct{}
+	invalid bool
+	result  chan bool // true: handed over; false: read it again
+}
+
+// NewEngine returns an engine resuming the snapshots in state (nil: none
+// under way).
+func NewEngine(src Source, next Downstream, o EngineOptions, state *checkpoint.SnapshotState) *Engine {
+	if o.ChunkSize <= 0 {
+		o.ChunkSize = 10000
+	}
+	if o.Parallelism <= 0 {
+		o.Parallelism = 4
+	}
+	if o.ProgressInterval <= 0 {
+		o.ProgressInterval = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Progress == nil {
+		o.Progress = &Progress{}
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	e := &Engine{src: src, next: next, o: o, log: o.Logger, run: o.Name + "/" + hex.EncodeToString(b[:]),
+		inflight: map[string]*chunk{}, wake: make(chan struct{}, 1), versions: map[schema.TableID]*schema.Table{},
+		done: make(chan struct{})}
+	if state != nil {
+		for _, ts := range state.Tables {
+			e.addJob(ts)
+			// The initial snapshot's first row went out before the restart.
+			e.firstDone = e.firstDone || ts.Initial && ts.LastKey != nil
+		}
+	}
+	e.publishProgress()
+	return e
+}
+
+func (e *Engine) addJob(ts checkpoint.TableSnapshot) {
+	j := &job{ts: ts, id: schema.TableID{Namespace: ts.Namespace, Name: ts.Name},
+		tp: &TableProgress{ID: schema.TableID{Namespace: ts.Namespace, Name: ts.Name}, Total: ts.Total}}
+	j.tp.Done.Store(ts.Rows)
+	e.jobs = append(e.jobs, j)
+	e.mu.Lock()
+	e.queue = append(e.queue, j)
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Add queues snapshots of tables (not already under way) and records them
+// in the pipeline's state, so that a restart takes them too. bounds, when
+// not nil, are the tables' last keys to read up to (a table missing from
+// it is read up to its last key when its snapshot starts). Call it before
+// Run or on the source's goroutine.
+func (e *Engine) Add(ids []schema.TableID, bounds map[schema.TableID][]string, initial bool, request string) {
+	added := 0
+	for _, id := range ids {
+		dup := false
+		for _, j := range e.jobs {
+			if j.id == id {
+				dup = true
+			}
+		}
+		if dup {
+			continue
+		}
+		ts := checkpoint.TableSnapshot{Namespace: id.Namespace, Name: id.Name, Initial: initial, Request: request}
+		if b, ok := bounds[id]; ok {
+			ts.Through, ts.Bounded = b, true
+		}
+		e.addJob(ts)
+		added++
+	}
+	if added > 0 {
+		e.publishProgress()
+		e.next.SetSnapshotState(e.state())
+	}
+}
+
+// Pending reports whether snapshots are under way.
+func (e *Engine) Pending() bool { return len(e.jobs) > 0 }
+
+// State returns the progress of the snapshots under way.
+func (e *Engine) State() []checkpoint.TableSnapshot {
+	if s := e.state(); s != nil {
+		return s.Tables
+	}
+	return nil
+}
+
+// Done is closed when the last snapshot under way is done (never when
+// none was: see Pending).
+func (e *Engine) Done() <-chan struct{} { return e.done }
+
+func (e *Engine) finish() { e.doneOnce.Do(func() { close(e.done) }) }
+
+// state returns a copy of the progress of the snapshots under way, nil
+// when none is.
+func (e *Engine) state() *checkpoint.SnapshotState {
+	if len(e.jobs) == 0 {
+		return nil
+	}
+	s := &checkpoint.SnapshotState{Tables: make([]checkpoint.TableSnapshot, len(e.jobs))}
+	for i, j := range e.jobs {
+		s.Tables[i] = j.ts
+		s.Tables[i].LastKey = append([]string(nil), j.ts.LastKey...)
+	}
+	return s
+}
+
+func (e *Engine) publishProgress() {
+	tps := make([]*TableProgress, len(e.jobs))
+	for i, j := range e.jobs {
+		tps[i] = j.tp
+	}
+	e.o.Progress.set(tps)
+}
+
+// Run reads chunks until ctx ends or a read fails. It keeps waiting for
+// tables queued by Add after the last snapshot is done.
+func (e *Engine) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for range e.o.Parallelism {
+		g.Go(func() error { return e.reader(ctx) })
+	}
+	g.Go(func() error {
+		t := time.NewTicker(e.o.ProgressInterval)
+		defer t.Stop()
+		start := time.Now()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				if tps := e.o.Progress.Tables(); len(tps) > 0 {
+					logProgress(e.log, e.o.Progress, start)
+				}
+			}
+		}
+	})
+	return g.Wait()
+}
+
+// reader takes queued tables one at a time and reads each to its end.
+func (e *Engine) reader(ctx context.Context) error {
+	for {
+		e.mu.Lock()
+		var j *job
+		if len(e.queue) > 0 {
+			j, e.queue = e.queue[0], e.queue[1:]
+		}
+		e.mu.Unlock()
+		if j == nil {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-e.wake:
+				continue
+			}
+		}
+		if err := e.readTable(ctx, j); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// readTable reads one table chunk after chunk, each handed over before the
+// next is read, so that the table's progress only ever names a prefix of
+// its rows [S4].
+func (e *Engine) readTable(ctx context.Context, j *job) error {
+	t, err := e.src.Describe(ctx, j.id)
+	if err != nil {
+		return err
+	}
+	if j.ts.Total == 0 {
+		// Read here, set on the source's goroutine with the first chunk.
+		j.tp.Total = e.src.Estimate(ctx, j.id)
+	}
+	if !j.ts.Bounded {
+		// The bound is taken once and kept in the checkpoint, so that a
+		// resumed snapshot ends where the first run would have.
+		if j.through, err = e.src.Last(ctx, t); err != nil {
+			return err
+		}
+	} else {
+		j.through = j.ts.Through
+	}
+	after := j.ts.LastKey
+	e.log.Info("snapshot of table started", "table", j.id.String(), "estimate", j.tp.Total,
+		"resume_after", strings.Join(after, ","), "through", strings.Join(j.through, ","))
+	for {
+		c := e.newChunk(j, t)
+		c.through = j.through
+		if err := e.src.Mark(ctx, c.id+"/l"); err != nil {
+			e.drop(c)
+			return err
+		}
+		var rows [][]any
+		var last []string
+		if j.through != nil {
+			last, err = e.src.ReadChunk(ctx, t, after, j.through, e.o.ChunkSize, func(vals []any) error {
+				rows = append(rows, vals)
+				return nil
+			})
+			if err != nil {
+				e.drop(c)
+				return err
+			}
+		}
+		final := len(rows) < e.o.ChunkSize || slices.Equal(last, j.through)
+		e.mu.Lock()
+		c.rows, c.last, c.final, c.read = rows, last, final, true
+		e.mu.Unlock()
+		e.log.Debug("snapshot chunk read", "table", j.id.String(), "chunk", c.id, "after", strings.Join(after, ","), "rows", len(rows))
+		if err := e.src.Mark(ctx, c.id+"/h"); err != nil {
+			e.drop(c)
+			return err
+		}
+		var ok bool
+		select {
+		case ok = <-c.result:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !ok {
+			// [S3] The schema changed or the table was truncated during
+			// the window: describe it again and read the chunk again.
+			if t, err = e.src.Describe(ctx, j.id); err != nil {
+				return err
+			}
+			continue
+		}
+		if final {
+			e.log.Info("snapshot of table done", "table", j.id.String(), "rows", j.tp.Done.Load())
+			return nil
+		}
+		after = last
+	}
+}
+
+func (e *Engine) newChunk(j *job, t *schema.Table) *chunk {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.seq++
+	c := &chunk{id: e.run + "/" + strconv.FormatUint(e.seq, 10), job: j, table: t, result: make(chan bool, 1)}
+	e.inflight[c.id] = c
+	return c
+}
+
+func (e *Engine) drop(c *chunk) {
+	e.mu.Lock()
+	delete(e.inflight, c.id)
+	e.mu.Unlock()
+}
+
+// Change passes c on, first noting its key in every open window of its
+// table [S2].
+func (e *Engine) Change(ctx context.Context, c *capture.Change) error {
+	if len(e.open) > 0 {
+		e.touch(c)
+	}
+	return e.next.Change(ctx, c)
+}
+
+func (e *Engine) touch(c *capture.Change) {
+	for _, w := range e.open {
+		if w.job.id != c.Table.ID {
+			continue
+		}
+		if c.Op != capture.OpTruncate && len(c.Table.Key) == 0 {
+			continue // no key to tell a chunk's copy of the row by (docs/design.md)
+		}
+		if c.Op == capture.OpTruncate {
+			w.invalid = true // [S3]
+			continue
+		}
+		for _, img := range [][]any{c.Before, c.After} {
+			if img != nil {
+				w.touched[keyString(c.Table, img)] = struct{}{}
+			}
+		}
+	}
+}
+
+// SchemaChange passes sc on and notes the table version; a chunk whose
+// window is open on that table is read again [S3].
+func (e *Engine) SchemaChange(ctx context.Context, sc *capture.SchemaChange) error {
+	if sc.Table != nil {
+		e.versions[sc.Table.ID] = sc.Table
+		for _, w := range e.open {
+			if w.job.id == sc.Table.ID {
+				w.invalid = true
+			}
+		}
+	}
+	return e.next.SchemaChange(ctx, sc)
+}
+
+// Commit passes the boundary on.
+func (e *Engine) Commit(ctx context.Context, pos checkpoint.Position) error {
+	e.lastPos = pos
+	return e.next.Commit(ctx, pos)
+}
+
+// Idle passes the position on.
+func (e *Engine) Idle(ctx context.Context, pos checkpoint.Position) error {
+	e.lastPos = pos
+	return e.next.Idle(ctx, pos)
+}
+
+// Watermark opens a chunk's window at its low watermark and hands the
+// chunk over at its high one; marks this engine did not write are
+// ignored.
+func (e *Engine) Watermark(ctx context.Context, w *capture.Watermark) error {
+	id, ok := strings.CutPrefix(w.ID, e.run+"/")
+	if !ok {
+		return nil
+	}
+	seq, kind, ok := strings.Cut(id, "/")
+	if !ok {
+		return nil
+	}
+	cid := e.run + "/" + seq
+	e.mu.Lock()
+	c := e.inflight[cid]
+	e.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	switch kind {
+	case "l":
+		if c.touched == nil {
+			c.touched = map[string]struct{}{}
+			e.open = append(e.open, c)
+		}
+		return nil
+	case "h":
+		return e.handOver(ctx, c, w.Position)
+	}
+	return nil
+}
+
+// handOver closes c's window and hands its rows over [S2, S4].
+func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) error {
+	at := w
+	e.mu.Lock()
+	delete(e.inflight, c.id)
+	read := c.read
+	e.mu.Unlock()
+	for i, w := range e.open {
+		if w == c {
+			e.open = append(e.open[:i], e.open[i+1:]...)
+			break
+		}
+	}
+	if c.invalid || !read || c.touched == nil {
+		c.result <- false
+		return nil
+	}
+	if at.IsZero() {
+		at = e.lastPos // inside a source transaction: the last boundary
+	}
+	j := c.job
+	if v := e.versions[j.id]; v == nil || !v.Equal(c.table) {
+		// The rows are described by the version they were read with; the
+		// history gets it before them.
+		info := e.src.SourceInfo(c.table, at)
+		if err := e.next.SchemaChange(ctx, &capture.SchemaChange{Table: c.table, Database: info.DB, Position: at,
+			TsMs: time.Now().UnixMilli()}); err != nil {
+			return err
+		}
+		e.versions[j.id] = c.table
+	}
+	keep := c.rows
+	if len(c.touched) > 0 {
+		keep = keep[:0:0]
+		for _, r := range c.rows {
+			if _, changed := c.touched[keyString(c.table, r)]; !changed {
+				keep = append(keep, r)
+			}
+		}
+	}
+	lastOfAll := c.final && len(e.jobs) == 1
+	now := time.Now().UnixMilli()
+	info := e.src.SourceInfo(c.table, at)
+	info.TsMs = now
+	for i, vals := range keep {
+		mark := "incremental"
+		if j.ts.Initial {
+			mark = "true"
+			if !e.firstDone {
+				mark, e.firstDone = "first", true
+			}
+			if lastOfAll && i == len(keep)-1 {
+				mark = "last"
+			}
+		}
+		info.Snapshot = mark
+		e.change = capture.Change{Op: capture.OpRead, Table: c.table, After: vals, Source: info}
+		if err := e.next.Change(ctx, &e.change); err != nil {
+			return err
+		}
+	}
+	j.ts.Bounded = true
+	j.ts.Through = c.through
+	j.ts.Rows += int64(len(keep))
+	j.ts.Total = j.tp.Total
+	j.tp.Done.Add(int64(len(keep)))
+	if c.last != nil {
+		j.ts.LastKey = c.last
+	}
+	if c.final {
+		for i, x := range e.jobs {
+			if x == j {
+				e.jobs = append(e.jobs[:i], e.jobs[i+1:]...)
+				break
+			}
+		}
+	}
+	e.next.SetSnapshotState(e.state()) // [S4]
+	if len(e.jobs) == 0 {
+		e.finish()
+	}
+	c.result <- true
+	if !w.IsZero() {
+		e.lastPos = w
+		// The mark sits between transactions: the rows and the progress
+		// end a batch there, which the pipeline may commit [I1].
+		return e.next.Commit(ctx, w)
+	}
+	return nil
+}
+
+// keyString renders the key columns of a row (raw values) so that the
+// same key read by a chunk and seen in the stream compare equal. A table
+// without a key has no identity to compare: every row is its own.
+func keyString(t *schema.Table, row []any) string {
+	if len(t.Key) == 0 {
+		return fmt.Sprintf("%p", row)
+	}
+	var b []byte
+	for _, k := range t.Key {
+		var s string
+		if k < len(row) {
+			s = rawText(row[k])
+		}
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+	}
+	return string(b)
+}
+
+// rawText is the text of a raw source value.
+func rawText(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "\x00null"
+	case []byte:
+		return string(v)
+	case *[]byte:
+		return string(*v)
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case uint64:
+		return strconv.FormatUint(v, 10)
+	case int32:
+		return strconv.FormatInt(int64(v), 10)
+	case int:
+		return strconv.Itoa(v)
+	}
+	return fmt.Sprint(v)
+}

@@ -1,0 +1,259 @@
+package snapshot
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicecdc/sluice/capture"
+	"github.com/sluicecdc/sluice/checkpoint"
+	"github.com/sluicecdc/sluice/schema"
+)
+
+var testTable = &schema.Table{ID: schema.TableID{Namespace: "public", Name: "t"}, Key: []int{0},
+	Columns: []schema.Column{{Name: "id", Type: "int8"}, {Name: "v", Type: "text", Nullable: true}}}
+
+// fakeDB is a table in memory and a change stream: Mark appends a
+// watermark to the stream, and a test appends changes to it.
+type fakeDB struct {
+	mu     sync.Mutex
+	rows   map[int64]string
+	stream chan any // *capture.Watermark or *capture.Change
+	// beforeRead, when set, runs before a chunk is read (under no lock).
+	beforeRead func(after []string)
+}
+
+func newFakeDB(n int) *fakeDB {
+	db := &fakeDB{rows: map[int64]string{}, stream: make(chan any, 1000)}
+	for i := 1; i <= n; i++ {
+		db.rows[int64(i)] = "v" + strconv.Itoa(i)
+	}
+	return db
+}
+
+func (db *fakeDB) Mark(_ context.Context, id string) error {
+	db.stream <- &capture.Watermark{ID: id, Position: checkpoint.Position{LSN: 1}}
+	return nil
+}
+
+func (db *fakeDB) Describe(context.Context, schema.TableID) (*schema.Table, error) {
+	return testTable, nil
+}
+func (db *fakeDB) Estimate(context.Context, schema.TableID) int64 { return int64(len(db.rows)) }
+func (db *fakeDB) SourceInfo(*schema.Table, checkpoint.Position) capture.SourceInfo {
+	return capture.SourceInfo{DB: "db"}
+}
+
+func (db *fakeDB) Last(context.Context, *schema.Table) ([]string, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var m int64
+	for k := range db.rows {
+		m = max(m, k)
+	}
+	if m == 0 {
+		return nil, nil
+	}
+	return []string{strconv.FormatInt(m, 10)}, nil
+}
+
+func (db *fakeDB) ReadChunk(_ context.Context, _ *schema.Table, after, through []string, limit int, row func([]any) error) ([]string, error) {
+	if db.beforeRead != nil {
+		db.beforeRead(after)
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var from int64
+	if after != nil {
+		from, _ = strconv.ParseInt(after[0], 10, 64)
+	}
+	to, _ := strconv.ParseInt(through[0], 10, 64)
+	var keys []int64
+	for k := range db.rows {
+		if k > from && k <= to {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	if len(keys) > limit {
+		keys = keys[:limit]
+	}
+	for _, k := range keys {
+		if err := row([]any{[]byte(strconv.FormatInt(k, 10)), []byte(db.rows[k])}); err != nil {
+			return nil, err
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return []string{strconv.FormatInt(keys[len(keys)-1], 10)}, nil
+}
+
+// update changes a row and puts the change in the stream.
+func (db *fakeDB) update(k int64, v string) {
+	db.mu.Lock()
+	db.rows[k] = v
+	db.mu.Unlock()
+	id := []byte(strconv.FormatInt(k, 10))
+	db.stream <- &capture.Change{Op: capture.OpUpdate, Table: testTable, Before: []any{id, nil}, After: []any{id, []byte(v)}}
+}
+
+// sink records what the engine hands on.
+type sink struct {
+	events []string
+	state  *checkpoint.SnapshotState
+	schema int
+}
+
+func (s *sink) Change(_ context.Context, c *capture.Change) error {
+	s.events = append(s.events, fmt.Sprintf("%s %s=%s %s", c.Op, rawText(c.After[0]), rawText(c.After[1]), c.Source.Snapshot))
+	return nil
+}
+func (s *sink) SchemaChange(context.Context, *capture.SchemaChange) error { s.schema++; return nil }
+func (s *sink) Commit(context.Context, checkpoint.Position) error         { return nil }
+func (s *sink) Idle(context.Context, checkpoint.Position) error           { return nil }
+func (s *sink) Watermark(context.Context, *capture.Watermark) error       { return nil }
+func (s *sink) SetSnapshotState(st *checkpoint.SnapshotState)             { s.state = st }
+
+// runEngine runs e against db's stream until the snapshot is done.
+func runEngine(t *testing.T, e *Engine, db *fakeDB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- e.Run(ctx) }()
+	for {
+		select {
+		case ev := <-db.stream:
+			var err error
+			switch ev := ev.(type) {
+			case *capture.Watermark:
+				err = e.Watermark(ctx, ev)
+			case *capture.Change:
+				err = e.Change(ctx, ev)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-e.Done():
+			cancel()
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+			return
+		case <-ctx.Done():
+			t.Fatal("snapshot did not finish")
+		}
+	}
+}
+
+func TestEngineReadsEveryRowInChunks(t *testing.T) {
+	db := newFakeDB(5)
+	out := &sink{}
+	e := NewEngine(db, out, EngineOptions{ChunkSize: 2, Parallelism: 1, Logger: slog.New(slog.DiscardHandler), Name: "test"}, nil)
+	e.Add([]schema.TableID{testTable.ID}, nil, true, "")
+	runEngine(t, e, db)
+	want := []string{"r 1=v1 first", "r 2=v2 true", "r 3=v3 true", "r 4=v4 true", "r 5=v5 last"}
+	if !slices.Equal(out.events, want) {
+		t.Fatalf("events %q, want %q", out.events, want)
+	}
+	if out.state != nil {
+		t.Errorf("state after the snapshot %+v, want none", out.state)
+	}
+	if out.schema != 1 {
+		t.Errorf("%d schema changes, want 1", out.schema)
+	}
+}
+
+// TestS2ChangeInWindowWins: a row changed in the stream between a chunk's
+// watermarks is not handed over from the chunk; the change is.
+func TestS2ChangeInWindowWins(t *testing.T) {
+	db := newFakeDB(3)
+	once := sync.Once{}
+	db.beforeRead = func([]string) { once.Do(func() { db.update(2, "new") }) }
+	out := &sink{}
+	e := NewEngine(db, out, EngineOptions{ChunkSize: 10, Parallelism: 1, Logger: slog.New(slog.DiscardHandler), Name: "test"}, nil)
+	e.Add([]schema.TableID{testTable.ID}, nil, true, "")
+	runEngine(t, e, db)
+	want := []string{"u 2=new ", "r 1=v1 first", "r 3=v3 last"}
+	if !slices.Equal(out.events, want) {
+		t.Fatalf("events %q, want %q", out.events, want)
+	}
+}
+
+// TestS3SchemaChangeInWindowRereads: a chunk during whose window the
+// table's schema changed is read again, never handed over as read.
+func TestS3SchemaChangeInWindowRereads(t *testing.T) {
+	db := newFakeDB(2)
+	reads := 0
+	out := &sink{}
+	var e *Engine
+	db.beforeRead = func([]string) {
+		reads++
+		if reads == 1 {
+			db.stream <- &capture.SchemaChange{Table: testTable}
+		}
+	}
+	e = NewEngine(db, out, EngineOptions{ChunkSize: 10, Parallelism: 1, Logger: slog.New(slog.DiscardHandler), Name: "test"}, nil)
+	e.Add([]schema.TableID{testTable.ID}, nil, false, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go func() { _ = e.Run(ctx) }()
+	for done := false; !done; {
+		select {
+		case ev := <-db.stream:
+			switch ev := ev.(type) {
+			case *capture.Watermark:
+				_ = e.Watermark(ctx, ev)
+			case *capture.SchemaChange:
+				_ = e.SchemaChange(ctx, ev)
+			}
+		case <-e.Done():
+			done = true
+		case <-ctx.Done():
+			t.Fatal("snapshot did not finish")
+		}
+	}
+	want := []string{"r 1=v1 incremental", "r 2=v2 incremental"}
+	if reads != 2 || !slices.Equal(out.events, want) {
+		t.Fatalf("%d reads, events %q; want 2 reads and %q", reads, out.events, want)
+	}
+}
+
+// TestS4ResumeAfterLastDeliveredChunk: the state handed to the pipeline
+// after each chunk names its last key, and an engine started from it reads
+// only the rows after it.
+func TestS4ResumeAfterLastDeliveredChunk(t *testing.T) {
+	db := newFakeDB(5)
+	out := &sink{}
+	var states []*checkpoint.SnapshotState
+	rec := &stateRecorder{sink: out, states: &states}
+	e := NewEngine(db, rec, EngineOptions{ChunkSize: 2, Parallelism: 1, Logger: slog.New(slog.DiscardHandler), Name: "test"}, nil)
+	e.Add([]schema.TableID{testTable.ID}, nil, true, "")
+	runEngine(t, e, db)
+	// states: after Add (no key), after chunk 1 (key 2), chunk 2 (4), done (nil).
+	if len(states) != 4 || states[1].Tables[0].LastKey[0] != "2" || states[1].Tables[0].Rows != 2 || states[3] != nil {
+		t.Fatalf("states %+v", states)
+	}
+	out2 := &sink{}
+	e2 := NewEngine(db, out2, EngineOptions{ChunkSize: 2, Parallelism: 1, Logger: slog.New(slog.DiscardHandler), Name: "test"}, states[1])
+	runEngine(t, e2, db)
+	want := []string{"r 3=v3 true", "r 4=v4 true", "r 5=v5 last"}
+	if !slices.Equal(out2.events, want) {
+		t.Fatalf("resumed events %q, want %q", out2.events, want)
+	}
+}
+
+type stateRecorder struct {
+	*sink
+	states *[]*checkpoint.SnapshotState
+}
+
+func (s *stateRecorder) SetSnapshotState(st *checkpoint.SnapshotState) {
+	*s.states = append(*s.states, st.Clone())
+}

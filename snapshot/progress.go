@@ -1,0 +1,83 @@
+package snapshot
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicecdc/sluice/schema"
+)
+
+// Progress counts rows read per table, for logs and metrics. It is safe
+// for concurrent use.
+type Progress struct {
+	mu     sync.Mutex
+	tables []*TableProgress
+}
+
+// NewProgress returns a progress that tracks tables from the start, for
+// a reader of progress (logs, metrics) to be exercised without a snapshot.
+// A snapshot replaces them with the tables it reads.
+func NewProgress(tables ...*TableProgress) *Progress {
+	return &Progress{tables: tables}
+}
+
+func (p *Progress) set(ts []*TableProgress) {
+	p.mu.Lock()
+	p.tables = ts
+	p.mu.Unlock()
+}
+
+// Tables returns the per-table progress.
+func (p *Progress) Tables() []*TableProgress {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tables
+}
+
+// TableProgress is the progress of one table.
+type TableProgress struct {
+	ID    schema.TableID
+	Total int64 // estimate from pg_class.reltuples
+	Done  atomic.Int64
+}
+
+// drawBar redraws one line: rows done of the estimate, rate and ETA.
+func drawBar(w io.Writer, prog *Progress, start time.Time) {
+	var done, total int64
+	for _, tp := range prog.Tables() {
+		done += tp.Done.Load()
+		total += max(tp.Total, tp.Done.Load())
+	}
+	el := time.Since(start).Seconds()
+	rate := float64(done) / max(el, 1e-9)
+	frac := 0.0
+	if total > 0 {
+		frac = float64(done) / float64(total)
+	}
+	const width = 30
+	n := int(frac * width)
+	eta := "?"
+	if rate > 0 && total > done {
+		eta = (time.Duration(float64(total-done)/rate) * time.Second).String()
+	}
+	fmt.Fprintf(w, "\rsnapshot [%s%s] %3.0f%% %d/%d rows %.0f rows/s ETA %s   ",
+		strings.Repeat("#", n), strings.Repeat(".", width-n), 100*frac, done, total, rate, eta)
+}
+
+func logProgress(log *slog.Logger, prog *Progress, start time.Time) {
+	el := time.Since(start).Seconds()
+	for _, tp := range prog.Tables() {
+		done := tp.Done.Load()
+		rate := float64(done) / max(el, 1e-9)
+		args := []any{"table", tp.ID.String(), "rows", done, "total_estimate", tp.Total, "rows_per_second", int64(rate)}
+		if tp.Total > done && rate > 0 {
+			args = append(args, "eta_seconds", int64(float64(tp.Total-done)/rate))
+		}
+		log.Info("snapshot progress", args...)
+	}
+}
