@@ -70,7 +70,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 	cfg := harness.WriteConfig(t, strings.Replace(pgConfig(name, dsn, k, r, ""), `listen: ""`, "listen: "+addr, 1))
 	ctx := context.Background()
 	p := harness.Start(t, nil, "run", "-c", cfg)
-	p.WaitFor(ctx, "msg=streaming", 60*time.Second)
+	p.WaitFor(ctx, `msg="snapshots done"`, 60*time.Second)
 	waitReady := func(want int, within time.Duration) {
 		t.Helper()
 		deadline := time.Now().Add(within)

@@ -39,7 +39,7 @@ func TestPostgresPublicationTables(t *testing.T) {
 
 	// Before the snapshot: b joins the publication, and both are read.
 	p := harness.Start(t, []string{"SLUICE_SOURCE_TABLES=public.a,public.b"}, "run", "-c", cfg)
-	p.WaitFor(ctx, "msg=streaming", time.Minute)
+	p.WaitFor(ctx, `msg="snapshots done"`, time.Minute)
 	if !strings.Contains(p.Output(), `msg="added tables to the publication"`) {
 		t.Fatalf("b was not added to the publication:\n%s", p.Output())
 	}
@@ -56,7 +56,7 @@ func TestPostgresPublicationTables(t *testing.T) {
 	// After it: c is newly captured; it joins the publication and its
 	// existing row is read while streaming, before its new changes.
 	p = harness.Start(t, []string{"SLUICE_SOURCE_TABLES=public.a,public.b,public.c"}, "run", "-c", cfg)
-	p.WaitFor(ctx, `msg="snapshot of table done"`, time.Minute)
+	p.WaitFor(ctx, `msg="snapshots done"`, time.Minute)
 	if !strings.Contains(p.Output(), "tables newly captured") {
 		t.Errorf("c was not planned as newly captured:\n%s", p.Output())
 	}

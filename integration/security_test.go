@@ -382,13 +382,13 @@ func writeSecret(t testing.TB, dir, name, secret string) string {
 	return p
 }
 
-// streamed checks that a running Sluice streams: it waits for streaming,
-// inserts a row, reads the snapshot row and the insert back over the
+// streamed checks that a running Sluice streams: it waits for the
+// snapshot (read while streaming) to be done, inserts a row, reads the snapshot row and the insert back over the
 // broker's PLAINTEXT listener, then stops Sluice gracefully.
 func streamed(t *testing.T, p *harness.Process, db *pgx.Conn, k *testenv.Kafka, registryURL, topic string, id int) {
 	t.Helper()
 	ctx := context.Background()
-	p.WaitFor(ctx, "streaming", 90*time.Second)
+	p.WaitFor(ctx, `msg="snapshots done"`, 90*time.Second)
 	exec(t, db, `INSERT INTO t VALUES ($1, 'secured')`, id)
 	rd := harness.NewReader(t, k.Brokers(), registryURL, topic)
 	evs := rd.ReadUntil(ctx, t, 60*time.Second, func(e []harness.Event) bool {

@@ -37,6 +37,11 @@ import (
 //	    whose rows it commits; a restart resumes at the next chunk.
 //	S5. Streaming never waits for a read: the source's goroutine only
 //	    hands over rows already read.
+//	S6. A table's next chunk is read only once the one before is handed
+//	    over and, where its high watermark is a transaction boundary,
+//	    committed with its progress: a crash reads again at most one chunk
+//	    per table being read (snapshot.parallelism × snapshot.chunk_size
+//	    rows).
 
 // Source is what the engine needs of a database. capture/postgres and
 // capture/mysql implement it; the engine knows nothing else of them.
@@ -102,14 +107,15 @@ type Engine struct {
 	seq      uint64
 
 	// Owned by the source's goroutine (and by the caller before Run).
-	jobs      []*job // unfinished, in the order of the state
-	open      []*chunk
-	versions  map[schema.TableID]*schema.Table
-	lastPos   checkpoint.Position
-	firstDone bool // the initial snapshot's first row was handed over
-	done      chan struct{}
-	doneOnce  sync.Once
-	change    capture.Change
+	jobs       []*job // unfinished, in the order of the state
+	open       []*chunk
+	committing []*chunk // handed over, waiting for their transaction's Commit
+	versions   map[schema.TableID]*schema.Table
+	lastPos    checkpoint.Position
+	firstDone  bool // the initial snapshot's first row was handed over
+	done       chan struct{}
+	doneOnce   sync.Once
+	change     capture.Change
 }
 
 // job is one table's snapshot.
@@ -230,7 +236,12 @@ func (e *Engine) State() []checkpoint.TableSnapshot {
 // none was: see Pending).
 func (e *Engine) Done() <-chan struct{} { return e.done }
 
-func (e *Engine) finish() { e.doneOnce.Do(func() { close(e.done) }) }
+func (e *Engine) finish() {
+	e.doneOnce.Do(func() {
+		e.log.Info("snapshots done")
+		close(e.done)
+	})
+}
 
 // state returns a copy of the progress of the snapshots under way, nil
 // when none is.
@@ -437,10 +448,18 @@ func (e *Engine) SchemaChange(ctx context.Context, sc *capture.SchemaChange) err
 	return e.next.SchemaChange(ctx, sc)
 }
 
-// Commit passes the boundary on.
+// Commit passes the boundary on, then lets the readers of the chunks
+// handed over inside the transaction it ends go on [S6].
 func (e *Engine) Commit(ctx context.Context, pos checkpoint.Position) error {
 	e.lastPos = pos
-	return e.next.Commit(ctx, pos)
+	if err := e.next.Commit(ctx, pos); err != nil {
+		return err
+	}
+	for _, c := range e.committing {
+		c.result <- true
+	}
+	e.committing = e.committing[:0]
+	return nil
 }
 
 // Idle passes the position on.
@@ -562,13 +581,19 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 	if len(e.jobs) == 0 {
 		e.finish()
 	}
-	c.result <- true
-	if !w.IsZero() {
-		e.lastPos = w
-		// The mark sits between transactions: the rows and the progress
-		// end a batch there, which the pipeline may commit [I1].
-		return e.next.Commit(ctx, w)
+	if w.IsZero() {
+		// Inside a source transaction: the pipeline commits the rows and
+		// the progress at its end, and the reader waits for it [S6].
+		e.committing = append(e.committing, c)
+		return nil
 	}
+	e.lastPos = w
+	// The mark sits between transactions: the rows and the progress end a
+	// batch there, which the pipeline commits now [I1, S6].
+	if err := e.next.Commit(ctx, w); err != nil {
+		return err
+	}
+	c.result <- true
 	return nil
 }
 

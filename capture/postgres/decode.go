@@ -300,21 +300,28 @@ func (d *decoder) handle(ctx context.Context, h capture.Handler, xld pglogrepl.X
 			}
 		}
 	case *pglogrepl.LogicalDecodingMessage:
+		if m.Prefix == WatermarkPrefix && m.Transactional && d.inTxn {
+			// A watermark is a transaction of its own (Marker): it sits
+			// where that transaction commits, the boundary its Commit
+			// reports next.
+			if d.skipTxn {
+				return nil
+			}
+			return h.Watermark(ctx, &capture.Watermark{ID: string(m.Content)})
+		}
 		if m.Transactional || d.inTxn {
 			return nil
 		}
 		pos := checkpoint.LSN(m.LSN)
-		watermark := m.Prefix == WatermarkPrefix
-		if watermark {
-			// Outside any transaction (pgoutput sends a transaction whole
-			// at its commit), so its LSN is a boundary: every transaction
-			// sent before it committed before it, every one after it
-			// after.
+		if m.Prefix == WatermarkPrefix {
+			// A non-transactional mark: outside any transaction (pgoutput
+			// sends a transaction whole at its commit), so its LSN is a
+			// boundary.
 			if err := h.Watermark(ctx, &capture.Watermark{ID: string(m.Content), Position: checkpoint.Position{LSN: pos}}); err != nil {
 				return err
 			}
 		}
-		if (d.heartbeat || watermark) && pos > max(d.lastCommit, d.lastIdle) {
+		if (d.heartbeat || m.Prefix == WatermarkPrefix) && pos > max(d.lastCommit, d.lastIdle) {
 			d.lastIdle = pos
 			return h.Idle(ctx, checkpoint.Position{LSN: pos})
 		}

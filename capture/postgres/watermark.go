@@ -15,12 +15,15 @@ import (
 // carry snapshot watermarks.
 const WatermarkPrefix = "sluice.watermark"
 
-// Marker writes snapshot watermarks as non-transactional logical decoding
-// messages (pg_logical_emit_message): they need no table, are durable in
-// the WAL once the call returns, and reach every slot of the database in
-// WAL order, outside any transaction. It uses a connection of its own, so
-// that it can be called from the snapshot's goroutines while the source
-// streams.
+// Marker writes snapshot watermarks as logical decoding messages
+// (pg_logical_emit_message): they need no table and reach every slot of
+// the database in commit order. Each is a transaction of its own
+// (transactional message, autocommit): its commit flushes the WAL, so the
+// walsender sends it at once (a non-transactional message waits for the
+// WAL writer, up to wal_writer_delay, before Postgres 17), and the
+// watermark sits at a transaction boundary. It uses a connection of its
+// own, so that it can be called from the snapshot's goroutines while the
+// source streams.
 type Marker struct {
 	cfg  *pgconn.Config
 	mu   sync.Mutex
@@ -41,7 +44,7 @@ func (m *Marker) Mark(ctx context.Context, id string) error {
 		}
 		m.conn = c
 	}
-	if _, err := m.conn.Exec(ctx, "SELECT pg_logical_emit_message(false, $1, $2)", WatermarkPrefix, id); err != nil {
+	if _, err := m.conn.Exec(ctx, "SELECT pg_logical_emit_message(true, $1, $2)", WatermarkPrefix, id); err != nil {
 		var pgErr *pgconn.PgError
 		denied := errors.As(err, &pgErr) && pgErr.Code == "42501"
 		return &SetupError{What: "snapshot watermark", Err: fmt.Errorf("pg_logical_emit_message: %w", err), Transient: !denied,

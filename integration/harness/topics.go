@@ -169,6 +169,7 @@ func KeyString(k map[string]any) string {
 type Report struct {
 	Events          int
 	Keys            int
+	Reads           int // snapshot reads (op r), each key counted once
 	Duplicates      int // the same source change delivered more than once
 	OrderViolations int // per key, a change delivered after a later one
 	Missing         []string
@@ -206,6 +207,9 @@ func Check(evs []Event, expectKeys []string) Report {
 		if seen[id] > 1 {
 			rep.Duplicates++
 			continue
+		}
+		if e.Op() == "r" {
+			rep.Reads++
 		}
 		if e.Op() != "r" {
 			if lp, ok := lastPos[k]; ok && pos.Before(lp) {

@@ -102,11 +102,14 @@ type Pipeline struct {
 	checkpointed checkpoint.Position // last durable checkpoint
 	snapshotDone bool
 	snapshot     *checkpoint.SnapshotState // progress of the snapshots under way
-	history      []*kgo.Record             // schema-history records awaiting commit
-	ddl          *schemaChanges            // the schema-change topic, once a DDL was seen
-	dirty        bool                      // safe moved since the last checkpoint
-	err          error                     // sticky [I4]
-	slab         slab                      // backing store of produced records
+	// snapshotMoved makes the next Commit checkpoint whatever the
+	// interval: a snapshot chunk was handed over (snapshot S6).
+	snapshotMoved bool
+	history       []*kgo.Record  // schema-history records awaiting commit
+	ddl           *schemaChanges // the schema-change topic, once a DDL was seen
+	dirty         bool           // safe moved since the last checkpoint
+	err           error          // sticky [I4]
+	slab          slab           // backing store of produced records
 }
 
 // New returns a pipeline producing with prod and registering with reg.
@@ -365,7 +368,7 @@ func (p *Pipeline) Commit(ctx context.Context, pos checkpoint.Position) error {
 		// committed read events behind and the retake repeats none.
 		return nil
 	}
-	if p.pending >= p.o.CommitEvents || time.Since(p.lastCommit) >= p.o.CommitInterval {
+	if p.snapshotMoved || p.pending >= p.o.CommitEvents || time.Since(p.lastCommit) >= p.o.CommitInterval {
 		return p.Checkpoint(ctx)
 	}
 	return nil
@@ -413,6 +416,7 @@ func (p *Pipeline) Watermark(context.Context, *capture.Watermark) error { return
 func (p *Pipeline) SetSnapshotState(s *checkpoint.SnapshotState) {
 	p.snapshot = s
 	p.dirty = true
+	p.snapshotMoved = true
 }
 
 // SnapshotDone marks the initial snapshot delivered and checkpoints at pos.
@@ -447,6 +451,7 @@ func (p *Pipeline) Checkpoint(ctx context.Context) error {
 	p.history = nil
 	p.pending = 0
 	p.dirty = false
+	p.snapshotMoved = false
 	p.lastCommit = time.Now()
 	p.checkpointed = p.safe
 	p.m.committed(p.safe)

@@ -1,0 +1,246 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicecdc/sluice/integration/harness"
+)
+
+// TestPostgresSnapshotKills kills Sluice (-9) ten times at random moments
+// during the chunked snapshot of two tables, under concurrent inserts,
+// updates and deletes, in both delivery modes. Every row arrives, the
+// final state per key equals the tables, no snapshot row comes after a
+// newer change of its key, exactly-once delivers nothing twice, and after
+// each kill at most one chunk per table being read is read again (printed
+// per kill).
+func TestPostgresSnapshotKills(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		eos  bool
+	}{{"exactly_once", true}, {"at_least_once", false}} {
+		t.Run(mode.name, func(t *testing.T) { testSnapshotKills(t, mode.eos) })
+	}
+}
+
+const (
+	killChunk       = 50
+	killParallelism = 2
+	kills           = 10
+)
+
+func testSnapshotKills(t *testing.T, eos bool) {
+	pg, k, r := sharedPostgres(t), sharedKafka(t), sharedRegistry(t)
+	dsn, db := pgDB(t, pg)
+	name := testName(t)
+	tables := []string{"s1", "s2"}
+	// At-least-once commits a chunk much faster than a Kafka transaction
+	// does: its tables are larger, so that the snapshot outlasts the kills.
+	killPreload := int64(15_000)
+	if !eos {
+		killPreload = 60_000
+	}
+	for _, tb := range tables {
+		exec(t, db, fmt.Sprintf(`CREATE TABLE %s (id bigint PRIMARY KEY, v bigint NOT NULL, pad text)`, tb))
+		exec(t, db, fmt.Sprintf(`INSERT INTO %s SELECT g, 0, md5(g::text) FROM generate_series(1, %d) g`, tb, killPreload))
+	}
+	cfg := harness.WriteConfig(t, pgConfig(name, dsn, k, r,
+		fmt.Sprintf("snapshot: {chunk_size: %d, parallelism: %d}\n", killChunk, killParallelism)))
+	env := []string{fmt.Sprintf("SLUICE_KAFKA_EXACTLY_ONCE=%v", eos)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	// Concurrent changes: updates (v+1) and deletes of existing rows,
+	// inserts of new ones, in small transactions.
+	var changes atomic.Int64
+	loadDone := make(chan error, 1)
+	go func() {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			loadDone <- err
+			return
+		}
+		defer conn.Close(context.Background())
+		rng := rand.New(rand.NewPCG(3, 4))
+		next := int64(1_000_000)
+		for ctx.Err() == nil {
+			tb := tables[rng.IntN(len(tables))]
+			lo := 1 + rng.Int64N(killPreload)
+			q := fmt.Sprintf(`UPDATE %[1]s SET v = v + 1 WHERE id BETWEEN %[2]d AND %[2]d + 20;
+				DELETE FROM %[1]s WHERE id = %[3]d;
+				INSERT INTO %[1]s VALUES (%[4]d, 0, 'new'), (%[5]d, 0, 'new')`,
+				tb, lo, 1+rng.Int64N(killPreload), next, next+1)
+			if _, err := conn.Exec(ctx, q); err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				loadDone <- err
+				return
+			}
+			next += 2
+			changes.Add(1)
+			time.Sleep(10 * time.Millisecond)
+		}
+		loadDone <- nil
+	}()
+
+	var outputs []string
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range kills {
+		p := harness.Start(t, env, "run", "-c", cfg)
+		p.WaitFor(ctx, `msg="snapshot chunk read"`, 90*time.Second)
+		time.Sleep(time.Duration(100+rng.IntN(700)) * time.Millisecond)
+		p.Kill()
+		out := p.Output()
+		outputs = append(outputs, out)
+		if strings.Count(out, `msg="snapshot of table done"`) >= len(tables) || strings.Contains(out, "every snapshot is done") {
+			t.Fatalf("the snapshot ended before kill %d; make the tables larger", i+1)
+		}
+	}
+	p := harness.Start(t, env, "run", "-c", cfg)
+	deadline := time.Now().Add(3 * time.Minute)
+	for strings.Count(p.Output(), `msg="snapshot of table done"`) < len(tables) {
+		if time.Now().After(deadline) || p.Exited() {
+			t.Fatalf("the snapshot did not finish:\n%s", tail(p.Output(), 4000))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	outputs = append(outputs, p.Output())
+	cancel()
+	if err := <-loadDone; err != nil {
+		t.Fatal(err)
+	}
+	waitCaughtUp(t, db, k.Brokers(), name, 2*time.Minute)
+	want := finalState(t, db, tables)
+
+	topics := make([]string, len(tables))
+	for i, tb := range tables {
+		topics[i] = name + ".public." + tb
+	}
+	rd := harness.NewReader(t, k.Brokers(), r.URL, topics...)
+	evs := rd.Quiet(context.Background(), t, 5*time.Second)
+	rep := harness.Check(evs, nil)
+	stale := snapshotOrderViolations(t, evs)
+	mismatches := compareFinal(t, evs, name+".public.", want)
+	reread := rereadAfterKills(outputs)
+	t.Logf("figures: exactly_once=%v kills=%d chunk_size=%d parallelism=%d source_changes=%d %s stale_snapshot_rows=%d final_state_mismatches=%d rows_read_again_per_kill=%v",
+		eos, kills, killChunk, killParallelism, changes.Load(), rep, stale, mismatches, reread)
+	if stale != 0 || mismatches != 0 || rep.OrderViolations != 0 {
+		t.Errorf("snapshot rows out of order (%d), final state differs (%d) or order violations (%d)", stale, mismatches, rep.OrderViolations)
+	}
+	if eos && rep.Duplicates != 0 {
+		t.Errorf("exactly-once delivered %d events twice", rep.Duplicates)
+	}
+	for i, n := range reread {
+		if n > killParallelism*killChunk {
+			t.Errorf("kill %d: %d rows read again, more than parallelism × chunk_size = %d", i+1, n, killParallelism*killChunk)
+		}
+	}
+	if code := p.Interrupt(60 * time.Second); code != 0 {
+		t.Errorf("graceful stop exit code %d", code)
+	}
+}
+
+// snapshotOrderViolations counts, per key and in topic order (after
+// dropping repeats of the same source change, which at-least-once may
+// deliver), events that show a snapshot row coming after a newer change:
+// v going down, a read after a delete, or a create after a read.
+func snapshotOrderViolations(t *testing.T, evs []harness.Event) int {
+	type state struct {
+		v       int64
+		deleted bool
+		read    bool
+	}
+	seen := map[string]bool{}
+	keys := map[string]*state{}
+	bad := 0
+	report := func(format string, a ...any) {
+		if bad < 5 {
+			t.Errorf(format, a...)
+		}
+		bad++
+	}
+	for i := range evs {
+		e := &evs[i]
+		if e.Value == nil {
+			continue
+		}
+		k := e.Topic + "|" + harness.KeyString(e.Key)
+		pos := harness.Position(e.Source())
+		id := fmt.Sprintf("%s|%s|%d", k, e.Op(), pos.A)
+		if e.Op() == "r" {
+			id = k + "|r"
+		}
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		st := keys[k]
+		if st == nil {
+			st = &state{v: -1}
+			keys[k] = st
+		}
+		switch e.Op() {
+		case "d":
+			st.deleted = true
+		case "r":
+			if st.deleted {
+				report("%s: snapshot read after its delete", k)
+			}
+			st.read = true
+		case "c":
+			if st.read {
+				report("%s: create after its snapshot read", k)
+			}
+		}
+		if a := e.After(); a != nil {
+			v := harness.Int(a, "v")
+			if v < st.v {
+				report("%s: %s with v=%d after v=%d", k, e.Op(), v, st.v)
+			}
+			st.v = v
+		}
+	}
+	return bad
+}
+
+var (
+	chunkRead    = regexp.MustCompile(`msg="snapshot chunk read" table=(\S+) chunk=\S+ after=(\S*) rows=(\d+)`)
+	tableStarted = regexp.MustCompile(`msg="snapshot of table started" table=(\S+) .*resume_after=(\S*) `)
+)
+
+// rereadAfterKills returns, for each killed run, how many rows its
+// successor read again: those of the chunks the killed run read at or
+// after the key the successor resumed from.
+func rereadAfterKills(outputs []string) []int {
+	key := func(s string) int64 {
+		n, _ := strconv.ParseInt(strings.Trim(s, `"`), 10, 64)
+		return n
+	}
+	var out []int
+	for i := 0; i+1 < len(outputs); i++ {
+		resume := map[string]int64{}
+		for _, m := range tableStarted.FindAllStringSubmatch(outputs[i+1], -1) {
+			resume[m[1]] = key(m[2])
+		}
+		n := 0
+		for _, m := range chunkRead.FindAllStringSubmatch(outputs[i], -1) {
+			from, ok := resume[m[1]]
+			if ok && key(m[2]) >= from {
+				rows, _ := strconv.Atoi(m[3])
+				n += rows
+			}
+		}
+		out = append(out, n)
+	}
+	return out
+}
