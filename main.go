@@ -38,6 +38,9 @@ commands:
   status [-c FILE] [--json]             checkpointed position, source position, lag, slot state
   tail [-c FILE] [--from-beginning] [--max N] TOPIC...
                                         print change events as JSON, one per line
+  snapshot [-c FILE] [--wait] TABLE...  ask the instance of this config to snapshot the tables while it
+                                        streams (recorded in the source database: survives restarts);
+                                        --wait prints progress until they are done
   version                               print version, commit and Go version
 
 -c defaults to config.yaml. Every key can be set from the environment as
@@ -68,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdStatus(args, stdout, stderr)
 	case "tail":
 		return cmdTail(args, stdout, stderr)
+	case "snapshot":
+		return cmdSnapshot(args, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "sluice %s commit %s %s %s/%s\n", version, buildCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
@@ -237,6 +242,30 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if !app.Check(ctx, cfg, stdout) {
+		return exitFailure
+	}
+	return exitOK
+}
+
+func cmdSnapshot(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("snapshot", flag.ContinueOnError)
+	wait := fs.Bool("wait", false, "print progress and return when the tables are done")
+	cfg, code := loadConfig(fs, args, stderr)
+	if cfg == nil {
+		return code
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintf(stderr, "sluice snapshot: name at least one table (<schema>.<table>)\n")
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := app.RequestSnapshot(ctx, cfg, fs.Args(), *wait, stdout); err != nil {
+		fmt.Fprintf(stderr, "sluice snapshot: %v\n", err)
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			return exitUsage
+		}
 		return exitFailure
 	}
 	return exitOK

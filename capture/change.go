@@ -78,6 +78,17 @@ type Handler interface {
 	// it after. Marks of other runs or instances are passed on too; the
 	// engine ignores what it did not write.
 	Watermark(ctx context.Context, w *Watermark) error
+	// Signal hands back a request written into the change stream (by
+	// `sluice snapshot`), at its place in the stream. Requests for other
+	// instances are passed on too; the receiver ignores them.
+	Signal(ctx context.Context, s *Signal) error
+}
+
+// Signal is a request found in the change stream.
+type Signal struct {
+	Payload []byte
+	// Position is as Watermark's.
+	Position checkpoint.Position
 }
 
 // Watermark is a mark found in the change stream.

@@ -8,6 +8,20 @@ import "slices"
 // as delivered are exactly those a consumer sees.
 type SnapshotState struct {
 	Tables []TableSnapshot `json:"tables"`
+	// Finished lists the last requests (`sluice snapshot`) whose tables
+	// are all done, newest last, so that a waiting client learns of it.
+	Finished []string `json:"finished,omitempty"`
+}
+
+// maxFinished is how many finished requests a state remembers.
+const maxFinished = 16
+
+// Finish records a request as finished.
+func (s *SnapshotState) Finish(id string) {
+	s.Finished = append(s.Finished, id)
+	if n := len(s.Finished); n > maxFinished {
+		s.Finished = s.Finished[n-maxFinished:]
+	}
 }
 
 // TableSnapshot is one table's snapshot progress.
@@ -42,7 +56,7 @@ func (s *SnapshotState) Clone() *SnapshotState {
 	if s == nil {
 		return nil
 	}
-	c := &SnapshotState{Tables: make([]TableSnapshot, len(s.Tables))}
+	c := &SnapshotState{Tables: make([]TableSnapshot, len(s.Tables)), Finished: slices.Clone(s.Finished)}
 	for i, t := range s.Tables {
 		t.LastKey = slices.Clone(t.LastKey)
 		t.Through = slices.Clone(t.Through)

@@ -83,8 +83,12 @@ type EngineOptions struct {
 	ProgressInterval time.Duration
 	Logger           *slog.Logger
 	Progress         *Progress
-	// Name is the instance's name, written into its watermarks.
+	// Name is the instance's name, written into its watermarks and
+	// matched against snapshot requests.
 	Name string
+	// Captured reports whether a table is captured (requests for others
+	// are skipped); nil: every table is.
+	Captured func(schema.TableID) bool
 }
 
 // Engine takes table snapshots in chunks while the source streams. It is
@@ -110,6 +114,7 @@ type Engine struct {
 	jobs       []*job // unfinished, in the order of the state
 	open       []*chunk
 	committing []*chunk // handed over, waiting for their transaction's Commit
+	finished   []string // requests done, for the checkpoint
 	versions   map[schema.TableID]*schema.Table
 	lastPos    checkpoint.Position
 	firstDone  bool // the initial snapshot's first row was handed over
@@ -167,6 +172,7 @@ func NewEngine(src Source, next Downstream, o EngineOptions, state *checkpoint.S
 		inflight: map[string]*chunk{}, wake: make(chan struct{}, 1), versions: map[schema.TableID]*schema.Table{},
 		done: make(chan struct{})}
 	if state != nil {
+		e.finished = slices.Clone(state.Finished)
 		for _, ts := range state.Tables {
 			e.addJob(ts)
 			// The initial snapshot's first row went out before the restart.
@@ -215,7 +221,14 @@ func (e *Engine) Add(ids []schema.TableID, bounds map[schema.TableID][]string, i
 		e.addJob(ts)
 		added++
 	}
-	if added > 0 {
+	if added == 0 && request != "" {
+		// Every table's snapshot is under way already: it serves the
+		// request.
+		st := checkpoint.SnapshotState{Finished: e.finished}
+		st.Finish(request)
+		e.finished = st.Finished
+	}
+	if added > 0 || request != "" {
 		e.publishProgress()
 		e.next.SetSnapshotState(e.state())
 	}
@@ -244,12 +257,12 @@ func (e *Engine) finish() {
 }
 
 // state returns a copy of the progress of the snapshots under way, nil
-// when none is.
+// when none is and no request finished.
 func (e *Engine) state() *checkpoint.SnapshotState {
-	if len(e.jobs) == 0 {
+	if len(e.jobs) == 0 && len(e.finished) == 0 {
 		return nil
 	}
-	s := &checkpoint.SnapshotState{Tables: make([]checkpoint.TableSnapshot, len(e.jobs))}
+	s := &checkpoint.SnapshotState{Tables: make([]checkpoint.TableSnapshot, len(e.jobs)), Finished: slices.Clone(e.finished)}
 	for i, j := range e.jobs {
 		s.Tables[i] = j.ts
 		s.Tables[i].LastKey = append([]string(nil), j.ts.LastKey...)
@@ -575,6 +588,12 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 				e.jobs = append(e.jobs[:i], e.jobs[i+1:]...)
 				break
 			}
+		}
+		if r := j.ts.Request; r != "" && !slices.ContainsFunc(e.jobs, func(x *job) bool { return x.ts.Request == r }) {
+			st := checkpoint.SnapshotState{Finished: e.finished}
+			st.Finish(r)
+			e.finished = st.Finished
+			e.log.Info("snapshot request done", "request", r)
 		}
 	}
 	e.next.SetSnapshotState(e.state()) // [S4]

@@ -118,6 +118,7 @@ func (s *sink) SchemaChange(context.Context, *capture.SchemaChange) error { s.sc
 func (s *sink) Commit(context.Context, checkpoint.Position) error         { return nil }
 func (s *sink) Idle(context.Context, checkpoint.Position) error           { return nil }
 func (s *sink) Watermark(context.Context, *capture.Watermark) error       { return nil }
+func (s *sink) Signal(context.Context, *capture.Signal) error             { return nil }
 func (s *sink) SetSnapshotState(st *checkpoint.SnapshotState)             { s.state = st }
 
 // runEngine runs e against db's stream until the snapshot is done.
@@ -256,4 +257,45 @@ type stateRecorder struct {
 
 func (s *stateRecorder) SetSnapshotState(st *checkpoint.SnapshotState) {
 	*s.states = append(*s.states, st.Clone())
+}
+
+// TestRequestFromTheStream: a snapshot request in the change stream for
+// this instance snapshots its captured tables, records the request in the
+// state until it is done, then lists it as finished; a request for
+// another instance, or for a table this one does not capture, does
+// nothing.
+func TestRequestFromTheStream(t *testing.T) {
+	db := newFakeDB(3)
+	var states []*checkpoint.SnapshotState
+	out := &sink{}
+	rec := &stateRecorder{sink: out, states: &states}
+	e := NewEngine(db, rec, EngineOptions{ChunkSize: 10, Parallelism: 1, Logger: slog.New(slog.DiscardHandler), Name: "inv",
+		Captured: func(id schema.TableID) bool { return id == testTable.ID }}, nil)
+	ctx := context.Background()
+	for _, payload := range []string{
+		`{"name":"other","id":"x1","tables":["public.t"]}`,
+		`{"name":"inv","id":"x2","tables":["public.nope"]}`,
+		`not json`,
+	} {
+		if err := e.Signal(ctx, &capture.Signal{Payload: []byte(payload)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e.Pending() {
+		t.Fatal("a request for another instance or an uncaptured table started a snapshot")
+	}
+	if err := e.Signal(ctx, &capture.Signal{Payload: []byte(`{"name":"inv","id":"r1","tables":["public.t"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if !e.Pending() || states[len(states)-1].Tables[0].Request != "r1" {
+		t.Fatalf("request not recorded: %+v", states)
+	}
+	runEngine(t, e, db)
+	last := states[len(states)-1]
+	if len(last.Tables) != 0 || !slices.Equal(last.Finished, []string{"x2", "r1"}) {
+		t.Fatalf("final state %+v, want no table and requests x2 (nothing to do) and r1 finished", last)
+	}
+	if len(out.events) != 3 || out.events[0] != "r 1=v1 incremental" {
+		t.Fatalf("events %q", out.events)
+	}
 }

@@ -68,6 +68,7 @@ func (r *recorder) Commit(_ context.Context, pos checkpoint.Position) error {
 
 func (r *recorder) Idle(context.Context, checkpoint.Position) error     { return nil }
 func (r *recorder) Watermark(context.Context, *capture.Watermark) error { return nil }
+func (r *recorder) Signal(context.Context, *capture.Signal) error       { return nil }
 
 // serverRow is one row as the server printed it: column name -> text, a
 // missing key for NULL.

@@ -300,6 +300,12 @@ func (d *decoder) handle(ctx context.Context, h capture.Handler, xld pglogrepl.X
 			}
 		}
 	case *pglogrepl.LogicalDecodingMessage:
+		if m.Prefix == SignalPrefix && m.Transactional && d.inTxn {
+			if d.skipTxn {
+				return nil
+			}
+			return h.Signal(ctx, &capture.Signal{Payload: m.Content})
+		}
 		if m.Prefix == WatermarkPrefix && m.Transactional && d.inTxn {
 			// A watermark is a transaction of its own (Marker): it sits
 			// where that transaction commits, the boundary its Commit

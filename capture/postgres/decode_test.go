@@ -377,3 +377,4 @@ func (h *checkingHandler) SchemaChange(_ context.Context, sc *capture.SchemaChan
 func (h *checkingHandler) Commit(context.Context, checkpoint.Position) error   { return nil }
 func (h *checkingHandler) Idle(context.Context, checkpoint.Position) error     { return nil }
 func (h *checkingHandler) Watermark(context.Context, *capture.Watermark) error { return nil }
+func (h *checkingHandler) Signal(context.Context, *capture.Signal) error       { return nil }

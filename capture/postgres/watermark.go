@@ -11,9 +11,12 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// WatermarkPrefix is the prefix of the logical decoding messages that
-// carry snapshot watermarks.
-const WatermarkPrefix = "sluice.watermark"
+// The prefixes of the logical decoding messages that carry snapshot
+// watermarks and requests (`sluice snapshot`).
+const (
+	WatermarkPrefix = "sluice.watermark"
+	SignalPrefix    = "sluice.signal"
+)
 
 // Marker writes snapshot watermarks as logical decoding messages
 // (pg_logical_emit_message): they need no table and reach every slot of
@@ -62,4 +65,25 @@ func (m *Marker) Close() {
 		defer cancel()
 		_ = m.conn.Close(ctx)
 	}
+}
+
+// WriteSignal records a request in the change stream as a transactional
+// logical decoding message: durable once this returns, and read by the
+// instance the next time its stream passes it (at once while it runs,
+// after its next start otherwise: its slot keeps the WAL). It returns the
+// message's LSN.
+func WriteSignal(ctx context.Context, cfg *pgconn.Config, payload []byte) (string, error) {
+	c, err := Connect(ctx, cfg)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	var lsn string
+	if err := c.QueryRow(ctx, "SELECT pg_logical_emit_message(true, $1, $2)::text", SignalPrefix, string(payload)).Scan(&lsn); err != nil {
+		var pgErr *pgconn.PgError
+		denied := errors.As(err, &pgErr) && pgErr.Code == "42501"
+		return "", &SetupError{What: "snapshot request", Err: fmt.Errorf("pg_logical_emit_message: %w", err), Transient: !denied,
+			Fix: "GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO Sluice's user"}
+	}
+	return lsn, nil
 }

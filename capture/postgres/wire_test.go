@@ -236,6 +236,11 @@ func (r *recorder) Watermark(_ context.Context, w *capture.Watermark) error {
 	return nil
 }
 
+func (r *recorder) Signal(_ context.Context, sg *capture.Signal) error {
+	r.events = append(r.events, event{kind: "signal:" + string(sg.Payload)})
+	return nil
+}
+
 // of returns the recorded events of one kind.
 func (r *recorder) of(kind string) []event {
 	var out []event

@@ -378,7 +378,7 @@ func checkCheckpointRecord(ctx context.Context, env *CheckEnv) {
 		switch {
 		case !cp.SnapshotDone:
 			snap = "snapshot NOT complete: sluice run takes it again"
-		case cp.Snapshot != nil:
+		case cp.Snapshot != nil && len(cp.Snapshot.Tables) > 0:
 			snap = fmt.Sprintf("snapshots of %d table(s) under way: sluice run resumes them", len(cp.Snapshot.Tables))
 		}
 		r.Pass("kafka checkpoint", fmt.Sprintf("%s, %s, written %s ago", cp.Position, snap, time.Since(time.UnixMilli(cp.TsMs)).Truncate(time.Second)))

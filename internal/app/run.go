@@ -239,6 +239,14 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 	eng := snapshot.NewEngine(sn, p, snapshot.EngineOptions{
 		ChunkSize: cfg.Snapshot.ChunkSize, Parallelism: cfg.Snapshot.Parallelism, ProgressInterval: cfg.Snapshot.ProgressInterval,
 		Logger: log, Progress: st.Snapshot, Name: cfg.Name,
+		Captured: func(id schema.TableID) bool {
+			for _, t := range ids {
+				if t == id {
+					return true
+				}
+			}
+			return false
+		},
 	}, state)
 	switch {
 	case plan.Snapshot:

@@ -408,6 +408,10 @@ func (p *Pipeline) Idle(ctx context.Context, pos checkpoint.Position) error {
 // reports the mark's position through Idle as well.
 func (p *Pipeline) Watermark(context.Context, *capture.Watermark) error { return p.err }
 
+// Signal ignores a request from the change stream: the snapshot engine,
+// which wraps the pipeline, acts on it.
+func (p *Pipeline) Signal(context.Context, *capture.Signal) error { return p.err }
+
 // SetSnapshotState records the progress of the snapshots under way; every
 // checkpoint from now on carries it, in the same commit as the events
 // produced before this call. The snapshot engine calls it on the source's
