@@ -351,6 +351,7 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 		j.through = j.ts.Through
 	}
 	after := j.ts.LastKey
+	j.tp.start()
 	e.log.Info("snapshot of table started", "table", j.id.String(), "estimate", j.tp.Total,
 		"resume_after", strings.Join(after, ","), "through", strings.Join(j.through, ","))
 	for {

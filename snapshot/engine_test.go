@@ -299,3 +299,18 @@ func TestRequestFromTheStream(t *testing.T) {
 		t.Fatalf("events %q", out.events)
 	}
 }
+
+func TestTableProgressETA(t *testing.T) {
+	tp := &TableProgress{Total: 1000}
+	if _, ok := tp.ETA(); ok {
+		t.Fatal("ETA known before the table started")
+	}
+	tp.Done.Store(100)
+	tp.start()
+	tp.started.Store(time.Now().Add(-10 * time.Second).UnixNano())
+	tp.Done.Store(300) // 200 rows in 10s: 700 left take 35s
+	eta, ok := tp.ETA()
+	if !ok || eta < 34*time.Second || eta > 36*time.Second {
+		t.Fatalf("ETA %s, %v; want about 35s", eta, ok)
+	}
+}

@@ -44,6 +44,30 @@ type TableProgress struct {
 	ID    schema.TableID
 	Total int64 // estimate from pg_class.reltuples
 	Done  atomic.Int64
+	// started (unix ns) and startRows: when this run began reading the
+	// table, and the rows delivered by then, for the rate and ETA.
+	started   atomic.Int64
+	startRows atomic.Int64
+}
+
+// start notes that this run begins reading the table now.
+func (tp *TableProgress) start() {
+	tp.startRows.Store(tp.Done.Load())
+	tp.started.Store(time.Now().UnixNano())
+}
+
+// ETA returns the time left at the rate since this run began reading the
+// table; ok is false before any row or without an estimate.
+func (tp *TableProgress) ETA() (eta time.Duration, ok bool) {
+	started := tp.started.Load()
+	done := tp.Done.Load()
+	read := done - tp.startRows.Load()
+	if started == 0 || read <= 0 || tp.Total <= 0 {
+		return 0, false
+	}
+	el := time.Since(time.Unix(0, started))
+	left := max(tp.Total-done, 0)
+	return time.Duration(float64(el) * float64(left) / float64(read)), true
 }
 
 // drawBar redraws one line: rows done of the estimate, rate and ETA.

@@ -44,6 +44,8 @@ var (
 		"Rows read by the snapshot, by table.", []string{"table"}, nil)
 	snapshotEstimateDesc = prometheus.NewDesc("sluice_snapshot_rows_estimate",
 		"Estimated rows to read by the snapshot, by table.", []string{"table"}, nil)
+	snapshotETADesc = prometheus.NewDesc("sluice_snapshot_eta_seconds",
+		"Time left to read the table's snapshot, at its rate since it started in this run (only while known).", []string{"table"}, nil)
 	slotRetainedDesc = prometheus.NewDesc("sluice_postgres_slot_retained_wal_bytes",
 		"WAL the replication slot holds back (current WAL position - restart_lsn).", nil, nil)
 )
@@ -55,6 +57,7 @@ type stateCollector struct{ s *State }
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- snapshotRowsDesc
 	ch <- snapshotEstimateDesc
+	ch <- snapshotETADesc
 	ch <- slotRetainedDesc
 }
 
@@ -63,6 +66,9 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		t := tp.ID.String()
 		ch <- prometheus.MustNewConstMetric(snapshotRowsDesc, prometheus.CounterValue, float64(tp.Done.Load()), t)
 		ch <- prometheus.MustNewConstMetric(snapshotEstimateDesc, prometheus.GaugeValue, float64(tp.Total), t)
+		if eta, ok := tp.ETA(); ok {
+			ch <- prometheus.MustNewConstMetric(snapshotETADesc, prometheus.GaugeValue, eta.Seconds(), t)
+		}
 	}
 	if f := c.s.SlotRetainedBytes.Load(); f != nil {
 		ch <- prometheus.MustNewConstMetric(slotRetainedDesc, prometheus.GaugeValue, float64((*f)()))
