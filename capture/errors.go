@@ -49,6 +49,10 @@ func (e *UnsupportedError) Error() string {
 
 func (e *UnsupportedError) Unwrap() error { return e.Err }
 
+// ErrNoTable reports a table that does not exist (any more), for example
+// one dropped while its snapshot was under way.
+var ErrNoTable = errors.New("the table does not exist")
+
 // ErrSource matches (errors.Is) every error that FromSource marked: the
 // source's own failures, for the error metrics.
 var ErrSource = errors.New("source")

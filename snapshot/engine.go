@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -334,6 +335,9 @@ func (e *Engine) reader(ctx context.Context) error {
 // its rows [S4].
 func (e *Engine) readTable(ctx context.Context, j *job) error {
 	t, err := e.src.Describe(ctx, j.id)
+	if errors.Is(err, capture.ErrNoTable) {
+		return e.dropTable(ctx, j)
+	}
 	if err != nil {
 		return err
 	}
@@ -391,7 +395,11 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 		if !ok {
 			// [S3] The schema changed or the table was truncated during
 			// the window: describe it again and read the chunk again.
-			if t, err = e.src.Describe(ctx, j.id); err != nil {
+			t, err = e.src.Describe(ctx, j.id)
+			if errors.Is(err, capture.ErrNoTable) {
+				return e.dropTable(ctx, j)
+			}
+			if err != nil {
 				return err
 			}
 			continue
@@ -402,6 +410,29 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 		}
 		after = last
 	}
+}
+
+// dropTable ends the snapshot of a table that no longer exists: an empty
+// last chunk goes through the stream like any other, so the job leaves
+// the state on the source's goroutine.
+func (e *Engine) dropTable(ctx context.Context, j *job) error {
+	e.log.Warn("table dropped during its snapshot; its snapshot ends", "table", j.id.String())
+	c := e.newChunk(j, nil)
+	e.mu.Lock()
+	c.final, c.read = true, true
+	e.mu.Unlock()
+	for _, kind := range []string{"/l", "/h"} {
+		if err := e.src.Mark(ctx, c.id+kind); err != nil {
+			e.drop(c)
+			return err
+		}
+	}
+	select {
+	case <-c.result:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
 }
 
 func (e *Engine) newChunk(j *job, t *schema.Table) *chunk {
@@ -535,7 +566,7 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 		at = e.lastPos // inside a source transaction: the last boundary
 	}
 	j := c.job
-	if v := e.versions[j.id]; v == nil || !v.Equal(c.table) {
+	if v := e.versions[j.id]; c.table != nil && (v == nil || !v.Equal(c.table)) {
 		// The rows are described by the version they were read with; the
 		// history gets it before them.
 		info := e.src.SourceInfo(c.table, at)

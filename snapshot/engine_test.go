@@ -26,6 +26,7 @@ type fakeDB struct {
 	stream chan any // *capture.Watermark or *capture.Change
 	// beforeRead, when set, runs before a chunk is read (under no lock).
 	beforeRead func(after []string)
+	gone       bool // the table was dropped
 }
 
 func newFakeDB(n int) *fakeDB {
@@ -42,6 +43,9 @@ func (db *fakeDB) Mark(_ context.Context, id string) error {
 }
 
 func (db *fakeDB) Describe(context.Context, schema.TableID) (*schema.Table, error) {
+	if db.gone {
+		return nil, fmt.Errorf("describe: %w", capture.ErrNoTable)
+	}
 	return testTable, nil
 }
 func (db *fakeDB) Estimate(context.Context, schema.TableID) int64 { return int64(len(db.rows)) }
@@ -312,5 +316,19 @@ func TestTableProgressETA(t *testing.T) {
 	eta, ok := tp.ETA()
 	if !ok || eta < 34*time.Second || eta > 36*time.Second {
 		t.Fatalf("ETA %s, %v; want about 35s", eta, ok)
+	}
+}
+
+// TestDroppedTableEndsItsSnapshot: a table dropped before or during its
+// snapshot ends it (and leaves the state) instead of stopping Sluice.
+func TestDroppedTableEndsItsSnapshot(t *testing.T) {
+	db := newFakeDB(3)
+	db.gone = true
+	out := &sink{}
+	e := NewEngine(db, out, EngineOptions{ChunkSize: 10, Parallelism: 1, Logger: slog.New(slog.DiscardHandler), Name: "test"}, nil)
+	e.Add([]schema.TableID{testTable.ID}, nil, true, "")
+	runEngine(t, e, db)
+	if len(out.events) != 0 || out.state != nil || e.Pending() {
+		t.Fatalf("events %q, state %+v after the table was dropped", out.events, out.state)
 	}
 }

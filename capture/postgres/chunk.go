@@ -100,8 +100,7 @@ func (sn *Snapshotter) Describe(ctx context.Context, id schema.TableID) (*schema
 	err = c.QueryRow(ctx, `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = $1 AND c.relname = $2`, id.Namespace, id.Name).Scan(&relid)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, &SetupError{What: "snapshot of " + id.String(), Err: errors.New("the table does not exist (any more)"),
-			Fix: "remove it from source.tables, or create it"}
+		return nil, fmt.Errorf("postgres: snapshot of %s: %w", id, capture.ErrNoTable)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: looking up %s: %w", id, err)
