@@ -388,7 +388,7 @@ func writeSecret(t testing.TB, dir, name, secret string) string {
 func streamed(t *testing.T, p *harness.Process, db *pgx.Conn, k *testenv.Kafka, registryURL, topic string, id int) {
 	t.Helper()
 	ctx := context.Background()
-	p.WaitFor(ctx, `msg="snapshots done"`, 90*time.Second)
+	p.WaitFor(ctx, "snapshots done", 90*time.Second) // text or JSON log
 	exec(t, db, `INSERT INTO t VALUES ($1, 'secured')`, id)
 	rd := harness.NewReader(t, k.Brokers(), registryURL, topic)
 	evs := rd.ReadUntil(ctx, t, 60*time.Second, func(e []harness.Event) bool {

@@ -47,7 +47,7 @@ func testSnapshotKills(t *testing.T, eos bool) {
 	// does: its tables are larger, so that the snapshot outlasts the kills.
 	killPreload := int64(15_000)
 	if !eos {
-		killPreload = 60_000
+		killPreload = 150_000
 	}
 	for _, tb := range tables {
 		exec(t, db, fmt.Sprintf(`CREATE TABLE %s (id bigint PRIMARY KEY, v bigint NOT NULL, pad text)`, tb))
