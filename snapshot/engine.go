@@ -503,6 +503,9 @@ func (e *Engine) Commit(ctx context.Context, pos checkpoint.Position) error {
 	for _, c := range e.committing {
 		c.result <- true
 	}
+	if len(e.committing) > 0 && len(e.jobs) == 0 {
+		e.finish() // committed
+	}
 	e.committing = e.committing[:0]
 	return nil
 }
@@ -629,9 +632,6 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 		}
 	}
 	e.next.SetSnapshotState(e.state()) // [S4]
-	if len(e.jobs) == 0 {
-		e.finish()
-	}
 	if w.IsZero() {
 		// Inside a source transaction: the pipeline commits the rows and
 		// the progress at its end, and the reader waits for it [S6].
@@ -645,6 +645,9 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 		return err
 	}
 	c.result <- true
+	if len(e.jobs) == 0 {
+		e.finish() // committed
+	}
 	return nil
 }
 
