@@ -1,5 +1,5 @@
 // Package checkpoint owns source positions, their durable storage in the
-// compacted <name>.sluice.offsets topic, and the tracking of which
+// compacted _sluice.<name>.offsets topic, and the tracking of which
 // positions are safe to checkpoint.
 package checkpoint
 

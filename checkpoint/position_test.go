@@ -23,11 +23,11 @@ func TestLSNRoundTrip(t *testing.T) {
 
 func TestCheckpointRecord(t *testing.T) {
 	c := &Checkpoint{Position: Position{LSN: 42}, SnapshotDone: true, ServerID: "7", Slot: "s"}
-	r, err := Record("x.sluice.offsets", "x", c)
+	r, err := Record("_sluice.x.offsets", "x", c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(r.Key) != "x" || r.Topic != "x.sluice.offsets" {
+	if string(r.Key) != "x" || r.Topic != "_sluice.x.offsets" {
 		t.Fatalf("record %v", r)
 	}
 	got, err := Unmarshal(r.Value)

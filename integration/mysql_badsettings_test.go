@@ -137,7 +137,7 @@ func TestMySQLBadSettings(t *testing.T) {
 		write := func(cp checkpoint.Checkpoint) {
 			t.Helper()
 			cp.TsMs = 0
-			rec, err := checkpoint.Record(name+".sluice.offsets", name, &cp)
+			rec, err := checkpoint.Record("_sluice."+name+".offsets", name, &cp)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -107,7 +107,7 @@ func TestMySQLDDL(t *testing.T) {
 
 	// The schema history has the DDL statements and the five versions of
 	// the table, each before the first row that uses it.
-	hist := readRaw(t, k.Brokers(), name+".sluice.schema-history")
+	hist := readRaw(t, k.Brokers(), "_sluice."+name+".schema-history")
 	var histDDL []string
 	versions := 0
 	for _, h := range hist {
@@ -131,7 +131,7 @@ func TestMySQLDDL(t *testing.T) {
 		t.Fatalf("graceful stop exit code %d", code)
 	}
 	var early *checkpoint.Checkpoint
-	for _, rec := range readRaw(t, k.Brokers(), name+".sluice.offsets") {
+	for _, rec := range readRaw(t, k.Brokers(), "_sluice."+name+".offsets") {
 		cp, err := checkpoint.Unmarshal(rec.Value)
 		if err == nil && cp.SnapshotDone {
 			early = cp
@@ -142,7 +142,7 @@ func TestMySQLDDL(t *testing.T) {
 		t.Fatal("no checkpoint with snapshot_done in the offsets topic")
 	}
 	early.TsMs = 0
-	rec, err := checkpoint.Record(name+".sluice.offsets", name, early)
+	rec, err := checkpoint.Record("_sluice."+name+".offsets", name, early)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestMySQLDDLInsideGroup(t *testing.T) {
 		t.Errorf("schema-change topic has %q, want the CREATE TABLE ... SELECT", got)
 	}
 	inHistory := false
-	for _, h := range readRaw(t, k.Brokers(), name+".sluice.schema-history") {
+	for _, h := range readRaw(t, k.Brokers(), "_sluice."+name+".schema-history") {
 		if strings.Contains(string(h.Value), `"ddl":"CREATE TABLE`) {
 			inHistory = true
 		}

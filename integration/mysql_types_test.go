@@ -161,7 +161,7 @@ func TestMySQLTypeMatrix(t *testing.T) {
 	// The snapshot's table version (from information_schema) and the
 	// stream's (from the binlog's TABLE_MAP) are the same version.
 	versions := 0
-	for _, h := range readRaw(t, k.Brokers(), name+".sluice.schema-history") {
+	for _, h := range readRaw(t, k.Brokers(), "_sluice."+name+".schema-history") {
 		if strings.Contains(string(h.Value), `"table":{"id":{"Namespace":"`+dbname+`","Name":"types"}`) {
 			versions++
 		}

@@ -127,7 +127,7 @@ func TestPostgresStreaming(t *testing.T) {
 		t.Errorf("after a graceful stop the slot's confirmed_flush_lsn is %s, the checkpoint %s", flushed, cp.Position.LSN)
 	}
 	// The schema history recorded both table versions with positions.
-	hist := readRaw(t, k.Brokers(), name+".sluice.schema-history")
+	hist := readRaw(t, k.Brokers(), "_sluice."+name+".schema-history")
 	versions := 0
 	for _, h := range hist {
 		if strings.Contains(string(h.Value), `"color"`) {
@@ -157,7 +157,7 @@ func readRaw(t testing.TB, brokers []string, topic string) []*kgo.Record {
 // consumer sees it.
 func storedCheckpoint(t testing.TB, brokers []string, name string) *checkpoint.Checkpoint {
 	t.Helper()
-	cp, err := checkpoint.Load(context.Background(), []kgo.Opt{kgo.SeedBrokers(brokers...)}, name+".sluice.offsets", name)
+	cp, err := checkpoint.Load(context.Background(), []kgo.Opt{kgo.SeedBrokers(brokers...)}, "_sluice."+name+".offsets", name)
 	if err != nil {
 		t.Fatal(err)
 	}

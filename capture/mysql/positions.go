@@ -119,7 +119,7 @@ func BinlogGTIDPos(ctx context.Context, q querier, file string, pos uint32) (str
 
 // purgedFix is the advice for a checkpoint the server can no longer serve.
 const purgedFix = "Sluice will not resume past a gap: raise binlog retention (binlog_expire_logs_seconds / expire_logs_days) " +
-	"and start over with a new snapshot (a new name, or delete this name's record from <name>.sluice.offsets)"
+	"and start over with a new snapshot (a new name, or delete this name's record from _sluice.<name>.offsets)"
 
 // ValidateStart checks that the server can stream from a checkpointed
 // position without a gap: the binlog file still exists and is long enough,

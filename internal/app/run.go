@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sluicecdc/sluice/capture"
@@ -164,7 +165,7 @@ func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.
 	if claim {
 		cp, err = loadCheckpoint(ctx, cfg, env, prod)
 	} else {
-		cp, err = checkpoint.Load(ctx, env.Kafka.ClientOpts(), pipeline.OffsetsTopic(cfg.Name), cfg.Name)
+		cp, err = readCheckpoint(ctx, cfg, env, log)
 	}
 	if err != nil {
 		return fail(fmt.Errorf("reading checkpoint: %w", err))
@@ -188,7 +189,34 @@ func loadCheckpoint(ctx context.Context, cfg *config.Config, env *Env, prod *emi
 	if err := prod.ClaimTransactionalID(ctx); err != nil {
 		return nil, err
 	}
-	return checkpoint.Load(ctx, env.Kafka.ClientOpts(), pipeline.OffsetsTopic(cfg.Name), cfg.Name)
+	return readCheckpoint(ctx, cfg, env, slog.Default())
+}
+
+// readCheckpoint reads the stored checkpoint; when there is none, one
+// stored by an older release under the internal topic's former name
+// (<name>.sluice.offsets) is carried over: the next checkpoint goes to the
+// new topic, so nothing is lost and nothing is taken again.
+func readCheckpoint(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logger) (*checkpoint.Checkpoint, error) {
+	opts := env.Kafka.ClientOpts()
+	cp, err := checkpoint.Load(ctx, opts, pipeline.OffsetsTopic(cfg.Name), cfg.Name)
+	if cp != nil || err != nil {
+		return cp, err
+	}
+	legacy := pipeline.LegacyOffsetsTopic(cfg.Name)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	exists, err := topicExists(ctx, cl, legacy)
+	cl.Close()
+	if err != nil || !exists {
+		return nil, err
+	}
+	if cp, err = checkpoint.Load(ctx, opts, legacy, cfg.Name); cp != nil {
+		log.Info("checkpoint carried over from the internal topic's former name", "from", legacy, "to", pipeline.OffsetsTopic(cfg.Name),
+			"position", cp.Position.String())
+	}
+	return cp, err
 }
 
 func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logger, st *State, stopper *Stopper, started func()) error {

@@ -164,16 +164,25 @@ func statusCheckpoint(ctx context.Context, cfg *config.Config) (*checkpoint.Chec
 	if _, err := kadm.NewClient(cl).BrokerMetadata(cctx); err != nil {
 		return nil, explain(&c, fmt.Errorf("kafka brokers %s: %w", strings.Join(c.Kafka.Brokers, ","), err))
 	}
-	topic := pipeline.OffsetsTopic(cfg.Name)
 	// checkpoint.Load waits for a missing topic to appear; status must
-	// not.
-	exists, err := topicExists(cctx, cl, topic)
-	if err != nil || !exists {
-		return nil, err
+	// not. A checkpoint under the topic's former name counts until the
+	// next run carries it over.
+	for _, topic := range []string{pipeline.OffsetsTopic(cfg.Name), pipeline.LegacyOffsetsTopic(cfg.Name)} {
+		exists, err := topicExists(cctx, cl, topic)
+		if err != nil {
+			return nil, err
+		}
+		if !exists {
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, 2*CheckTimeout)
+		cp, err := checkpoint.Load(lctx, opts, topic, cfg.Name)
+		cancel()
+		if cp != nil || err != nil {
+			return cp, err
+		}
 	}
-	lctx, cancel := context.WithTimeout(ctx, 2*CheckTimeout)
-	defer cancel()
-	return checkpoint.Load(lctx, opts, topic, cfg.Name)
+	return nil, nil
 }
 
 type postgresStatus struct{}

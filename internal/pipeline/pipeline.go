@@ -55,11 +55,18 @@ type Options struct {
 	Metrics  *Metrics
 }
 
-// Topic names of a connector.
-func OffsetsTopic(name string) string { return name + ".sluice.offsets" }
+// OffsetsTopic is the checkpoint topic of a connector. Internal topics
+// are outside the <name>. prefix, so that a pattern subscription to every
+// change topic of an instance (<name>\..*) meets only Avro topics.
+func OffsetsTopic(name string) string { return "_sluice." + name + ".offsets" }
 
 // HistoryTopic is the schema-history topic of a connector.
-func HistoryTopic(name string) string { return name + ".sluice.schema-history" }
+func HistoryTopic(name string) string { return "_sluice." + name + ".schema-history" }
+
+// LegacyOffsetsTopic is where releases before the rename stored the
+// checkpoint; a start that finds none under OffsetsTopic carries one over
+// from there.
+func LegacyOffsetsTopic(name string) string { return name + ".sluice.offsets" }
 
 // TableTopic is the change topic of a table: <name>.<namespace>.<table>,
 // with characters Kafka does not allow replaced by '_'.
