@@ -85,7 +85,7 @@ func runMySQLOnce(ctx context.Context, cfg *config.Config, conn *mycapture.ConnC
 	if cp != nil && !plan.Snapshot {
 		state = cp.Snapshot
 	}
-	eng := snapshot.NewEngine(src.Snapshotter(), p, snapshot.EngineOptions{
+	eng := snapshot.NewEngine(src.Snapshotter(), &versionsOnce{Pipeline: p, last: map[schema.TableID]*schema.Table{}}, snapshot.EngineOptions{
 		ChunkSize: cfg.Snapshot.ChunkSize, Parallelism: cfg.Snapshot.Parallelism, ProgressInterval: cfg.Snapshot.ProgressInterval,
 		Logger: log, Progress: st.Snapshot, Name: cfg.Name,
 		Captured: func(id schema.TableID) bool { return slices.Contains(ids, id) },
@@ -112,4 +112,26 @@ func runMySQLOnce(ctx context.Context, cfg *config.Config, conn *mycapture.ConnC
 		log.Info("snapshots under way", "tables", len(eng.State()))
 	}
 	return stream(ctx, src, p, eng, cfg.Snapshot.Mode == mycapture.SnapshotInitialOnly, st, stopper, log)
+}
+
+// versionsOnce records a table version in the schema history only when it
+// differs from the table's version recorded last. The MySQL source
+// describes a table anew from its first TABLE_MAP event, after a snapshot
+// chunk of the table may have recorded the same version as the snapshot
+// read it from information_schema; the second record would say nothing
+// new. Rows carry their own version, so none depends on the record left
+// out.
+type versionsOnce struct {
+	*pipeline.Pipeline
+	last map[schema.TableID]*schema.Table
+}
+
+func (v *versionsOnce) SchemaChange(ctx context.Context, sc *capture.SchemaChange) error {
+	if t := sc.Table; t != nil && sc.DDL == "" {
+		if prev := v.last[t.ID]; prev != nil && prev.Equal(t) {
+			return nil
+		}
+		v.last[t.ID] = t
+	}
+	return v.Pipeline.SchemaChange(ctx, sc)
 }
