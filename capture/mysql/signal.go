@@ -2,9 +2,7 @@ package mysql
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -67,31 +65,42 @@ func signalFix(id schema.TableID, user string) string {
 // EnsureSignalTable creates the signal table when it is missing, and
 // checks that it has the expected columns.
 func EnsureSignalTable(ctx context.Context, db *sql.DB, id schema.TableID, user string) error {
-	var n int
-	err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`,
-		id.Namespace, id.Name).Scan(&n)
-	if err != nil {
-		return fmt.Errorf("mysql: looking up the signal table %s: %w", id, err)
-	}
-	if n == 0 {
-		for _, q := range SignalTableDDL(id) {
-			if _, err := db.ExecContext(ctx, q); err != nil {
-				return &SetupError{What: "source.mysql.signal_table " + id.String(),
-					Err: fmt.Errorf("does not exist and cannot be created: %w", err), Fix: signalFix(id, user)}
-			}
-		}
-	}
-	cols, err := readColumns(ctx, db, id)
-	if err != nil {
+	exists, err := SignalTableExists(ctx, db, id)
+	if exists || err != nil {
 		return err
 	}
+	for _, q := range SignalTableDDL(id) {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return &SetupError{What: "source.mysql.signal_table " + id.String(),
+				Err: fmt.Errorf("does not exist and cannot be created: %w", err), Fix: signalFix(id, user)}
+		}
+	}
+	_, err = SignalTableExists(ctx, db, id)
+	return err
+}
+
+// SignalTableExists reports whether the signal table exists with the
+// expected columns; the error says what is wrong with it, and how to fix
+// it.
+func SignalTableExists(ctx context.Context, q querier, id schema.TableID) (bool, error) {
+	cols, err := readColumns(ctx, q, id)
+	if err != nil {
+		return false, err
+	}
+	if len(cols) == 0 {
+		return false, nil
+	}
 	if len(cols) < 3 || cols[0].name != "id" || cols[1].name != "kind" || cols[2].name != "payload" {
-		return &SetupError{What: "source.mysql.signal_table " + id.String(),
+		return true, &SetupError{What: "source.mysql.signal_table " + id.String(),
 			Err: errors.New("exists but its first columns are not (id, kind, payload)"),
 			Fix: "drop it (Sluice creates it again) or name another table: " + strings.Join(SignalTableDDL(id), "; ")}
 	}
-	return nil
+	return true, nil
 }
+
+// SignalFix is what an administrator runs so that user may use the signal
+// table id without creating it.
+func SignalFix(id schema.TableID, user string) string { return signalFix(id, user) }
 
 // writeSignal inserts a row into the signal table and deletes it again in
 // one transaction: durable in the binlog once this returns.
@@ -138,22 +147,19 @@ func (m *Marker) Mark(ctx context.Context, id string) error {
 }
 
 // WriteSignal records a snapshot request (its JSON) in the binlog through
-// the signal table, and returns the request row's id. The instance reads
-// it the next time its stream passes it: at once while it runs, after its
-// next start otherwise (as long as the server keeps the binlog).
-func WriteSignal(ctx context.Context, c *ConnConfig, table schema.TableID, payload []byte) (string, error) {
+// the signal table, as row id. The instance reads it the next time its
+// stream passes it: at once while it runs, after its next start otherwise
+// (as long as the server keeps the binlog).
+func WriteSignal(ctx context.Context, c *ConnConfig, table schema.TableID, id string, payload []byte) error {
 	db, err := OpenDB(ctx, c)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer db.Close()
 	if err := EnsureSignalTable(ctx, db, table, c.User); err != nil {
-		return "", err
+		return err
 	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	id := "request/" + hex.EncodeToString(b[:])
-	return id, writeSignal(ctx, db, table, c.User, id, signalSnapshot, payload)
+	return writeSignal(ctx, db, table, c.User, id, signalSnapshot, payload)
 }
 
 // signalRow is a signal-table row of the binlog.

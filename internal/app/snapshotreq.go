@@ -45,7 +45,7 @@ func RequestSnapshot(ctx context.Context, cfg *config.Config, tables []string, w
 			return err
 		}
 	case config.SourceMySQL:
-		if where, err = requestMySQL(ctx, cfg, tables, payload); err != nil {
+		if where, err = requestMySQL(ctx, cfg, tables, req.ID, payload); err != nil {
 			return err
 		}
 	default:
@@ -95,7 +95,7 @@ func requestPostgres(ctx context.Context, cfg *config.Config, tables []string, p
 
 // requestMySQL writes the request as a row of the signal table
 // (source.mysql.signal_table) and says where it was recorded.
-func requestMySQL(ctx context.Context, cfg *config.Config, tables []string, payload []byte) (string, error) {
+func requestMySQL(ctx context.Context, cfg *config.Config, tables []string, id string, payload []byte) (string, error) {
 	conn, err := mycapture.ParseDSN(cfg.Source.DSN)
 	if err != nil {
 		return "", &config.Error{Key: "source.dsn", Msg: err.Error()}
@@ -123,11 +123,10 @@ func requestMySQL(ctx context.Context, cfg *config.Config, tables []string, payl
 	if err := capturedTables(cfg, all, tables); err != nil {
 		return "", err
 	}
-	id, err := mycapture.WriteSignal(ctx, conn, signal, payload)
-	if err != nil {
+	if err := mycapture.WriteSignal(ctx, conn, signal, "request/"+id, payload); err != nil {
 		return "", err
 	}
-	return "in the binlog as " + signal.String() + " row " + id, nil
+	return "in the binlog through " + signal.String(), nil
 }
 
 // capturedTables checks that every table is among all and captured by
