@@ -140,7 +140,7 @@ func (p *sluiceProc) scan(r io.Reader) {
 		} else if !strings.Contains(l, "level=DEBUG") {
 			p.lines = append(p.lines, l)
 		}
-		if strings.Contains(l, "snapshot complete") {
+		if strings.Contains(l, "snapshot complete") || strings.Contains(l, `msg="snapshots done"`) {
 			p.snapEnd = time.Now()
 		}
 		p.mu.Unlock()
