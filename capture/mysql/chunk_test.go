@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/go-mysql-org/go-mysql/replication"
+
 	"github.com/sluicecdc/sluice/capture"
 	"github.com/sluicecdc/sluice/schema"
 	"github.com/sluicecdc/sluice/snapshot"
@@ -165,5 +167,27 @@ func TestSignalRows(t *testing.T) {
 	}
 	if len(rec.watermarks) != 1 || len(rec.signals) != 1 || s.skip != 0 {
 		t.Errorf("after the replay: %d watermarks, %d signals, skip %d", len(rec.watermarks), len(rec.signals), s.skip)
+	}
+}
+
+// TestSignalTableDDLMakesNoSchemaChange: the statements Sluice runs to
+// create the signal table are not the application's DDL.
+func TestSignalTableDDLMakesNoSchemaChange(t *testing.T) {
+	s := capturedSource(t, "3e11fa47-71ca-11e1-9e33-c80aa9429562")
+	s.signal = schema.TableID{Namespace: "sluice", Name: "sluice_signal"}
+	rec := &recorder{}
+	stmts := append(SignalTableDDL(s.signal), "CREATE TABLE shop.t (id int PRIMARY KEY)")
+	for i, q := range stmts {
+		ev := &replication.BinlogEvent{Header: &replication.EventHeader{LogPos: uint32(1000 + i*100)},
+			Event: &replication.QueryEvent{Query: []byte(q), Schema: []byte("shop")}}
+		if err := s.handle(context.Background(), rec, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(rec.schemas) != 1 || rec.schemas[0].DDL != stmts[2] {
+		t.Errorf("schema changes %+v, want only the application's CREATE TABLE", rec.schemas)
+	}
+	if len(rec.commits) != 3 {
+		t.Errorf("%d commits, want one per statement", len(rec.commits))
 	}
 }

@@ -695,10 +695,12 @@ func (s *Source) query(ctx context.Context, h capture.Handler, ev *replication.B
 		// A DDL statement, on its own or inside an event group (MySQL
 		// 8.0.21+ logs CREATE TABLE ... SELECT as BEGIN, the CREATE, its
 		// rows and COMMIT; MariaDB as a group that opens with the
-		// CREATE). Any DDL may change what information_schema says.
+		// CREATE). Any DDL may change what information_schema says. The
+		// statements that create the signal table are Sluice's own, not
+		// the application's: they make no schema-change event.
 		clear(s.info)
 		db := string(e.Schema)
-		if !systemDatabases[strings.ToLower(db)] {
+		if !systemDatabases[strings.ToLower(db)] && !slices.Contains(SignalTableDDL(s.signal), q) {
 			end := s.endOf(ev)
 			if err := h.SchemaChange(ctx, &capture.SchemaChange{DDL: q, Database: db, Position: end,
 				TsMs: int64(ev.Header.Timestamp) * 1000}); err != nil {
