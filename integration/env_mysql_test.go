@@ -12,7 +12,9 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	mycapture "github.com/sluicecdc/sluice/capture/mysql"
 	"github.com/sluicecdc/sluice/integration/testenv"
+	"github.com/sluicecdc/sluice/schema"
 )
 
 // The MariaDB server shared by the MySQL tests, started on first use like
@@ -129,4 +131,15 @@ func myWaitCaughtUp(t testing.TB, db *sql.DB, brokers []string, name string, tim
 		time.Sleep(300 * time.Millisecond)
 	}
 	t.Fatalf("checkpoint did not reach %s:%d within %s (last %v)", file, pos, timeout, storedCheckpoint(t, brokers, name))
+}
+
+// mySignalGrant creates Sluice's signal table (source.mysql.signal_table's
+// default) as root and lets user write it, as docs/mysql.md tells an
+// administrator to do for a user that may not create it.
+func mySignalGrant(t testing.TB, root *sql.DB, user string) {
+	t.Helper()
+	for _, q := range mycapture.SignalTableDDL(schema.TableID{Namespace: "sluice", Name: "sluice_signal"}) {
+		myExec(t, root, q)
+	}
+	myExec(t, root, fmt.Sprintf("GRANT SELECT, INSERT, DELETE ON `sluice`.`sluice_signal` TO '%s'@'%%'", user))
 }

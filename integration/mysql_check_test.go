@@ -52,7 +52,7 @@ func TestMySQLCheck(t *testing.T) {
 		if code != 1 {
 			t.Errorf("exit code %d, want 1", code)
 		}
-		l := findLine(t, lines, "FAIL mysql privileges of "+user+": missing REPLICATION SLAVE, BINLOG MONITOR; fix: GRANT SELECT, RELOAD, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO '"+user+"'@'<host>'")
+		l := findLine(t, lines, "FAIL mysql privileges of "+user+": missing REPLICATION SLAVE, BINLOG MONITOR; fix: GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO '"+user+"'@'<host>'")
 		t.Log(l)
 		findLine(t, lines, "PASS mysql connection:")
 		for _, l := range lines {

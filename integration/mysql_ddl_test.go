@@ -29,7 +29,8 @@ func TestMySQLDDL(t *testing.T) {
 	myExec(t, db, "INSERT INTO t VALUES (1, 'one', 1)")
 	cfg := harness.WriteConfig(t, myConfig(name, m.RootDSN(""), dbname, myServerID(), k, r, ""))
 	p := harness.Start(t, nil, "run", "-c", cfg)
-	p.WaitFor(ctx, "msg=streaming", 90*time.Second)
+	// The snapshot's read of id 1 comes before the changes below.
+	p.WaitFor(ctx, `msg="snapshots done"`, 90*time.Second)
 
 	ddls := []string{
 		"ALTER TABLE t ADD COLUMN c int",
@@ -125,21 +126,22 @@ func TestMySQLDDL(t *testing.T) {
 		t.Errorf("schema history: DDL %q, %d table versions; want %q and at least 5 versions", histDDL, versions, ddls)
 	}
 
-	// Restart from the checkpoint written when the snapshot completed,
-	// before every DDL: the same events come again, with the old schemas.
+	// Restart from the first checkpoint written after the snapshot was
+	// done, before every DDL: the same events come again, with the old
+	// schemas.
 	if code := p.Interrupt(60 * time.Second); code != 0 {
 		t.Fatalf("graceful stop exit code %d", code)
 	}
 	var early *checkpoint.Checkpoint
 	for _, rec := range readRaw(t, k.Brokers(), "_sluice."+name+".offsets") {
 		cp, err := checkpoint.Unmarshal(rec.Value)
-		if err == nil && cp.SnapshotDone {
+		if err == nil && cp.SnapshotDone && (cp.Snapshot == nil || len(cp.Snapshot.Tables) == 0) {
 			early = cp
 			break
 		}
 	}
 	if early == nil {
-		t.Fatal("no checkpoint with snapshot_done in the offsets topic")
+		t.Fatal("no checkpoint with the snapshot done in the offsets topic")
 	}
 	early.TsMs = 0
 	rec, err := checkpoint.Record("_sluice."+name+".offsets", name, early)

@@ -53,6 +53,7 @@ func TestMySQLTLS(t *testing.T) {
 	myExec(t, db, "INSERT INTO t VALUES (1, 'one')")
 	myExec(t, db, "CREATE USER 'tlsuser'@'%' IDENTIFIED BY 'Tls-s3cret' REQUIRE SSL")
 	myExec(t, db, "GRANT SELECT, RELOAD, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'tlsuser'@'%'")
+	mySignalGrant(t, db, "tlsuser")
 	var haveSSL string
 	if err := db.QueryRowContext(context.Background(), "SELECT @@have_ssl").Scan(&haveSSL); err != nil || haveSSL != "YES" {
 		t.Fatalf("setup: have_ssl = %q (%v); server log %s", haveSSL, err, m.LogFile)

@@ -176,7 +176,7 @@ func snapshotOrderViolations(t *testing.T, evs []harness.Event) int {
 		}
 		k := e.Topic + "|" + harness.KeyString(e.Key)
 		pos := harness.Position(e.Source())
-		id := fmt.Sprintf("%s|%s|%d", k, e.Op(), pos.A)
+		id := fmt.Sprintf("%s|%s|%v", k, e.Op(), pos)
 		if e.Op() == "r" {
 			// One read per key and snapshot: the initial one, or each
 			// snapshot asked for later.

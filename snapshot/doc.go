@@ -8,7 +8,4 @@
 // through the Source interface; the engine imports no source package.
 //
 // It does not own streaming, the checkpoint's storage or the type mapping.
-// The MySQL/MariaDB snapshot (mysql.go) still reads whole tables under a
-// consistent snapshot taken with FLUSH TABLES WITH READ LOCK, before
-// streaming starts.
 package snapshot

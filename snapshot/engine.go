@@ -651,6 +651,11 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 	return nil
 }
 
+// KeyText is the text by which the engine compares the key of a row
+// (raw values in t.Columns order): a source must give the same key the
+// same text in its chunks' rows and its stream's changes.
+func KeyText(t *schema.Table, row []any) string { return keyString(t, row) }
+
 // keyString renders the key columns of a row (raw values) so that the
 // same key read by a chunk and seen in the stream compare equal. A table
 // without a key has no identity to compare: every row is its own.

@@ -1,10 +1,7 @@
 package snapshot
 
 import (
-	"fmt"
-	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,7 +39,7 @@ func (p *Progress) Tables() []*TableProgress {
 // TableProgress is the progress of one table.
 type TableProgress struct {
 	ID    schema.TableID
-	Total int64 // estimate from pg_class.reltuples
+	Total int64 // the source's estimate (pg_class.reltuples, information_schema.TABLES.TABLE_ROWS)
 	Done  atomic.Int64
 	// started (unix ns) and startRows: when this run began reading the
 	// table, and the rows delivered by then, for the rate and ETA.
@@ -68,29 +65,6 @@ func (tp *TableProgress) ETA() (eta time.Duration, ok bool) {
 	el := time.Since(time.Unix(0, started))
 	left := max(tp.Total-done, 0)
 	return time.Duration(float64(el) * float64(left) / float64(read)), true
-}
-
-// drawBar redraws one line: rows done of the estimate, rate and ETA.
-func drawBar(w io.Writer, prog *Progress, start time.Time) {
-	var done, total int64
-	for _, tp := range prog.Tables() {
-		done += tp.Done.Load()
-		total += max(tp.Total, tp.Done.Load())
-	}
-	el := time.Since(start).Seconds()
-	rate := float64(done) / max(el, 1e-9)
-	frac := 0.0
-	if total > 0 {
-		frac = float64(done) / float64(total)
-	}
-	const width = 30
-	n := int(frac * width)
-	eta := "?"
-	if rate > 0 && total > done {
-		eta = (time.Duration(float64(total-done)/rate) * time.Second).String()
-	}
-	fmt.Fprintf(w, "\rsnapshot [%s%s] %3.0f%% %d/%d rows %.0f rows/s ETA %s   ",
-		strings.Repeat("#", n), strings.Repeat(".", width-n), 100*frac, done, total, rate, eta)
 }
 
 func logProgress(log *slog.Logger, prog *Progress, start time.Time) {

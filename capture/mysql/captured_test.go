@@ -20,6 +20,7 @@ import (
 	"github.com/sluicecdc/sluice/capture"
 	"github.com/sluicecdc/sluice/checkpoint"
 	"github.com/sluicecdc/sluice/schema"
+	"github.com/sluicecdc/sluice/snapshot"
 )
 
 // The integration tests run MariaDB, which has neither MySQL's binary JSON
@@ -37,9 +38,11 @@ const (
 
 // recorder is a capture.Handler that keeps what it is given.
 type recorder struct {
-	changes []capture.Change
-	schemas []capture.SchemaChange
-	commits []checkpoint.Position
+	changes    []capture.Change
+	schemas    []capture.SchemaChange
+	commits    []checkpoint.Position
+	watermarks []capture.Watermark
+	signals    []capture.Signal
 }
 
 func (r *recorder) Change(_ context.Context, c *capture.Change) error {
@@ -66,9 +69,22 @@ func (r *recorder) Commit(_ context.Context, pos checkpoint.Position) error {
 	return nil
 }
 
-func (r *recorder) Idle(context.Context, checkpoint.Position) error     { return nil }
-func (r *recorder) Watermark(context.Context, *capture.Watermark) error { return nil }
-func (r *recorder) Signal(context.Context, *capture.Signal) error       { return nil }
+func (r *recorder) Idle(context.Context, checkpoint.Position) error { return nil }
+func (r *recorder) Watermark(_ context.Context, w *capture.Watermark) error {
+	r.watermarks = append(r.watermarks, *w)
+	return nil
+}
+
+func (r *recorder) Signal(_ context.Context, s *capture.Signal) error {
+	r.signals = append(r.signals, *s)
+	return nil
+}
+
+// keyable are the column types a primary key can have whose key text
+// the tests compare.
+var keyable = map[string]bool{"tinyint": true, "smallint": true, "mediumint": true, "int": true, "bigint": true,
+	"decimal": true, "date": true, "datetime": true, "timestamp": true, "time": true, "year": true, "bit": true,
+	"char": true, "varchar": true, "binary": true, "varbinary": true, "enum": true, "set": true}
 
 // serverRow is one row as the server printed it: column name -> text, a
 // missing key for NULL.
@@ -212,6 +228,17 @@ func TestCapturedMySQLBinlog(t *testing.T) {
 			snap, err := FromText(col, []byte(text))
 			if err != nil {
 				t.Fatalf("%s %s: %v", what, col.Name, err)
+			}
+			if keyable[col.Type] {
+				// The snapshot engine tells a chunk's row from the
+				// stream's change of the same key by the key's text.
+				kt := &schema.Table{Columns: []schema.Column{*col}, Key: []int{0}}
+				fromStream, fromChunk := []any{img[i]}, []any{snap}
+				NormalizeKey(kt, fromStream)
+				NormalizeKey(kt, fromChunk)
+				if a, b := snapshot.KeyText(kt, fromStream), snapshot.KeyText(kt, fromChunk); a != b {
+					t.Errorf("%s %s: key text of the binlog's value %q, of the server's text %q", what, col.Name, a, b)
+				}
 			}
 			a, errA := ct.Append(nil, img[i])
 			b, errB := ct.Append(nil, snap)

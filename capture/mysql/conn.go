@@ -167,6 +167,9 @@ const (
 	erNetErrorOnWrite     = 1160
 	erNetWriteInterrupted = 1161
 	erParseError          = 1064
+	erDBAccessDenied      = 1044
+	erTableAccessDenied   = 1142
+	erNoSuchTable         = 1146
 )
 
 func myErrNo(err error) (uint16, bool) {

@@ -215,12 +215,15 @@ func checkGrants(ctx context.Context, q querier, srv *Server, user string) error
 	if len(missing) == 0 {
 		return nil
 	}
-	grant := "SELECT, RELOAD, REPLICATION SLAVE, " + client
 	if user == "" {
 		user = "<user>"
 	}
-	return &SetupError{What: "mysql privileges of " + user, Err: fmt.Errorf("missing %s", strings.Join(missing, ", ")),
-		Fix: fmt.Sprintf("GRANT %s ON *.* TO '%s'@'<host>' (RELOAD lets the snapshot read tables in parallel; docs/mysql.md)", grant, user)}
+	fix := fmt.Sprintf("GRANT SELECT, REPLICATION SLAVE, %s ON *.* TO '%s'@'<host>'", client, user)
+	if srv.Flavor == FlavorMySQL {
+		fix = fmt.Sprintf("GRANT SELECT, RELOAD, REPLICATION SLAVE, %s ON *.* TO '%s'@'<host>' "+
+			"(RELOAD lets the initial snapshot read its start position and bounds consistently; docs/mysql.md)", client, user)
+	}
+	return &SetupError{What: "mysql privileges of " + user, Err: fmt.Errorf("missing %s", strings.Join(missing, ", ")), Fix: fix}
 }
 
 func showGrants(ctx context.Context, q querier, stmt string) ([]string, error) {

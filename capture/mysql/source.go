@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,10 @@ type Config struct {
 	ReconnectTimeout time.Duration
 	Filter           Filter
 	Logger           *slog.Logger
+	// SignalTable is source.mysql.signal_table ("<database>.<table>";
+	// empty: DefaultSignalTable), where snapshot watermarks and requests
+	// are written (signal.go).
+	SignalTable string
 }
 
 // SnapshotMode values.
@@ -53,6 +58,9 @@ type Plan struct {
 	Start    checkpoint.Position
 	Tables   []schema.TableID
 	Server   *Server
+	// Added are the tables captured since the checkpoint was written, whose
+	// snapshot is due (snapshot.mode not never).
+	Added []schema.TableID
 }
 
 // Source streams committed row changes from the binary log.
@@ -70,6 +78,7 @@ type Source struct {
 	db       *sql.DB
 	srv      *Server
 	colls    map[uint64]string
+	signal   schema.TableID
 	start    checkpoint.Position
 	stopping atomic.Bool
 
@@ -106,6 +115,7 @@ type txn struct {
 type mapped struct {
 	id       schema.TableID
 	captured bool
+	signal   bool // the signal table
 	table    *schema.Table
 	err      error // the table cannot be described; fatal once a row needs it
 }
@@ -150,6 +160,14 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 	if s.colls, err = Collations(ctx, s.db); err != nil {
 		return nil, nil, err
 	}
+	if s.signal, err = ParseSignalTable(cfg.SignalTable); err != nil {
+		return nil, nil, &SetupError{What: "source.mysql.signal_table", Err: err, Fix: "name a table as <database>.<table>"}
+	}
+	if snapshotMode != SnapshotNever {
+		if err := EnsureSignalTable(ctx, s.db, s.signal, cfg.Conn.User); err != nil {
+			return nil, nil, err
+		}
+	}
 	var warnings []string
 	if plan.Tables, warnings, err = ListTables(ctx, s.db, &cfg.Filter); err != nil {
 		return nil, nil, err
@@ -157,6 +175,7 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 	for _, w := range warnings {
 		s.log.Warn(w)
 	}
+	plan.Tables = slices.DeleteFunc(plan.Tables, func(id schema.TableID) bool { return id == s.signal })
 	if len(plan.Tables) == 0 {
 		return nil, nil, &SetupError{What: "source.tables", Err: errors.New("no table matches"),
 			Fix: "check the table names (case-sensitive, <database>.<table>) and that the user can see them (SELECT privilege)"}
@@ -169,6 +188,9 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 			return nil, nil, err
 		}
 		plan.Start = cp.Position
+		if snapshotMode != SnapshotNever {
+			plan.Added = newlyCaptured(cp, plan.Tables)
+		}
 	default: // snapshot never, no checkpoint: from the server's current position
 		if plan.Start, err = HeadPosition(ctx, s.db, s.srv); err != nil {
 			return nil, nil, err
@@ -180,6 +202,31 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 		}
 	}
 	return s, plan, nil
+}
+
+// newlyCaptured returns the planned tables that cp does not list as
+// captured and whose snapshot is not under way in cp. A checkpoint that
+// lists no tables (written before checkpoints listed them) adds none.
+func newlyCaptured(cp *checkpoint.Checkpoint, tables []schema.TableID) []schema.TableID {
+	if cp.Tables == nil {
+		return nil
+	}
+	had := map[string]bool{}
+	for _, t := range cp.Tables {
+		had[t] = true
+	}
+	if cp.Snapshot != nil {
+		for _, t := range cp.Snapshot.Tables {
+			had[schema.TableID{Namespace: t.Namespace, Name: t.Name}.String()] = true
+		}
+	}
+	var out []schema.TableID
+	for _, id := range tables {
+		if !had[id.String()] {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // newSource returns a source with empty stream state; Open connects it and
@@ -648,10 +695,12 @@ func (s *Source) query(ctx context.Context, h capture.Handler, ev *replication.B
 		// A DDL statement, on its own or inside an event group (MySQL
 		// 8.0.21+ logs CREATE TABLE ... SELECT as BEGIN, the CREATE, its
 		// rows and COMMIT; MariaDB as a group that opens with the
-		// CREATE). Any DDL may change what information_schema says.
+		// CREATE). Any DDL may change what information_schema says. The
+		// statements that create the signal table are Sluice's own, not
+		// the application's: they make no schema-change event.
 		clear(s.info)
 		db := string(e.Schema)
-		if !systemDatabases[strings.ToLower(db)] {
+		if !systemDatabases[strings.ToLower(db)] && !slices.Contains(SignalTableDDL(s.signal), q) {
 			end := s.endOf(ev)
 			if err := h.SchemaChange(ctx, &capture.SchemaChange{DDL: q, Database: db, Position: end,
 				TsMs: int64(ev.Header.Timestamp) * 1000}); err != nil {
@@ -707,6 +756,10 @@ func (s *Source) tableMap(ctx context.Context, h capture.Handler, ev *replicatio
 	id := schema.TableID{Namespace: string(e.Schema), Name: string(e.Table)}
 	m := &mapped{id: id, captured: captured(&s.cfg.Filter, id)}
 	s.tables[e.TableID] = m
+	if id == s.signal {
+		m.captured, m.signal = false, true
+		return nil
+	}
 	if !m.captured {
 		return nil
 	}
@@ -751,6 +804,12 @@ func (s *Source) rows(ctx context.Context, h capture.Handler, ev *replication.Bi
 	m := s.tables[e.TableID]
 	if m == nil {
 		return fmt.Errorf("mysql: rows event at %s:%d for table id %d without its TABLE_MAP (protocol violation)", s.file, ev.Header.LogPos, e.TableID)
+	}
+	if m.signal {
+		if e.Type() != replication.EnumRowsEventTypeInsert {
+			return nil // the deletes that keep the table empty
+		}
+		return s.signalRows(ctx, h, e.Rows)
 	}
 	if !m.captured {
 		return nil
@@ -845,9 +904,49 @@ func (s *Source) emit(ctx context.Context, h capture.Handler, t *schema.Table, o
 		s.skip--
 		return nil
 	}
+	if before != nil {
+		NormalizeKey(t, before)
+	}
+	if after != nil {
+		NormalizeKey(t, after)
+	}
 	c := &s.change
 	*c = capture.Change{Op: op, Table: t, Before: before, After: after, Source: src}
 	return h.Change(ctx, c)
+}
+
+// signalRows hands the watermarks (rows of an insert) and requests inserted into the signal
+// table over to h, inside their transaction (zero position: the engine
+// waits for its Commit). They count as delivered events of the
+// transaction, so a transaction read again after a reconnect does not
+// hand them over twice.
+func (s *Source) signalRows(ctx context.Context, h capture.Handler, rows [][]any) error {
+	if !s.txn.active {
+		s.beginTxn()
+	}
+	for _, r := range rows {
+		sr, ok := parseSignalRow(r)
+		if !ok {
+			s.log.Warn("ignoring a signal-table row of an unexpected shape", "table", s.signal.String())
+			continue
+		}
+		s.txn.delivered++
+		if s.skip > 0 {
+			s.skip--
+			continue
+		}
+		var err error
+		switch sr.kind {
+		case signalWatermark:
+			err = h.Watermark(ctx, &capture.Watermark{ID: sr.id})
+		case signalSnapshot:
+			err = h.Signal(ctx, &capture.Signal{Payload: sr.payload})
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // quietHandler passes go-mysql's warnings and errors to Sluice's log and

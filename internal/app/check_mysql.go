@@ -147,8 +147,36 @@ func (mysqlChecker) CheckSource(ctx context.Context, c *CheckEnv) []string {
 		}
 	}
 
+	checkMySQLSignalTable(cctx, r, db, cfg, conn.User)
 	checkMySQLCheckpoint(ctx, cctx, c, db, srv)
 	return topics
+}
+
+// checkMySQLSignalTable checks the table through which snapshot
+// watermarks and requests reach the binlog (source.mysql.signal_table).
+// Check creates nothing: a missing table is a warning, since `sluice run`
+// creates it when the user may.
+func checkMySQLSignalTable(ctx context.Context, r *CheckReport, db *sql.DB, cfg *config.Config, user string) {
+	const what = "mysql source.mysql.signal_table"
+	if cfg.Snapshot.Mode == mycapture.SnapshotNever {
+		r.Skip(what, "snapshot.mode never")
+		return
+	}
+	id, err := mycapture.ParseSignalTable(cfg.Source.MySQL.SignalTable)
+	if err != nil {
+		r.Fail(what, err.Error(), "name a table as <database>.<table>")
+		return
+	}
+	exists, err := mycapture.SignalTableExists(ctx, db, id)
+	switch {
+	case err != nil:
+		mysqlFail(r, what, err, "")
+	case exists:
+		r.Pass(what, id.String()+" exists (snapshots write their watermarks into it; the user needs SELECT, INSERT, DELETE on it)")
+	default:
+		r.Warn(what, id.String()+" does not exist: sluice run creates it if "+user+" may create it, and stops with this fix otherwise",
+			mycapture.SignalFix(id, user))
+	}
 }
 
 func orOff(s string) string {

@@ -2,11 +2,8 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -368,14 +365,6 @@ func stream(ctx context.Context, src stoppable, p *pipeline.Pipeline, eng *snaps
 	return nil
 }
 
-// terminal returns stderr when it is a terminal, for progress bars.
-func terminal() io.Writer {
-	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-		return os.Stderr
-	}
-	return nil
-}
-
 // observed reports the source's commit and idle positions to the probes
 // (row changes are counted by the pipeline's metrics).
 type observed struct {
@@ -391,24 +380,4 @@ func (o *observed) Commit(ctx context.Context, pos checkpoint.Position) error {
 func (o *observed) Idle(ctx context.Context, pos checkpoint.Position) error {
 	o.st.sourcePosition()
 	return o.Handler.Idle(ctx, pos)
-}
-
-// takeSnapshot runs a snapshot that the first stop signal cancels. A stop
-// during it is no error (stopped): the snapshot starts over at the next
-// run. The progress bar is drawn when stderr is a terminal.
-func takeSnapshot(ctx context.Context, cfg *config.Config, st *State, stopper *Stopper, log *slog.Logger,
-	run func(ctx context.Context, o snapshot.Options) error) (stopped bool, err error) {
-	st.Phase.Store("snapshot")
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stopper.set(cancel)
-	err = capture.FromSource(run(sctx, snapshot.Options{
-		Parallelism: cfg.Snapshot.Parallelism, ProgressInterval: cfg.Snapshot.ProgressInterval,
-		Logger: log, Progress: st.Snapshot, Terminal: terminal(),
-	}))
-	if err != nil && stopper.req.Load() && errors.Is(err, context.Canceled) {
-		log.Info("stopped during the snapshot; it starts over at the next run")
-		return true, nil
-	}
-	return false, err
 }

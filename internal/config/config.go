@@ -142,6 +142,11 @@ type MySQLSource struct {
 	// for, which bounds how long a dead connection goes unnoticed. Default
 	// 10s; 0 disables heartbeats.
 	HeartbeatInterval time.Duration `mapstructure:"heartbeat_interval"`
+	// SignalTable is the table, "<database>.<table>", through which
+	// snapshot watermarks and `sluice snapshot` requests reach the
+	// binlog. Sluice creates it when missing and never captures it.
+	// Default sluice.sluice_signal.
+	SignalTable string `mapstructure:"signal_table"`
 }
 
 // Snapshot configures the initial and on-demand snapshots.
@@ -315,7 +320,7 @@ func Defaults() Config {
 				HeartbeatInterval: 10 * time.Second,
 				StatusInterval:    10 * time.Second,
 			},
-			MySQL: MySQLSource{HeartbeatInterval: 10 * time.Second},
+			MySQL: MySQLSource{HeartbeatInterval: 10 * time.Second, SignalTable: "sluice.sluice_signal"},
 		},
 		Snapshot: Snapshot{
 			Mode:             SnapshotInitial,

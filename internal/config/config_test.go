@@ -145,7 +145,7 @@ func wantDefaults() config.Config {
 				HeartbeatInterval: 10 * time.Second,
 				StatusInterval:    10 * time.Second,
 			},
-			MySQL: config.MySQLSource{HeartbeatInterval: 10 * time.Second},
+			MySQL: config.MySQLSource{HeartbeatInterval: 10 * time.Second, SignalTable: "sluice.sluice_signal"},
 		},
 		Snapshot: config.Snapshot{Mode: "initial", ChunkSize: 10000, Parallelism: 4, ProgressInterval: 10 * time.Second},
 		Kafka: config.Kafka{

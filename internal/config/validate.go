@@ -160,6 +160,9 @@ func (c *Config) validateSource(p *problems) {
 		if s.MySQL.ServerID == 0 {
 			p.add("source.mysql.server_id", "", "is required for mysql: a number from 1 to 4294967295, unique among the server's replicas")
 		}
+		if t := s.MySQL.SignalTable; !validPattern(t, 2) || strings.ContainsAny(t, "*?[") {
+			p.add("source.mysql.signal_table", t, "is not a <database>.<table> name (exactly one '.', no globs)")
+		}
 	}
 	p.nonNegative("source.postgres.heartbeat_interval", s.Postgres.HeartbeatInterval, "0 disables heartbeats")
 	p.nonNegative("source.mysql.heartbeat_interval", s.MySQL.HeartbeatInterval, "0 disables heartbeats")

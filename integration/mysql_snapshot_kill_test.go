@@ -1,0 +1,145 @@
+package integration
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluicecdc/sluice/integration/harness"
+)
+
+// TestMySQLSnapshotKills is TestPostgresSnapshotKills on MariaDB: Sluice is
+// killed (-9) ten times at random moments during the chunked snapshot of
+// two tables, under concurrent inserts, updates and deletes, in both
+// delivery modes. Every row arrives, the final state per key equals the
+// tables, no snapshot row comes after a newer change of its key,
+// exactly-once delivers nothing twice, and after each kill at most one
+// chunk per table being read is read again.
+func TestMySQLSnapshotKills(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		eos  bool
+	}{{"exactly_once", true}, {"at_least_once", false}} {
+		t.Run(mode.name, func(t *testing.T) { testMySQLSnapshotKills(t, mode.eos) })
+	}
+}
+
+func testMySQLSnapshotKills(t *testing.T, eos bool) {
+	m, k, r := sharedMariaDB(t), sharedKafka(t), sharedRegistry(t)
+	dbname, db := myDB(t, m)
+	name := testName(t)
+	tables := []string{"s1", "s2"}
+	killPreload := int64(20_000)
+	if !eos {
+		killPreload = 60_000
+	}
+	for _, tb := range tables {
+		myExec(t, db, fmt.Sprintf("CREATE TABLE %s (id bigint PRIMARY KEY, v bigint NOT NULL, pad varchar(40))", tb))
+		myExec(t, db, fmt.Sprintf("INSERT INTO %s SELECT seq, 0, MD5(seq) FROM seq_1_to_%d", tb, killPreload))
+	}
+	cfg := harness.WriteConfig(t, myConfig(name, m.RootDSN(""), dbname, myServerID(), k, r,
+		fmt.Sprintf("snapshot: {chunk_size: %d, parallelism: %d}\n", killChunk, killParallelism)))
+	env := []string{fmt.Sprintf("SLUICE_KAFKA_EXACTLY_ONCE=%v", eos)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	// Concurrent changes: updates (v+1) and deletes of existing rows,
+	// inserts of new ones, in small transactions.
+	var changes atomic.Int64
+	loadDone := make(chan error, 1)
+	go func() {
+		w := myOpen(t, m, dbname)
+		defer w.Close()
+		rng := rand.New(rand.NewPCG(3, 4))
+		next := int64(1_000_000)
+		for ctx.Err() == nil {
+			tb := tables[rng.IntN(len(tables))]
+			lo := 1 + rng.Int64N(killPreload)
+			err := myTxn(ctx, w,
+				fmt.Sprintf("UPDATE %s SET v = v + 1 WHERE id BETWEEN %d AND %d", tb, lo, lo+20),
+				fmt.Sprintf("DELETE FROM %s WHERE id = %d", tb, 1+rng.Int64N(killPreload)),
+				fmt.Sprintf("INSERT INTO %s VALUES (%d, 0, 'new'), (%d, 0, 'new')", tb, next, next+1))
+			if err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				loadDone <- err
+				return
+			}
+			next += 2
+			changes.Add(1)
+			time.Sleep(10 * time.Millisecond)
+		}
+		loadDone <- nil
+	}()
+
+	var outputs []string
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range kills {
+		p := harness.Start(t, env, "run", "-c", cfg)
+		p.WaitFor(ctx, `msg="snapshot chunk read"`, 90*time.Second)
+		time.Sleep(time.Duration(100+rng.IntN(700)) * time.Millisecond)
+		p.Kill()
+		out := p.Output()
+		outputs = append(outputs, out)
+		if strings.Count(out, `msg="snapshot of table done"`) >= len(tables) || strings.Contains(out, "snapshots done") {
+			t.Fatalf("the snapshot ended before kill %d; make the tables larger", i+1)
+		}
+	}
+	p := harness.Start(t, env, "run", "-c", cfg)
+	p.WaitFor(ctx, `msg="snapshots done"`, 3*time.Minute)
+	outputs = append(outputs, p.Output())
+	cancel()
+	if err := <-loadDone; err != nil {
+		t.Fatal(err)
+	}
+	myWaitCaughtUp(t, db, k.Brokers(), name, 2*time.Minute)
+	want := myFinalState(t, db, tables)
+
+	topics := make([]string, len(tables))
+	for i, tb := range tables {
+		topics[i] = name + "." + dbname + "." + tb
+	}
+	rd := harness.NewReader(t, k.Brokers(), r.URL, topics...)
+	evs := rd.Quiet(context.Background(), t, 5*time.Second)
+	rep := harness.Check(evs, nil)
+	stale := snapshotOrderViolations(t, evs)
+	mismatches := compareFinal(t, evs, name+"."+dbname+".", want)
+	reread := rereadAfterKills(outputs)
+	t.Logf("figures: exactly_once=%v kills=%d chunk_size=%d parallelism=%d source_changes=%d %s stale_snapshot_rows=%d final_state_mismatches=%d rows_read_again_per_kill=%v",
+		eos, kills, killChunk, killParallelism, changes.Load(), rep, stale, mismatches, reread)
+	if stale != 0 || mismatches != 0 || rep.OrderViolations != 0 {
+		t.Errorf("snapshot rows out of order (%d), final state differs (%d) or order violations (%d)", stale, mismatches, rep.OrderViolations)
+	}
+	if eos && rep.Duplicates != 0 {
+		t.Errorf("exactly-once delivered %d events twice", rep.Duplicates)
+	}
+	for i, n := range reread {
+		if n > killParallelism*killChunk {
+			t.Errorf("kill %d: %d rows read again, more than parallelism × chunk_size = %d", i+1, n, killParallelism*killChunk)
+		}
+	}
+	if code := p.Interrupt(60 * time.Second); code != 0 {
+		t.Errorf("graceful stop exit code %d", code)
+	}
+}
+
+// myTxn runs statements in one transaction.
+func myTxn(ctx context.Context, db *sql.DB, stmts ...string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+	}
+	return tx.Commit()
+}

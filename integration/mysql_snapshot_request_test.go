@@ -1,0 +1,111 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicecdc/sluice/integration/harness"
+)
+
+// TestMySQLSnapshotOnDemand is TestPostgresSnapshotOnDemand on MariaDB:
+// `sluice snapshot --wait` writes a request into the signal table and the
+// running instance snapshots the table while it streams, under concurrent
+// updates and deletes; the final state per key equals the table and no
+// snapshot row comes after a newer change. A request made while the
+// instance is stopped is carried out after it starts (the binlog keeps
+// it). A table the instance does not capture is refused.
+func TestMySQLSnapshotOnDemand(t *testing.T) {
+	m, k, r := sharedMariaDB(t), sharedKafka(t), sharedRegistry(t)
+	dbname, db := myDB(t, m)
+	name := testName(t)
+	const rows = 20_000
+	myExec(t, db, "CREATE TABLE t (id bigint PRIMARY KEY, v bigint NOT NULL, pad varchar(40))")
+	myExec(t, db, fmt.Sprintf("INSERT INTO t SELECT seq, 0, MD5(seq) FROM seq_1_to_%d", rows))
+	myExec(t, db, "CREATE TABLE other (id int PRIMARY KEY)")
+	cfg := harness.WriteConfig(t, strings.Replace(myConfig(name, m.RootDSN(""), dbname, myServerID(), k, r, "snapshot: {chunk_size: 500}\n"),
+		"  tables: ["+dbname+".*]\n", "  tables: ["+dbname+".t]\n", 1))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := harness.Start(t, nil, "run", "-c", cfg)
+	p.WaitFor(ctx, `msg="snapshots done"`, 90*time.Second)
+
+	// Updates (v+1) and deletes while the requested snapshot runs.
+	loadDone := make(chan error, 1)
+	go func() {
+		w := myOpen(t, m, dbname)
+		defer w.Close()
+		rng := rand.New(rand.NewPCG(7, 8))
+		for ctx.Err() == nil {
+			lo := 1 + rng.Int64N(rows)
+			err := myTxn(ctx, w, fmt.Sprintf("UPDATE t SET v = v + 1 WHERE id BETWEEN %d AND %d", lo, lo+10),
+				fmt.Sprintf("DELETE FROM t WHERE id = %d", 1+rng.Int64N(rows)))
+			if err != nil && ctx.Err() == nil {
+				loadDone <- err
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		loadDone <- nil
+	}()
+	code, out := harness.Run(t, 2*time.Minute, nil, "snapshot", "-c", cfg, "--wait", dbname+".t")
+	t.Logf("sluice snapshot --wait: exit %d:\n%s", code, out)
+	if code != 0 || !strings.Contains(out, "done") {
+		t.Fatalf("sluice snapshot --wait: exit %d, want 0 and done", code)
+	}
+	cancel()
+	if err := <-loadDone; err != nil {
+		t.Fatal(err)
+	}
+	myWaitCaughtUp(t, db, k.Brokers(), name, time.Minute)
+	topic := name + "." + dbname + ".t"
+	evs := harness.NewReader(t, k.Brokers(), r.URL, topic).Quiet(context.Background(), t, 3*time.Second)
+	requested := 0
+	for _, e := range evs {
+		if e.Op() == "r" && e.Source()["snapshot"] == "incremental" {
+			requested++
+		}
+	}
+	stale := snapshotOrderViolations(t, evs)
+	mismatches := compareFinal(t, evs, name+"."+dbname+".", myFinalState(t, db, []string{"t"}))
+	t.Logf("figures: rows=%d requested_snapshot_reads=%d stale_snapshot_rows=%d final_state_mismatches=%d", rows, requested, stale, mismatches)
+	if requested == 0 || stale != 0 || mismatches != 0 {
+		t.Errorf("requested snapshot: %d reads, %d stale rows, %d final-state mismatches", requested, stale, mismatches)
+	}
+
+	// A table the instance does not capture is refused, and nothing is
+	// recorded.
+	code, out = harness.Run(t, time.Minute, nil, "snapshot", "-c", cfg, dbname+".other")
+	if code != 1 || !strings.Contains(out, "does not capture") || !strings.Contains(out, "source.tables") {
+		t.Errorf("snapshot of an uncaptured table: exit %d, output:\n%s", code, out)
+	}
+
+	// A request made while the instance is stopped is carried out once it
+	// runs again.
+	if code := p.Interrupt(60 * time.Second); code != 0 {
+		t.Fatalf("graceful stop exit code %d", code)
+	}
+	code, out = harness.Run(t, time.Minute, nil, "snapshot", "-c", cfg, dbname+".t")
+	if code != 0 {
+		t.Fatalf("sluice snapshot while stopped: exit %d:\n%s", code, out)
+	}
+	p2 := harness.Start(t, nil, "run", "-c", cfg)
+	p2.WaitFor(context.Background(), `msg="snapshot request done"`, 90*time.Second)
+	evs = harness.NewReader(t, k.Brokers(), r.URL, topic).Quiet(context.Background(), t, 3*time.Second)
+	after := 0
+	for _, e := range evs {
+		if e.Op() == "r" && e.Source()["snapshot"] == "incremental" {
+			after++
+		}
+	}
+	t.Logf("figures: requested while stopped: %d more snapshot reads", after-requested)
+	if after <= requested {
+		t.Errorf("the request made while stopped was not carried out (%d reads before, %d after)", requested, after)
+	}
+	if code := p2.Interrupt(60 * time.Second); code != 0 {
+		t.Errorf("graceful stop exit code %d", code)
+	}
+}
