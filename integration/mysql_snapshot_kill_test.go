@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -78,52 +77,13 @@ func testMySQLSnapshotKills(t *testing.T, eos bool) {
 		loadDone <- nil
 	}()
 
-	var outputs []string
-	rng := rand.New(rand.NewPCG(5, 6))
-	for i := range kills {
-		p := harness.Start(t, env, "run", "-c", cfg)
-		p.WaitFor(ctx, `msg="snapshot chunk read"`, 90*time.Second)
-		time.Sleep(time.Duration(100+rng.IntN(700)) * time.Millisecond)
-		p.Kill()
-		out := p.Output()
-		outputs = append(outputs, out)
-		if strings.Count(out, `msg="snapshot of table done"`) >= len(tables) || strings.Contains(out, "snapshots done") {
-			t.Fatalf("the snapshot ended before kill %d; make the tables larger", i+1)
-		}
-	}
-	p := harness.Start(t, env, "run", "-c", cfg)
-	p.WaitFor(ctx, `msg="snapshots done"`, 3*time.Minute)
-	outputs = append(outputs, p.Output())
+	outputs, p := killDuringSnapshot(ctx, t, env, cfg, len(tables))
 	cancel()
 	if err := <-loadDone; err != nil {
 		t.Fatal(err)
 	}
 	myWaitCaughtUp(t, db, k.Brokers(), name, 2*time.Minute)
-	want := myFinalState(t, db, tables)
-
-	topics := make([]string, len(tables))
-	for i, tb := range tables {
-		topics[i] = name + "." + dbname + "." + tb
-	}
-	rd := harness.NewReader(t, k.Brokers(), r.URL, topics...)
-	evs := rd.Quiet(context.Background(), t, 5*time.Second)
-	rep := harness.Check(evs, nil)
-	stale := snapshotOrderViolations(t, evs)
-	mismatches := compareFinal(t, evs, name+"."+dbname+".", want)
-	reread := rereadAfterKills(outputs)
-	t.Logf("figures: exactly_once=%v kills=%d chunk_size=%d parallelism=%d source_changes=%d %s stale_snapshot_rows=%d final_state_mismatches=%d rows_read_again_per_kill=%v",
-		eos, kills, killChunk, killParallelism, changes.Load(), rep, stale, mismatches, reread)
-	if stale != 0 || mismatches != 0 || rep.OrderViolations != 0 {
-		t.Errorf("snapshot rows out of order (%d), final state differs (%d) or order violations (%d)", stale, mismatches, rep.OrderViolations)
-	}
-	if eos && rep.Duplicates != 0 {
-		t.Errorf("exactly-once delivered %d events twice", rep.Duplicates)
-	}
-	for i, n := range reread {
-		if n > killParallelism*killChunk {
-			t.Errorf("kill %d: %d rows read again, more than parallelism × chunk_size = %d", i+1, n, killParallelism*killChunk)
-		}
-	}
+	checkSnapshotKills(t, k.Brokers(), r.URL, name+"."+dbname+".", tables, myFinalState(t, db, tables), outputs, eos, changes.Load())
 	if code := p.Interrupt(60 * time.Second); code != 0 {
 		t.Errorf("graceful stop exit code %d", code)
 	}

@@ -62,50 +62,5 @@ func TestMySQLSnapshotOnDemand(t *testing.T) {
 	}
 	myWaitCaughtUp(t, db, k.Brokers(), name, time.Minute)
 	topic := name + "." + dbname + ".t"
-	evs := harness.NewReader(t, k.Brokers(), r.URL, topic).Quiet(context.Background(), t, 3*time.Second)
-	requested := 0
-	for _, e := range evs {
-		if e.Op() == "r" && e.Source()["snapshot"] == "incremental" {
-			requested++
-		}
-	}
-	stale := snapshotOrderViolations(t, evs)
-	mismatches := compareFinal(t, evs, name+"."+dbname+".", myFinalState(t, db, []string{"t"}))
-	t.Logf("figures: rows=%d requested_snapshot_reads=%d stale_snapshot_rows=%d final_state_mismatches=%d", rows, requested, stale, mismatches)
-	if requested == 0 || stale != 0 || mismatches != 0 {
-		t.Errorf("requested snapshot: %d reads, %d stale rows, %d final-state mismatches", requested, stale, mismatches)
-	}
-
-	// A table the instance does not capture is refused, and nothing is
-	// recorded.
-	code, out = harness.Run(t, time.Minute, nil, "snapshot", "-c", cfg, dbname+".other")
-	if code != 1 || !strings.Contains(out, "does not capture") || !strings.Contains(out, "source.tables") {
-		t.Errorf("snapshot of an uncaptured table: exit %d, output:\n%s", code, out)
-	}
-
-	// A request made while the instance is stopped is carried out once it
-	// runs again.
-	if code := p.Interrupt(60 * time.Second); code != 0 {
-		t.Fatalf("graceful stop exit code %d", code)
-	}
-	code, out = harness.Run(t, time.Minute, nil, "snapshot", "-c", cfg, dbname+".t")
-	if code != 0 {
-		t.Fatalf("sluice snapshot while stopped: exit %d:\n%s", code, out)
-	}
-	p2 := harness.Start(t, nil, "run", "-c", cfg)
-	p2.WaitFor(context.Background(), `msg="snapshot request done"`, 90*time.Second)
-	evs = harness.NewReader(t, k.Brokers(), r.URL, topic).Quiet(context.Background(), t, 3*time.Second)
-	after := 0
-	for _, e := range evs {
-		if e.Op() == "r" && e.Source()["snapshot"] == "incremental" {
-			after++
-		}
-	}
-	t.Logf("figures: requested while stopped: %d more snapshot reads", after-requested)
-	if after <= requested {
-		t.Errorf("the request made while stopped was not carried out (%d reads before, %d after)", requested, after)
-	}
-	if code := p2.Interrupt(60 * time.Second); code != 0 {
-		t.Errorf("graceful stop exit code %d", code)
-	}
+	checkRequested(t, k.Brokers(), r.URL, topic, name+"."+dbname+".", myFinalState(t, db, []string{"t"}), cfg, p, dbname+".other", dbname+".t", rows)
 }

@@ -66,15 +66,33 @@ func TestPostgresSnapshotOnDemand(t *testing.T) {
 	}
 	waitCaughtUp(t, db, k.Brokers(), name, time.Minute)
 	topic := name + ".public.t"
-	evs := harness.NewReader(t, k.Brokers(), r.URL, topic).Quiet(context.Background(), t, 3*time.Second)
-	requested := 0
-	for _, e := range evs {
-		if e.Op() == "r" && e.Source()["snapshot"] == "incremental" {
-			requested++
-		}
+	checkRequested(t, k.Brokers(), r.URL, topic, name+".public.", finalState(t, db, []string{"t"}), cfg, p, "public.other", "public.t", rows)
+}
+
+// checkRequested checks the events of topic after a `sluice snapshot` of
+// table: reads marked incremental, no stale snapshot row, the final state
+// equal to want. Then it checks that a request for other (not captured)
+// is refused, stops p, makes a request for table while stopped, and
+// checks that a new run carries it out.
+func checkRequested(t *testing.T, brokers []string, registry, topic, prefix string, want map[string]map[int64]int64,
+	cfg string, p *harness.Process, other, table string, rows int) {
+	t.Helper()
+	reads := func() []harness.Event {
+		return harness.NewReader(t, brokers, registry, topic).Quiet(context.Background(), t, 3*time.Second)
 	}
+	incremental := func(evs []harness.Event) int {
+		n := 0
+		for _, e := range evs {
+			if e.Op() == "r" && e.Source()["snapshot"] == "incremental" {
+				n++
+			}
+		}
+		return n
+	}
+	evs := reads()
+	requested := incremental(evs)
 	stale := snapshotOrderViolations(t, evs)
-	mismatches := compareFinal(t, evs, name+".public.", finalState(t, db, []string{"t"}))
+	mismatches := compareFinal(t, evs, prefix, want)
 	t.Logf("figures: rows=%d requested_snapshot_reads=%d stale_snapshot_rows=%d final_state_mismatches=%d", rows, requested, stale, mismatches)
 	if requested == 0 || stale != 0 || mismatches != 0 {
 		t.Errorf("requested snapshot: %d reads, %d stale rows, %d final-state mismatches", requested, stale, mismatches)
@@ -82,7 +100,7 @@ func TestPostgresSnapshotOnDemand(t *testing.T) {
 
 	// A table the instance does not capture is refused, and nothing is
 	// recorded.
-	code, out = harness.Run(t, time.Minute, nil, "snapshot", "-c", cfg, "public.other")
+	code, out := harness.Run(t, time.Minute, nil, "snapshot", "-c", cfg, other)
 	if code != 1 || !strings.Contains(out, "does not capture") || !strings.Contains(out, "source.tables") {
 		t.Errorf("snapshot of an uncaptured table: exit %d, output:\n%s", code, out)
 	}
@@ -92,19 +110,12 @@ func TestPostgresSnapshotOnDemand(t *testing.T) {
 	if code := p.Interrupt(60 * time.Second); code != 0 {
 		t.Fatalf("graceful stop exit code %d", code)
 	}
-	code, out = harness.Run(t, time.Minute, nil, "snapshot", "-c", cfg, "public.t")
-	if code != 0 {
+	if code, out := harness.Run(t, time.Minute, nil, "snapshot", "-c", cfg, table); code != 0 {
 		t.Fatalf("sluice snapshot while stopped: exit %d:\n%s", code, out)
 	}
 	p2 := harness.Start(t, nil, "run", "-c", cfg)
 	p2.WaitFor(context.Background(), `msg="snapshot request done"`, 90*time.Second)
-	evs = harness.NewReader(t, k.Brokers(), r.URL, topic).Quiet(context.Background(), t, 3*time.Second)
-	after := 0
-	for _, e := range evs {
-		if e.Op() == "r" && e.Source()["snapshot"] == "incremental" {
-			after++
-		}
-	}
+	after := incremental(reads())
 	t.Logf("figures: requested while stopped: %d more snapshot reads", after-requested)
 	if after <= requested {
 		t.Errorf("the request made while stopped was not carried out (%d reads before, %d after)", requested, after)

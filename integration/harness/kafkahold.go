@@ -84,17 +84,8 @@ func (p *Proxy) pipeKafkaRequests(dst, src net.Conn) {
 		if _, err := io.ReadFull(r, frame[len(head):]); err != nil {
 			return
 		}
-		p.mu.Lock()
-		for p.stall && !p.cut {
-			p.cond.Wait()
-		}
-		cut, delay := p.cut, p.delay
-		p.mu.Unlock()
-		if cut {
+		if !p.gate() {
 			return
-		}
-		if delay > 0 {
-			time.Sleep(delay)
 		}
 		h := p.takeHold(int16(binary.BigEndian.Uint16(head[4:6])))
 		if h != nil {

@@ -89,17 +89,8 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			p.mu.Lock()
-			for p.stall && !p.cut {
-				p.cond.Wait()
-			}
-			cut, delay := p.cut, p.delay
-			p.mu.Unlock()
-			if cut {
+			if !p.gate() {
 				return
-			}
-			if delay > 0 {
-				time.Sleep(delay)
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
@@ -112,6 +103,24 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 			return
 		}
 	}
+}
+
+// gate applies a stall (waiting for Restore), a cut and a delay to the
+// next bytes forwarded; false means the link is cut.
+func (p *Proxy) gate() bool {
+	p.mu.Lock()
+	for p.stall && !p.cut {
+		p.cond.Wait()
+	}
+	cut, delay := p.cut, p.delay
+	p.mu.Unlock()
+	if cut {
+		return false
+	}
+	if delay > 0 {
+		time.Sleep(delay)
+	}
+	return true
 }
 
 // Cut closes every connection and refuses new ones until Restore.

@@ -53,42 +53,19 @@ import (
 // Kafka transaction whose outcome is unknown, a registry that does not
 // answer.
 func Fatal(err error) bool {
-	var (
-		ce  *config.Error
-		se  *capture.SetupError
-		ue  *capture.UnsupportedError
-		te  *schema.TableError
-		ve  *schema.ValueError
-		tl  *emit.RecordTooLargeError
-		tt  *emit.TransactionTimeoutError
-		kse *kerr.Error
-	)
-	switch {
-	case errors.As(err, &ce), errors.As(err, &ue), errors.As(err, &te), errors.As(err, &ve), errors.As(err, &tl), errors.As(err, &tt):
-		return true
-	case errors.As(err, &se):
-		return !se.Transient
-	case errors.Is(err, emit.ErrFenced), errors.Is(err, schema.ErrIncompatible):
-		return true
-	case errors.As(err, &kse):
-		return authorizationFailed(kse)
-	}
-	return false
-}
-
-// authorizationFailed reports the Kafka errors that only an ACL change by
-// a person can clear.
-func authorizationFailed(e *kerr.Error) bool {
-	switch e {
-	case kerr.TopicAuthorizationFailed, kerr.ClusterAuthorizationFailed, kerr.TransactionalIDAuthorizationFailed,
-		kerr.GroupAuthorizationFailed:
-		return true
-	}
-	return false
+	_, fatal := classify(err)
+	return fatal
 }
 
 // errorKind classifies an error for the sluice_errors_total metric.
 func errorKind(err error) string {
+	kind, _ := classify(err)
+	return kind
+}
+
+// classify returns err's kind (config, value, kafka, registry, source,
+// other) and whether it is fatal, by the rules above.
+func classify(err error) (kind string, fatal bool) {
 	var (
 		ce  *config.Error
 		se  *capture.SetupError
@@ -101,15 +78,36 @@ func errorKind(err error) string {
 	)
 	switch {
 	case errors.As(err, &ce):
-		return "config"
+		return "config", true
 	case errors.As(err, &ve), errors.As(err, &te):
-		return "value"
-	case errors.As(err, &tl), errors.As(err, &tt), errors.Is(err, emit.ErrFenced), errors.As(err, &kse), errors.Is(err, emit.ErrKafka), errors.Is(err, checkpoint.ErrKafka):
-		return "kafka"
-	case errors.Is(err, schema.ErrIncompatible), errors.Is(err, schema.ErrRegistry):
-		return "registry"
-	case errors.As(err, &se), errors.As(err, &ue), errors.Is(err, capture.ErrSource):
-		return "source"
+		return "value", true
+	case errors.As(err, &tl), errors.As(err, &tt), errors.Is(err, emit.ErrFenced):
+		return "kafka", true
+	case errors.Is(err, schema.ErrIncompatible):
+		return "registry", true
+	case errors.As(err, &ue):
+		return "source", true
+	case errors.As(err, &se):
+		return "source", !se.Transient
+	case errors.As(err, &kse):
+		return "kafka", authorizationFailed(kse)
+	case errors.Is(err, emit.ErrKafka), errors.Is(err, checkpoint.ErrKafka):
+		return "kafka", false
+	case errors.Is(err, schema.ErrRegistry):
+		return "registry", false
+	case errors.Is(err, capture.ErrSource):
+		return "source", false
 	}
-	return "other"
+	return "other", false
+}
+
+// authorizationFailed reports the Kafka errors that only an ACL change by
+// a person can clear.
+func authorizationFailed(e *kerr.Error) bool {
+	switch e {
+	case kerr.TopicAuthorizationFailed, kerr.ClusterAuthorizationFailed, kerr.TransactionalIDAuthorizationFailed,
+		kerr.GroupAuthorizationFailed:
+		return true
+	}
+	return false
 }
