@@ -123,12 +123,14 @@ func writeSignal(ctx context.Context, db *sql.DB, table schema.TableID, user, id
 		_ = tx.Rollback()
 	}
 	if err != nil {
-		denied := false
 		if n, ok := myErrNo(err); ok && (n == erTableAccessDenied || n == erDBAccessDenied || n == erNoSuchTable) {
-			denied = true
+			return &SetupError{What: "source.mysql.signal_table " + table.String(), Err: fmt.Errorf("writing a %s: %w", kind, err),
+				Fix: signalFix(table, user)}
 		}
+		// A lost connection or a restarting server: retried with the
+		// pipeline, and no grant to suggest.
 		return &SetupError{What: "source.mysql.signal_table " + table.String(), Err: fmt.Errorf("writing a %s: %w", kind, err),
-			Transient: !denied, Fix: signalFix(table, user)}
+			Transient: true}
 	}
 	return nil
 }
