@@ -385,3 +385,42 @@ func TestTransformsMySQL(t *testing.T) {
 		t.Errorf("exit code %d", code)
 	}
 }
+
+// TestTransformsOutboxMessages: outbox events written with
+// pg_logical_emit_message need no outbox table. A transactional message
+// becomes an event with its transaction; one rolled back with its
+// transaction never does; a non-transactional one is left out, logged.
+func TestTransformsOutboxMessages(t *testing.T) {
+	pg, k, r := sharedPostgres(t), sharedKafka(t), sharedRegistry(t)
+	dsn, db := pgDB(t, pg)
+	name := testName(t)
+	exec(t, db, `CREATE TABLE orders (id int PRIMARY KEY, total int NOT NULL)`)
+	cfg := harness.WriteConfig(t, pgConfig(name, dsn, k, r, "transforms:\n  - type: outbox\n    prefix: sluice.outbox\n"))
+	p := harness.Start(t, nil, "run", "-c", cfg)
+	ctx := context.Background()
+	p.WaitFor(ctx, "msg=streaming", 90*time.Second)
+
+	emit := func(transactional bool, body string) string {
+		return fmt.Sprintf(`SELECT pg_logical_emit_message(%v, 'sluice.outbox', '%s');`, transactional, body)
+	}
+	exec(t, db, `BEGIN; INSERT INTO orders VALUES (7, 12);`+
+		emit(true, `{"id": "m1", "aggregatetype": "Order", "aggregateid": "7", "type": "OrderCreated", "payload": {"id": 7, "total": 12}}`)+`COMMIT`)
+	exec(t, db, `BEGIN; INSERT INTO orders VALUES (8, 1);`+
+		emit(true, `{"id": "m2", "aggregatetype": "Order", "aggregateid": "8", "type": "OrderCreated"}`)+`ROLLBACK`)
+	exec(t, db, emit(false, `{"id": "m3", "aggregatetype": "Order", "aggregateid": "9", "type": "OrderCreated"}`))
+	exec(t, db, `BEGIN; UPDATE orders SET total = 13 WHERE id = 7;`+
+		emit(true, `{"id": "m4", "aggregatetype": "Order", "aggregateid": "7", "type": "OrderChanged", "payload": {"id": 7, "total": 13}}`)+`COMMIT`)
+	p.WaitFor(ctx, "non-transactional logical decoding message ignored", 30*time.Second)
+
+	recs := readTransformed(t, k.Brokers(), r.URL, 2, "outbox.event.Order")
+	got := joinRecords(recs)
+	want := `outbox.event.Order key="7" value="{\"id\": 7, \"total\": 12}" headers=id=m1,type=OrderCreated
+outbox.event.Order key="7" value="{\"id\": 7, \"total\": 13}" headers=id=m4,type=OrderChanged
+`
+	if got != want {
+		t.Errorf("outbox messages:\n%s\nwant:\n%s", got, want)
+	}
+	if code := p.Interrupt(30 * time.Second); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}

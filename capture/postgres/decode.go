@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -60,6 +61,11 @@ type decoder struct {
 	before, after []any
 	change        capture.Change
 	scratch       []byte
+
+	// messages are the logical decoding messages delivered as row
+	// changes (message.go); log reports the ones that cannot be.
+	messages Messages
+	log      *slog.Logger
 }
 
 func (d *decoder) init(l catalogLookup, f *Filter, db string, heartbeat bool, start checkpoint.LSN) {
@@ -300,6 +306,9 @@ func (d *decoder) handle(ctx context.Context, h capture.Handler, xld pglogrepl.X
 			}
 		}
 	case *pglogrepl.LogicalDecodingMessage:
+		if t := d.messages[m.Prefix]; t != nil {
+			return d.message(ctx, h, t, m, at)
+		}
 		if m.Prefix == SignalPrefix && m.Transactional && d.inTxn {
 			if d.skipTxn {
 				return nil
@@ -333,6 +342,29 @@ func (d *decoder) handle(ctx context.Context, h capture.Handler, xld pglogrepl.X
 		}
 	}
 	return nil
+}
+
+// message delivers a logical decoding message of a Messages prefix as an
+// insert into its table, at its place in its transaction. A
+// non-transactional one is not part of any transaction (it is written
+// even when the transaction around it rolls back), so it cannot be
+// delivered with its writes: it is logged and left out.
+func (d *decoder) message(ctx context.Context, h capture.Handler, t *schema.Table, m *pglogrepl.LogicalDecodingMessage, at pglogrepl.LSN) error {
+	if !m.Transactional || !d.inTxn {
+		if d.log != nil {
+			d.log.Warn("non-transactional logical decoding message ignored: only pg_logical_emit_message(true, ...) commits with its transaction",
+				"prefix", m.Prefix, "lsn", at.String())
+		}
+		return nil
+	}
+	if d.skipTxn {
+		return nil
+	}
+	row, err := messageRow(t, m.Content, at)
+	if err != nil {
+		return err
+	}
+	return d.emit(ctx, h, &relation{id: t.ID, captured: true, table: t}, capture.OpCreate, nil, row, at)
 }
 
 func (d *decoder) rel(id uint32) (*relation, error) {

@@ -32,7 +32,10 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// StatusInterval is how often the flushed position is reported.
 	StatusInterval time.Duration
-	Logger         *slog.Logger
+	// Messages are the logical decoding message prefixes delivered as row
+	// changes (the outbox transform's messages). Nil: none.
+	Messages Messages
+	Logger   *slog.Logger
 	// ReloadCheckpoint, when set, reads the stored checkpoint again. Open
 	// calls it once the slot is known to be free, and decides from what it
 	// returns (see Plan.Checkpoint).
@@ -218,6 +221,7 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 		}
 	}
 	s.decoder.init(s.cat, &s.cfg.Filter, ident.DBName, cfg.HeartbeatInterval > 0, plan.StartLSN)
+	s.decoder.messages, s.decoder.log = cfg.Messages, cfg.Logger
 	s.acked.Store(uint64(plan.StartLSN))
 	s.plan = plan
 	return s, plan, nil

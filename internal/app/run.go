@@ -242,7 +242,7 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 		DSN: cfg.Source.DSN, TLS: stls, Slot: cfg.Source.Postgres.Slot, Publication: cfg.Source.Postgres.Publication,
 		Filter:            pgcapture.Filter{Include: cfg.Source.Tables, Exclude: cfg.Source.ExcludeTables},
 		HeartbeatInterval: cfg.Source.Postgres.HeartbeatInterval, StatusInterval: cfg.Source.Postgres.StatusInterval,
-		Logger: log, ReloadCheckpoint: reload,
+		Logger: log, ReloadCheckpoint: reload, Messages: transform.MessageTables(cfg.Transforms),
 	}, cp, cfg.Snapshot.Mode)
 	if err != nil {
 		return capture.FromSource(err)

@@ -41,9 +41,13 @@ type Transform struct {
 	// Type is outbox, unwrap or mask. Required.
 	Type string `mapstructure:"type"`
 
-	// Table is the outbox table, "<schema>.<table>" (outbox only;
-	// required).
+	// Table is the outbox table, "<schema>.<table>" (outbox only; this
+	// or prefix is required).
 	Table string `mapstructure:"table"`
+	// Prefix routes, instead of a table's rows, the transactional logical
+	// decoding messages with this prefix (outbox only; Postgres only),
+	// e.g. sluice.outbox.
+	Prefix string `mapstructure:"prefix"`
 	// IDColumn holds the event id, sent as header "id" (outbox; default
 	// id; Debezium table.field.event.id).
 	IDColumn string `mapstructure:"id_column"`
@@ -117,6 +121,7 @@ func (t Transform) String() string {
 	}
 	add("type", t.Type)
 	add("table", t.Table)
+	add("prefix", t.Prefix)
 	add("id_column", t.IDColumn)
 	add("key_column", t.KeyColumn)
 	add("type_column", t.TypeColumn)
@@ -239,8 +244,22 @@ func (c *Config) validateTransforms(p *problems) {
 		switch t.Type {
 		case TransformOutbox:
 			switch {
+			case t.Prefix != "":
+				if t.Table != "" {
+					p.add(key("prefix"), t.Prefix, "is set together with table; route either a table's rows or the messages with a prefix")
+				}
+				if c.Source.Type != SourcePostgres {
+					p.add(key("prefix"), t.Prefix, "needs source.type postgres (pg_logical_emit_message); route an outbox table instead")
+				}
+				if t.Prefix == "sluice.watermark" || t.Prefix == "sluice.signal" {
+					p.add(key("prefix"), t.Prefix, "is a prefix Sluice uses itself; use e.g. sluice.outbox")
+				}
+				if j, dup := outbox["prefix "+t.Prefix]; dup {
+					p.add(key("prefix"), t.Prefix, fmt.Sprintf("is routed by %s already; route each prefix once", TransformKey(j, "")))
+				}
+				outbox["prefix "+t.Prefix] = i
 			case t.Table == "":
-				p.add(key("table"), "", "is required: the outbox table, e.g. public.outbox")
+				p.add(key("table"), "", "is required: the outbox table, e.g. public.outbox (or prefix, for pg_logical_emit_message messages)")
 			case !validPattern(t.Table, 2) || strings.ContainsAny(t.Table, "*?["):
 				p.add(key("table"), t.Table, "is not a <schema>.<table> name (exactly one '.', no globs)")
 			case !c.captures(t.Table):
@@ -336,12 +355,12 @@ func article(typ string) string {
 
 // foreignKeys returns the keys set on t that belong to another type.
 func (t *Transform) foreignKeys() []string {
-	outbox := t.Table != "" || t.IDColumn != "" || t.KeyColumn != "" || t.TypeColumn != "" || t.PayloadColumn != "" ||
+	outbox := t.Table != "" || t.Prefix != "" || t.IDColumn != "" || t.KeyColumn != "" || t.TypeColumn != "" || t.PayloadColumn != "" ||
 		t.RouteByColumn != "" || t.Topic != "" || len(t.AdditionalPlacement) > 0 || t.OnUpdate != ""
 	var out []string
 	if t.Type != TransformOutbox && outbox {
 		for f, set := range map[string]bool{
-			"table": t.Table != "", "id_column": t.IDColumn != "", "key_column": t.KeyColumn != "", "type_column": t.TypeColumn != "",
+			"table": t.Table != "", "prefix": t.Prefix != "", "id_column": t.IDColumn != "", "key_column": t.KeyColumn != "", "type_column": t.TypeColumn != "",
 			"payload_column": t.PayloadColumn != "", "route_by_column": t.RouteByColumn != "", "topic": t.Topic != "",
 			"additional_placement": len(t.AdditionalPlacement) > 0, "on_update": t.OnUpdate != "",
 		} {

@@ -49,7 +49,11 @@ func New(cfgs []config.Transform, kind schema.SourceKind, name string, log *slog
 			if err != nil {
 				return nil, err
 			}
-			c.outbox[t.Table] = o
+			if t.Prefix != "" {
+				c.outbox[MessageTableID(t.Prefix).String()] = o
+			} else {
+				c.outbox[t.Table] = o
+			}
 		default:
 			return nil, &config.Error{Key: config.TransformKey(i, "type"), Value: t.Type, Msg: "is not a transform type; use outbox, unwrap or mask"}
 		}

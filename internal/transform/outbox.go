@@ -47,6 +47,38 @@ func newOutbox(entry int, t *config.Transform) (*outboxSpec, error) {
 	return o, nil
 }
 
+// MessageNamespace is the namespace of the tables that outbox messages
+// (pg_logical_emit_message with an outbox prefix) arrive as.
+const MessageNamespace = "pg_logical_emit_message"
+
+// MessageTableID names the table the outbox messages with prefix arrive
+// as.
+func MessageTableID(prefix string) schema.TableID {
+	return schema.TableID{Namespace: MessageNamespace, Name: prefix}
+}
+
+// MessageTables returns, for each outbox entry with a prefix, the table
+// its messages arrive as (capture/postgres.Messages): the entry's id,
+// routing, key and type columns as text, and its payload column as
+// jsonb (NULL when the message has none), in that order.
+func MessageTables(cfgs []config.Transform) map[string]*schema.Table {
+	out := map[string]*schema.Table{}
+	for _, t := range cfgs {
+		if t.Type != config.TransformOutbox || t.Prefix == "" {
+			continue
+		}
+		text := func(name string) schema.Column {
+			return schema.Column{Name: name, Type: "text", OID: 25, TypeMod: -1}
+		}
+		out[t.Prefix] = &schema.Table{
+			ID: MessageTableID(t.Prefix),
+			Columns: []schema.Column{text(t.IDColumn), text(t.RouteByColumn), text(t.KeyColumn), text(t.TypeColumn),
+				{Name: t.PayloadColumn, Type: "jsonb", OID: 3802, TypeMod: -1, Nullable: true}},
+		}
+	}
+	return out
+}
+
 // check reports the first column the router needs that the table version
 // does not emit.
 func (o *outboxSpec) check(t *schema.Table, exclude map[string]bool) error {
