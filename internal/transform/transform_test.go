@@ -3,6 +3,7 @@ package transform
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -215,5 +216,32 @@ func TestUnwrapRecords(t *testing.T) {
 	}
 	if recs[1].Value != nil {
 		t.Errorf("second record is not a tombstone")
+	}
+}
+
+// TestOutboxEnvelopePlacement: with an envelope placement the value is a
+// record of the payload and the placed columns, named as Debezium names
+// it; a header placement adds a header under its alias.
+func TestOutboxEnvelopePlacement(t *testing.T) {
+	cfg := outboxCfg(func(o *config.Transform) {
+		o.AdditionalPlacement = []string{"type:envelope:eventType", "aggregateid:header:agg"}
+	})
+	e, reg, _ := newEncoder(t, chain(t, cfg), outboxTable())
+	row := []any{[]byte("406c07f3-26f0-4eea-a50c-109940064b8f"), []byte("Order"), []byte("1"), []byte("OrderCreated"), nil}
+	recs, err := e.Encode(context.Background(), &capture.Change{Op: capture.OpRead, Table: outboxTable(), After: row}, time.Now(), true)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("records %v, err %v", recs, err)
+	}
+	v, _ := decode(t, reg, recs[0].Value).(map[string]any)
+	if v["payload"] != nil || v["eventType"] != "OrderCreated" {
+		t.Errorf("value %v", v)
+	}
+	for id, s := range reg.schemas {
+		if strings.Contains(s, `"payload"`) && !strings.Contains(s, `"connect.name":"inv.public.outbox.Order.Value"`) {
+			t.Errorf("schema %d: %s; want the record named inv.public.outbox.Order.Value", id, s)
+		}
+	}
+	if h := recs[0].Headers; len(h) != 3 || h[2].Key != "agg" || string(h[2].Value) != "1" {
+		t.Errorf("headers %v", h)
 	}
 }
