@@ -5,7 +5,8 @@
 //
 // Data-integrity invariants enforced here (cited in the code as [In]):
 //
-//	I1. A checkpoint names only a source transaction boundary.
+//	I1. A checkpoint names only a source transaction boundary, except
+//	    as I7 allows.
 //	I2. A checkpoint is written only after every event before it is
 //	    acknowledged by Kafka (exactly-once: in the same committed Kafka
 //	    transaction as those events).
@@ -17,6 +18,13 @@
 //	    dropped or replaced silently.
 //	I6. A schema version is recorded in the schema history in the same
 //	    commit as (or before) the first event that uses it.
+//	I7. Exactly-once: no Kafka transaction stays open for a source
+//	    transaction longer than Options.SplitAfter. When one would, the
+//	    batch is committed inside the source transaction with a checkpoint
+//	    at the boundary before it that names the transaction and how many
+//	    of its changes are delivered (checkpoint.TxnProgress); a restart
+//	    replays the transaction from that boundary and skips exactly those
+//	    changes, after checking it is the same transaction.
 package pipeline
 
 import (
@@ -44,6 +52,11 @@ type Options struct {
 	Replication    int16
 	CommitInterval time.Duration
 	CommitEvents   int
+	// SplitAfter, in exactly-once mode, is how long a Kafka transaction
+	// may stay open inside one source transaction before the part
+	// produced so far is committed [I7]; zero never splits. It is half of
+	// kafka.transaction_timeout, leaving the other half for the commit.
+	SplitAfter time.Duration
 	// ExcludeColumns maps "ns.table" to excluded column names.
 	ExcludeColumns map[string]map[string]bool
 	// ServerID, Slot and Tables (the captured tables, "<ns>.<table>") are
@@ -102,8 +115,17 @@ type Pipeline struct {
 
 	tables map[*schema.Table]*tableState
 
-	pending      int // events produced since the last checkpoint
-	txnRecords   int // events of the current source transaction produced so far
+	pending    int       // events produced since the last checkpoint
+	txnRecords int       // events of the current source transaction produced so far
+	batchStart time.Time // when the open batch got its first event
+	// [I7] The current source transaction's stream changes handed over
+	// (delivered or skipped), its identity, what a checkpoint written now
+	// inside it covers, and, after a restart inside a transaction, what
+	// to skip of it.
+	txnChanges   int64
+	txnID        string
+	partial      *checkpoint.TxnProgress
+	skip         *checkpoint.TxnProgress
 	lastCommit   time.Time
 	safe         checkpoint.Position // last transaction boundary seen
 	checkpointed checkpoint.Position // last durable checkpoint
@@ -145,6 +167,10 @@ func New(o Options, prod *emit.Producer, reg *schema.Registry, start *checkpoint
 		p.checkpointed = start.Position
 		p.snapshotDone = start.SnapshotDone
 		p.snapshot = start.Snapshot
+		if start.Txn != nil && start.Txn.Events > 0 {
+			t := *start.Txn
+			p.skip, p.partial = &t, &t
+		}
 	}
 	return p
 }
@@ -192,6 +218,11 @@ func (p *Pipeline) Change(ctx context.Context, c *capture.Change) error {
 	if p.err != nil {
 		return p.err
 	}
+	if c.Op != capture.OpRead {
+		if deliver, err := p.admit(ctx, c); !deliver {
+			return err
+		}
+	}
 	rec, tomb, err := p.encode(ctx, c)
 	return p.produce(ctx, c, rec, tomb, err)
 }
@@ -225,6 +256,11 @@ func (p *Pipeline) Emit(ctx context.Context, c *capture.Change, enc capture.Enco
 	e, ok := enc.(*encoded)
 	if !ok || e == nil {
 		return p.Change(ctx, c)
+	}
+	if c.Op != capture.OpRead {
+		if deliver, err := p.admit(ctx, c); !deliver {
+			return err
+		}
 	}
 	return p.produce(ctx, c, e.rec, e.tomb, nil)
 }
@@ -273,6 +309,9 @@ func (p *Pipeline) produce(ctx context.Context, c *capture.Change, rec, tomb *kg
 	}
 	if err := p.prod.Produce(ctx, rec); err != nil {
 		return p.stop(err)
+	}
+	if p.pending == 0 {
+		p.batchStart = time.Now()
 	}
 	p.pending++
 	p.txnRecords++
@@ -366,6 +405,9 @@ func (p *Pipeline) Commit(ctx context.Context, pos checkpoint.Position) error {
 	if p.err != nil {
 		return p.err
 	}
+	if err := p.endTxn(); err != nil {
+		return p.stop(err)
+	}
 	p.safe = pos
 	p.dirty = true
 	p.txnRecords = 0
@@ -386,7 +428,7 @@ func (p *Pipeline) Idle(ctx context.Context, pos checkpoint.Position) error {
 	if p.err != nil {
 		return p.err
 	}
-	if p.txnRecords > 0 {
+	if p.txnRecords > 0 || p.txnChanges > 0 {
 		// [I1] Part of a source transaction is in the open batch: the
 		// source is not idle, and pos (at or before that transaction's
 		// start) must not be committed with it. A source reports Idle
@@ -451,6 +493,7 @@ func (p *Pipeline) Checkpoint(ctx context.Context) error {
 	start := time.Now()
 	rec, err := checkpoint.Record(OffsetsTopic(p.o.Name), p.o.Name, &checkpoint.Checkpoint{
 		Position: p.safe, SnapshotDone: p.snapshotDone, Snapshot: p.snapshot, Tables: p.o.Tables, ServerID: p.o.ServerID, Slot: p.o.Slot,
+		Txn: p.partial, // [I7]
 	})
 	if err != nil {
 		return p.stop(err)
@@ -483,7 +526,7 @@ func (p *Pipeline) Checkpoint(ctx context.Context) error {
 // at-least-once mode the checkpoint at the last boundary is written after
 // every event is acknowledged, as always [I2].
 func (p *Pipeline) Finish(ctx context.Context) (committed bool, err error) {
-	if p.txnRecords > 0 && p.prod.Transactional() {
+	if (p.txnRecords > 0 || p.txnChanges > 0) && p.prod.Transactional() {
 		return false, nil
 	}
 	if err := p.Checkpoint(ctx); err != nil {
