@@ -101,8 +101,16 @@ func TestPostgresStreaming(t *testing.T) {
 		if e.Value == nil {
 			continue
 		}
-		if src := e.Source(); src["connector"] != "postgres" || src["name"] != name || src["table"] != "orders" || src["schema"] != "public" {
+		src := e.Source()
+		if src["connector"] != "postgresql" || src["name"] != name || src["table"] != "orders" || src["schema"] != "public" {
 			t.Fatalf("source block %v", src)
+		}
+		checkDebeziumTimes(t, e)
+		// sequence is Debezium's ["<lastCommitLsn>","<lsn>"].
+		var seq []*string
+		if s, _ := src["sequence"].(string); json.Unmarshal([]byte(s), &seq) != nil || len(seq) != 2 || seq[1] == nil ||
+			*seq[1] != fmt.Sprint(num(src["lsn"])) || (e.Op() != "r" && seq[0] == nil) {
+			t.Errorf("%s event: sequence %v, lsn %v; want [\"<last commit lsn>\",\"<lsn>\"]", e.Op(), src["sequence"], src["lsn"])
 		}
 	}
 

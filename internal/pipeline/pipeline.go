@@ -42,10 +42,13 @@ type Options struct {
 	Tombstones bool
 	// AvroLogicalTypes: schema.CodecOptions.AvroLogicalTypes.
 	AvroLogicalTypes bool
-	Partitions       int32
-	Replication      int16
-	CommitInterval   time.Duration
-	CommitEvents     int
+	// Connector is source.connector (schema.CodecOptions.Connector);
+	// empty: Kind's.
+	Connector      string
+	Partitions     int32
+	Replication    int16
+	CommitInterval time.Duration
+	CommitEvents   int
 	// ExcludeColumns maps "ns.table" to excluded column names.
 	ExcludeColumns map[string]map[string]bool
 	// ServerID, Slot and Tables (the captured tables, "<ns>.<table>") are
@@ -169,7 +172,7 @@ func (p *Pipeline) state(ctx context.Context, t *schema.Table) (*tableState, err
 	topic := TableTopic(p.o.Name, t.ID)
 	codec, err := schema.NewCodec(topic, t, schema.CodecOptions{
 		Kind: p.o.Kind, Name: p.o.Name, Exclude: p.o.ExcludeColumns[t.ID.String()],
-		AvroLogicalTypes: p.o.AvroLogicalTypes,
+		AvroLogicalTypes: p.o.AvroLogicalTypes, Connector: p.o.Connector,
 	})
 	if err != nil {
 		return nil, err
@@ -319,7 +322,7 @@ func encodeWith(st *tableState, s *slab, tombstones bool, c *capture.Change) (re
 	now := time.Now()
 	val := schema.AppendWireHeader(s.bytes(512), st.valueID)
 	val, err = st.codec.AppendValue(val, &schema.Event{
-		Op: byte(c.Op), Before: c.Before, After: c.After, Source: &c.Source, TsMs: now.UnixMilli(),
+		Op: byte(c.Op), Before: c.Before, After: c.After, Source: &c.Source, TsMs: now.UnixMilli(), TsUs: now.UnixMicro(),
 	})
 	if err != nil {
 		return nil, nil, err
