@@ -45,7 +45,9 @@ func TestPostgresStreaming(t *testing.T) {
 	name := testName(t)
 	exec(t, db, `CREATE TABLE orders (id bigint PRIMARY KEY, note text NOT NULL, qty int)`)
 	exec(t, db, `INSERT INTO orders VALUES (1, 'one', 1), (2, 'two', 2), (3, 'three', 3)`)
-	cfg := harness.WriteConfig(t, pgConfig(name, dsn, k, r, ""))
+	// Truncate events are skipped by default, as Debezium's; this test
+	// covers them.
+	cfg := harness.WriteConfig(t, withSkippedOperations(pgConfig(name, dsn, k, r, ""), "[]"))
 	p := harness.Start(t, nil, "run", "-c", cfg)
 	ctx := context.Background()
 	p.WaitFor(ctx, "msg=streaming", 60*time.Second)

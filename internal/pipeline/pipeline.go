@@ -44,7 +44,11 @@ type Options struct {
 	AvroLogicalTypes bool
 	// Connector is source.connector (schema.CodecOptions.Connector);
 	// empty: Kind's.
-	Connector      string
+	Connector string
+	// SkipOps holds the operation codes whose changes are not emitted
+	// (source.skipped_operations), e.g. "t". Snapshot reads are never
+	// skipped.
+	SkipOps        string
 	Partitions     int32
 	Replication    int16
 	CommitInterval time.Duration
@@ -193,10 +197,15 @@ func (p *Pipeline) state(ctx context.Context, t *schema.Table) (*tableState, err
 	return st, nil
 }
 
-// Change encodes and produces one change event (and its tombstone).
+// Change encodes and produces one change event (and its tombstone). A
+// change of a skipped operation is dropped here, before encoding; the
+// source's Commit that follows still moves the checkpoint past it.
 func (p *Pipeline) Change(ctx context.Context, c *capture.Change) error {
 	if p.err != nil {
 		return p.err
+	}
+	if p.o.SkipOps != "" && c.Op != capture.OpRead && strings.IndexByte(p.o.SkipOps, byte(c.Op)) >= 0 {
+		return nil
 	}
 	rec, tomb, err := p.encode(ctx, c)
 	return p.produce(ctx, c, rec, tomb, err)
