@@ -322,7 +322,7 @@ func myCanon(kind string, v any) (string, error) {
 		if !ok {
 			return "", fmt.Errorf("native %#v, want a Geometry record", v)
 		}
-		wkb, _ := g["wkb"].([]byte)
+		wkb, _ := unionValue(g["wkb"]).([]byte) // Point's wkb is optional, Geometry's not
 		srid, _ := unionValue(g["srid"]).(int32)
 		return fmt.Sprintf("%d:%s", srid, strings.ToUpper(hex.EncodeToString(wkb))), nil
 	}
