@@ -45,9 +45,18 @@ import (
 
 // Options configure a Pipeline.
 type Options struct {
-	Name           string
-	Kind           schema.SourceKind
-	Tombstones     bool
+	Name       string
+	Kind       schema.SourceKind
+	Tombstones bool
+	// AvroLogicalTypes: schema.CodecOptions.AvroLogicalTypes.
+	AvroLogicalTypes bool
+	// Connector is source.connector (schema.CodecOptions.Connector);
+	// empty: Kind's.
+	Connector string
+	// SkipOps holds the operation codes whose changes are not emitted
+	// (source.skipped_operations), e.g. "t". Snapshot reads are never
+	// skipped.
+	SkipOps        string
 	Partitions     int32
 	Replication    int16
 	CommitInterval time.Duration
@@ -193,6 +202,7 @@ func (p *Pipeline) state(ctx context.Context, t *schema.Table) (*tableState, err
 	topic := TableTopic(p.o.Name, t.ID)
 	codec, err := schema.NewCodec(topic, t, schema.CodecOptions{
 		Kind: p.o.Kind, Name: p.o.Name, Exclude: p.o.ExcludeColumns[t.ID.String()],
+		AvroLogicalTypes: p.o.AvroLogicalTypes, Connector: p.o.Connector,
 	})
 	if err != nil {
 		return nil, err
@@ -213,7 +223,9 @@ func (p *Pipeline) state(ctx context.Context, t *schema.Table) (*tableState, err
 	return st, nil
 }
 
-// Change encodes and produces one change event (and its tombstone).
+// Change encodes and produces one change event (and its tombstone). A
+// change of a skipped operation is dropped here, before encoding; the
+// source's Commit that follows still moves the checkpoint past it.
 func (p *Pipeline) Change(ctx context.Context, c *capture.Change) error {
 	if p.err != nil {
 		return p.err
@@ -221,6 +233,9 @@ func (p *Pipeline) Change(ctx context.Context, c *capture.Change) error {
 	if c.Op != capture.OpRead {
 		if deliver, err := p.admit(ctx, c); !deliver {
 			return err
+		}
+		if p.o.SkipOps != "" && strings.IndexByte(p.o.SkipOps, byte(c.Op)) >= 0 {
+			return nil // source.skipped_operations; still counted by admit [I7]
 		}
 	}
 	rec, tomb, err := p.encode(ctx, c)
@@ -355,7 +370,7 @@ func encodeWith(st *tableState, s *slab, tombstones bool, c *capture.Change) (re
 	now := time.Now()
 	val := schema.AppendWireHeader(s.bytes(512), st.valueID)
 	val, err = st.codec.AppendValue(val, &schema.Event{
-		Op: byte(c.Op), Before: c.Before, After: c.After, Source: &c.Source, TsMs: now.UnixMilli(),
+		Op: byte(c.Op), Before: c.Before, After: c.After, Source: &c.Source, TsMs: now.UnixMilli(), TsUs: now.UnixMicro(),
 	})
 	if err != nil {
 		return nil, nil, err
