@@ -47,7 +47,7 @@ func (r tfRecord) String() string {
 // volatile names the fields whose values differ from run to run.
 var volatile = map[string]bool{"ts_ms": true, "ts_us": true, "ts_ns": true, "lsn": true, "txId": true, "xmin": true,
 	"__source_ts_ms": true, "__ts_ms": true, "__lsn": true, "__txId": true, "id": false,
-	"file": true, "pos": true, "server_id": true, "thread": true, "gtid": true}
+	"file": true, "pos": true, "server_id": true, "thread": true, "gtid": true, "sequence": true}
 
 // readTransformed reads topics (read_committed, from the start) until
 // want records arrived and no more come for a second.

@@ -6,6 +6,9 @@ import "errors"
 // another shape than the Debezium envelope (docs/transforms.md): the
 // Value record on its own, and single columns.
 
+// Connector returns source.connector as the codec writes it.
+func (c *Codec) Connector() string { return c.connector }
+
 // ValueRecord returns the Avro schema of the table's Value record (the
 // envelope's before and after), as a JSON-ready value. The caller may add
 // fields to a copy; the Codec's own is never modified.

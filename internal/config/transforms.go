@@ -435,7 +435,7 @@ func ParsePlacement(s string) (column string, envelope bool, alias string, err e
 
 // AddFieldNames are the fields unwrap's add_fields accepts: envelope
 // fields (op, ts_ms) and source block fields (with or without "source.").
-var AddFieldNames = []string{"op", "ts_ms", "version", "connector", "name", "source.ts_ms", "snapshot", "db", "schema", "table",
+var AddFieldNames = []string{"op", "ts_ms", "version", "connector", "name", "source.ts_ms", "source.ts_us", "source.ts_ns", "snapshot", "db", "schema", "table",
 	"txId", "lsn", "server_id", "gtid", "file", "pos", "row", "thread"}
 
 // ParseAddField parses an unwrap add_fields entry, "field" or

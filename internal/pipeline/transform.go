@@ -32,6 +32,7 @@ func (p *Pipeline) transformedState(ctx context.Context, t *schema.Table) (*tabl
 	topic := TableTopic(p.o.Name, t.ID)
 	codec, err := schema.NewCodec(topic, plan.Table, schema.CodecOptions{
 		Kind: p.o.Kind, Name: p.o.Name, Exclude: exclude, Override: plan.Override,
+		AvroLogicalTypes: p.o.AvroLogicalTypes, Connector: p.o.Connector,
 	})
 	if err != nil {
 		return nil, err

@@ -53,7 +53,7 @@ func (e *Encoder) Encode(ctx context.Context, c *capture.Change, now time.Time, 
 		return nil, err
 	}
 	val := schema.AppendWireHeader(nil, ts.valueID)
-	if val, err = e.codec.AppendValue(val, &schema.Event{Op: byte(c.Op), Before: before, After: after, Source: &c.Source, TsMs: now.UnixMilli()}); err != nil {
+	if val, err = e.codec.AppendValue(val, &schema.Event{Op: byte(c.Op), Before: before, After: after, Source: &c.Source, TsMs: now.UnixMilli(), TsUs: now.UnixMicro()}); err != nil {
 		return nil, err
 	}
 	recs := []*kgo.Record{{Topic: ts.topic, Key: key, Value: val, Timestamp: now}}
@@ -123,7 +123,7 @@ func (e *Encoder) unwrap(ctx context.Context, c *capture.Change, before, after [
 	if err != nil {
 		return nil, err
 	}
-	x := &extract{op: byte(c.Op), tsMs: now.UnixMilli(), kind: e.chain.kind, name: e.chain.name, table: e.codec.Table.ID, src: &c.Source}
+	x := &extract{op: byte(c.Op), tsMs: now.UnixMilli(), connector: e.codec.Connector(), name: e.chain.name, table: e.codec.Table.ID, src: &c.Source}
 	var recs []*kgo.Record
 	switch {
 	case c.Op != capture.OpDelete:

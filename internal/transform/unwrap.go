@@ -24,12 +24,12 @@ type addField struct {
 
 // extract is what an added field's value comes from.
 type extract struct {
-	op    byte
-	tsMs  int64 // the event's processing time (envelope ts_ms)
-	kind  schema.SourceKind
-	name  string
-	table schema.TableID
-	src   *schema.SourceInfo
+	op        byte
+	tsMs      int64 // the event's processing time (envelope ts_ms)
+	connector string
+	name      string
+	table     schema.TableID
+	src       *schema.SourceInfo
 }
 
 func newUnwrap(entry int, t *config.Transform, kind schema.SourceKind) (*unwrapSpec, error) {
@@ -114,11 +114,15 @@ func sourceField(field string, kind schema.SourceKind) (addField, bool) {
 	case "source.version":
 		return addField{avro: optString, append: str(func(*extract) string { return schema.ConnectorVersion })}, true
 	case "source.connector":
-		return addField{avro: optString, append: str(func(x *extract) string { return string(x.kind) })}, true
+		return addField{avro: optString, append: str(func(x *extract) string { return x.connector })}, true
 	case "source.name":
 		return addField{avro: optString, append: str(func(x *extract) string { return x.name })}, true
 	case "source.ts_ms":
 		return addField{avro: optLong, append: long(func(x *extract) int64 { return x.src.TsMs })}, true
+	case "source.ts_us":
+		return addField{avro: optLong, append: long(func(x *extract) int64 { return sourceTsUs(x.src) })}, true
+	case "source.ts_ns":
+		return addField{avro: optLong, append: long(func(x *extract) int64 { return sourceTsUs(x.src) * 1000 })}, true
 	case "source.snapshot":
 		return addField{avro: optSnapshot, append: str(func(x *extract) string {
 			if x.src.Snapshot == "" {
@@ -152,6 +156,14 @@ func sourceField(field string, kind schema.SourceKind) (addField, bool) {
 		return addField{avro: optLong, append: optLongOf(func(x *extract) int64 { return x.src.Thread })}, my
 	}
 	return addField{}, false
+}
+
+// sourceTsUs is source.ts_us as the envelope's source block writes it.
+func sourceTsUs(s *schema.SourceInfo) int64 {
+	if s.TsUs != 0 {
+		return s.TsUs
+	}
+	return s.TsMs * 1000
 }
 
 // deletedField is Debezium's __deleted: an optional string "true" or
