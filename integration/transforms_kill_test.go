@@ -32,6 +32,7 @@ func TestTransformsOutboxKill(t *testing.T) {
 	cfg := harness.WriteConfig(t, pgConfig(name, dsn, k, r, `transforms:
   - type: outbox
     table: public.outbox
+    topic: outbox.kill.${routedByValue}
 `))
 	env := []string{"SLUICE_KAFKA_EXACTLY_ONCE=true", "SLUICE_LOG_LEVEL=info"}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -56,7 +57,7 @@ func TestTransformsOutboxKill(t *testing.T) {
 	seen := map[string]int{}
 	lastSeq := map[string]int{}
 	order := 0
-	records := readOutbox(t, k.Brokers(), r.URL, events, "outbox.event.Order", "outbox.event.Customer")
+	records := readOutbox(t, k.Brokers(), r.URL, events, "outbox.kill.Order", "outbox.kill.Customer")
 	for _, rec := range records {
 		seen[rec.id]++
 		if prev, ok := lastSeq[rec.key]; ok && rec.seq <= prev {

@@ -47,7 +47,8 @@ func (r tfRecord) String() string {
 // volatile names the fields whose values differ from run to run.
 var volatile = map[string]bool{"ts_ms": true, "ts_us": true, "ts_ns": true, "lsn": true, "txId": true, "xmin": true,
 	"__source_ts_ms": true, "__ts_ms": true, "__lsn": true, "__txId": true, "id": false,
-	"file": true, "pos": true, "server_id": true, "thread": true, "gtid": true, "sequence": true}
+	"file": true, "pos": true, "server_id": true, "thread": true, "gtid": true, "sequence": true,
+	"snapshot": true} // snapshot: first, last or true depending on how the chunks of the tables interleave
 
 // readTransformed reads topics (read_committed, from the start) until
 // want records arrived and no more come for a second.
@@ -229,11 +230,14 @@ func maskHash(salt, value string) string {
 const tfSalt = "CzQMA0cB5K"
 
 // transformsYAML configures the three transforms as a service team would,
-// for a source whose tables live in namespace ns.
-func transformsYAML(ns string) string {
+// for a source whose tables live in namespace ns. topic is the outbox
+// topic pattern: outbox topics are shared by every instance, so each test
+// writes its own.
+func transformsYAML(ns, topic string) string {
 	return fmt.Sprintf(`transforms:
   - type: outbox
     table: %[1]s.outbox
+    topic: %[3]q
     additional_placement: [type:header:eventType]
   - type: unwrap
     tables: [%[1]s.orders]
@@ -251,7 +255,7 @@ func transformsYAML(ns string) string {
   - type: mask
     columns: [%[1]s.customers.ssn]
     with: null
-`, ns, tfSalt)
+`, ns, tfSalt, topic)
 }
 
 // TestTransformsPostgres runs the outbox router, unwrap and masks on
@@ -275,7 +279,7 @@ func TestTransformsPostgres(t *testing.T) {
 	exec(t, db, `INSERT INTO outbox VALUES ('406c07f3-26f0-4eea-a50c-109940064b8f', 'Order', '1', 'OrderCreated',
 		'{"id": 1, "customerId": 1001, "lineItems": [{"id": 1, "item": "Debezium in Action", "quantity": 2}]}')`)
 
-	cfg := harness.WriteConfig(t, pgConfig(name, dsn, k, r, transformsYAML("public")))
+	cfg := harness.WriteConfig(t, pgConfig(name, dsn, k, r, transformsYAML("public", "outbox.event.${routedByValue}")))
 	p := harness.Start(t, nil, "run", "-c", cfg)
 	ctx := context.Background()
 	p.WaitFor(ctx, `msg="snapshots done"`, 90*time.Second)
@@ -350,7 +354,7 @@ func TestTransformsMySQL(t *testing.T) {
 	myExec(t, db, `INSERT INTO shipments VALUES (1, 10001, 'ups')`)
 	myExec(t, db, `INSERT INTO outbox VALUES ('406c07f3-26f0-4eea-a50c-109940064b8f', 'Order', '1', 'OrderCreated', '{"id": 1, "customerId": 1001}')`)
 
-	cfg := harness.WriteConfig(t, myConfig(name, m.RootDSN(""), dbname, myServerID(), k, r, transformsYAML(dbname)))
+	cfg := harness.WriteConfig(t, myConfig(name, m.RootDSN(""), dbname, myServerID(), k, r, transformsYAML(dbname, "outbox.mysql.${routedByValue}")))
 	p := harness.Start(t, nil, "run", "-c", cfg)
 	ctx := context.Background()
 	p.WaitFor(ctx, `msg="snapshots done"`, 90*time.Second)
@@ -367,12 +371,12 @@ func TestTransformsMySQL(t *testing.T) {
 	myExec(t, db, `DELETE FROM shipments WHERE id = 1`)
 
 	prefix := name + "." + dbname
-	topics := []string{prefix + ".customers", prefix + ".orders", prefix + ".shipments", "outbox.event.Order", "outbox.event.Customer"}
+	topics := []string{prefix + ".customers", prefix + ".orders", prefix + ".shipments", "outbox.mysql.Order", "outbox.mysql.Customer"}
 	recs := readTransformed(t, k.Brokers(), r.URL, 14, topics...)
 	got := joinRecords(recs)
 	checkGolden(t, "transforms_mysql.golden", got)
 	checkGolden(t, "transforms_mysql_schemas.golden", registeredSchemas(t, r.URL,
-		prefix+".customers-value", prefix+".orders-value", "outbox.event.Order-key", "outbox.event.Order-value"))
+		prefix+".customers-value", prefix+".orders-value", "outbox.mysql.Order-key", "outbox.mysql.Order-value"))
 	for _, email := range []string{"sally.thomas@acme.com", "sally@example.com", "gbailey@foobar.com"} {
 		if !strings.Contains(got, maskHash(tfSalt, email)) {
 			t.Errorf("no event carries the salted sha256 of %q", email)
@@ -395,7 +399,7 @@ func TestTransformsOutboxMessages(t *testing.T) {
 	dsn, db := pgDB(t, pg)
 	name := testName(t)
 	exec(t, db, `CREATE TABLE orders (id int PRIMARY KEY, total int NOT NULL)`)
-	cfg := harness.WriteConfig(t, pgConfig(name, dsn, k, r, "transforms:\n  - type: outbox\n    prefix: sluice.outbox\n"))
+	cfg := harness.WriteConfig(t, pgConfig(name, dsn, k, r, "transforms:\n  - type: outbox\n    prefix: sluice.outbox\n    topic: outbox.messages.${routedByValue}\n"))
 	p := harness.Start(t, nil, "run", "-c", cfg)
 	ctx := context.Background()
 	p.WaitFor(ctx, "msg=streaming", 90*time.Second)
@@ -412,10 +416,10 @@ func TestTransformsOutboxMessages(t *testing.T) {
 		emit(true, `{"id": "m4", "aggregatetype": "Order", "aggregateid": "7", "type": "OrderChanged", "payload": {"id": 7, "total": 13}}`)+`COMMIT`)
 	p.WaitFor(ctx, "non-transactional logical decoding message ignored", 30*time.Second)
 
-	recs := readTransformed(t, k.Brokers(), r.URL, 2, "outbox.event.Order")
+	recs := readTransformed(t, k.Brokers(), r.URL, 2, "outbox.messages.Order")
 	got := joinRecords(recs)
-	want := `outbox.event.Order key="7" value="{\"id\": 7, \"total\": 12}" headers=id=m1,type=OrderCreated
-outbox.event.Order key="7" value="{\"id\": 7, \"total\": 13}" headers=id=m4,type=OrderChanged
+	want := `outbox.messages.Order key="7" value="{\"id\": 7, \"total\": 12}" headers=id=m1,type=OrderCreated
+outbox.messages.Order key="7" value="{\"id\": 7, \"total\": 13}" headers=id=m4,type=OrderChanged
 `
 	if got != want {
 		t.Errorf("outbox messages:\n%s\nwant:\n%s", got, want)
