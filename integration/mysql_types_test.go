@@ -313,8 +313,9 @@ func myCanon(kind string, v any) (string, error) {
 			return strings.ToUpper(hex.EncodeToString(b)), nil
 		}
 	case "days":
-		if d, ok := v.(time.Time); ok {
-			return strconv.FormatInt(d.Unix()/86400, 10), nil
+		// io.debezium.time.Date: a plain int, no date logicalType.
+		if d, ok := v.(int32); ok {
+			return strconv.FormatInt(int64(d), 10), nil
 		}
 	case "geometry":
 		g, ok := v.(map[string]any)

@@ -76,6 +76,10 @@ type CodecOptions struct {
 	// Exclude names columns (exact, case-sensitive) left out of the value.
 	// Key columns cannot be excluded.
 	Exclude map[string]bool
+	// AvroLogicalTypes adds the standard Avro logicalTypes to temporal and
+	// uuid columns (see WithLogicalTypes). False writes exactly Debezium's
+	// schemas.
+	AvroLogicalTypes bool
 }
 
 // NewCodec builds the key and value schemas of a table version for topic,
@@ -104,6 +108,9 @@ func NewCodec(topic string, t *Table, o CodecOptions) (*Codec, error) {
 			continue
 		}
 		ct, err := mapper(col)
+		if o.AvroLogicalTypes {
+			ct = WithLogicalTypes(o.Kind, ct)
+		}
 		if err != nil {
 			return nil, &TableError{Table: t.ID, Column: col.Name, Type: col.Type, Err: err,
 				Fix: "exclude the column (source.exclude_columns: [" + t.ID.String() + "." + col.Name + "]) or change its type"}
@@ -128,6 +135,9 @@ func NewCodec(topic string, t *Table, o CodecOptions) (*Codec, error) {
 		for _, k := range t.Key {
 			col := &t.Columns[k]
 			ct, err := mapper(col)
+			if o.AvroLogicalTypes {
+				ct = WithLogicalTypes(o.Kind, ct)
+			}
 			if err != nil {
 				return nil, &TableError{Table: t.ID, Column: col.Name, Type: col.Type, Err: err,
 					Fix: "change the key column's type; docs/TYPES.md lists the supported types"}

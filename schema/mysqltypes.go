@@ -121,21 +121,22 @@ func mysqlTypeOf(c *Column) (myType, error) {
 	case "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
 		return myType{avro: "bytes", append: func(dst []byte, raw any) ([]byte, error) { return mysqlAppendBinary(dst, raw, 0) }}, nil
 	case "date":
-		return myType{avro: pgTimeAvro("int", "io.debezium.time.Date", "date"), append: mysqlAppendDate}, nil
+		return myType{avro: pgNamed("int", "io.debezium.time.Date"), append: mysqlAppendDate}, nil
 	case "datetime":
 		if mysqlFsp(c) <= 3 {
-			return myType{avro: pgTimeAvro("long", "io.debezium.time.Timestamp", "local-timestamp-millis"),
+			return myType{avro: pgNamed("long", "io.debezium.time.Timestamp"),
 				append: func(dst []byte, raw any) ([]byte, error) { return mysqlAppendDatetime(dst, raw, true) }}, nil
 		}
-		return myType{avro: pgTimeAvro("long", "io.debezium.time.MicroTimestamp", "local-timestamp-micros"),
+		return myType{avro: pgNamed("long", "io.debezium.time.MicroTimestamp"),
 			append: func(dst []byte, raw any) ([]byte, error) { return mysqlAppendDatetime(dst, raw, false) }}, nil
 	case "timestamp":
 		width := mysqlFsp(c)
 		return myType{avro: pgNamed("string", "io.debezium.time.ZonedTimestamp"),
 			append: func(dst []byte, raw any) ([]byte, error) { return mysqlAppendTimestamp(dst, raw, width) }}, nil
 	case "time":
-		// No time-micros logicalType: MySQL times run from -838:59:59 to
-		// 838:59:59, outside the time of day that logical type means.
+		// Never a time-micros logicalType, even with avro_logical_types:
+		// MySQL times run from -838:59:59 to 838:59:59, outside the time
+		// of day that logical type means.
 		return myType{avro: pgNamed("long", "io.debezium.time.MicroTime"), append: mysqlAppendTime}, nil
 	case "year":
 		return myType{avro: pgNamed("int", "io.debezium.time.Year"), append: mysqlAppendYear}, nil

@@ -40,7 +40,7 @@ func myFuzzAppend(t *testing.T, col Column, raw any) (got any, ok bool) {
 	if !bytes.HasPrefix(buf, prefix) {
 		t.Fatalf("%s %#v: dst prefix overwritten", col.Type, raw)
 	}
-	return pgDecode(t, pgCodecFor(t, ct.Avro), buf[len(prefix):]), true
+	return pgDecode(t, pgCodecFor(t, WithLogicalTypes(MySQL, ct).Avro), buf[len(prefix):]), true
 }
 
 func FuzzMySQLDecimal(f *testing.F) {

@@ -50,7 +50,7 @@ func myRunCases(t *testing.T, cases []myCase) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			codec := pgCodecFor(t, ct.Avro)
+			codec := pgCodecFor(t, WithLogicalTypes(MySQL, ct).Avro)
 			buf, err := myEncode(ct, tc.raw)
 			if tc.err != nil {
 				if !errors.Is(err, tc.err) {

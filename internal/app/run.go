@@ -133,7 +133,7 @@ func excludeMap(cols []string) map[string]map[string]bool {
 // it can fence the first.
 func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logger, st *State, kind schema.SourceKind, claim bool) (*emit.Producer, pipeline.Options, *checkpoint.Checkpoint, error) {
 	po := pipeline.Options{
-		Name: cfg.Name, Kind: kind, Tombstones: cfg.Kafka.Tombstones,
+		Name: cfg.Name, Kind: kind, Tombstones: cfg.Kafka.Tombstones, AvroLogicalTypes: cfg.SchemaRegistry.AvroLogicalTypes,
 		Partitions: int32(cfg.Kafka.Partitions), Replication: int16(cfg.Kafka.ReplicationFactor),
 		CommitInterval: cfg.Checkpoint.Interval, CommitEvents: cfg.Checkpoint.MaxEvents,
 		ExcludeColumns: excludeMap(cfg.Source.ExcludeColumns), Logger: log, Metrics: st.Metrics,

@@ -251,6 +251,15 @@ type SchemaRegistry struct {
 	PasswordFile string `mapstructure:"password_file"`
 	// TLS configures TLS to the registry (for https:// URLs).
 	TLS TLS `mapstructure:"tls"`
+	// AvroLogicalTypes adds the standard Avro logicalTypes to temporal
+	// and uuid columns (date, time-millis, time-micros,
+	// local-timestamp-millis, local-timestamp-micros, uuid), so that
+	// generic Avro readers return typed values. Default false: the
+	// schemas are exactly Debezium's, whose only logicalType is decimal.
+	// Values a logical type cannot hold (±infinity, BC dates, years after
+	// 9999, 24:00:00) may then fail in consumers that convert them; see
+	// docs/TYPES.md. Changing it registers a new schema version.
+	AvroLogicalTypes bool `mapstructure:"avro_logical_types"`
 }
 
 // HTTP configures Sluice's own HTTP server.

@@ -37,13 +37,15 @@ import (
 
 // Options configure a Pipeline.
 type Options struct {
-	Name           string
-	Kind           schema.SourceKind
-	Tombstones     bool
-	Partitions     int32
-	Replication    int16
-	CommitInterval time.Duration
-	CommitEvents   int
+	Name       string
+	Kind       schema.SourceKind
+	Tombstones bool
+	// AvroLogicalTypes: schema.CodecOptions.AvroLogicalTypes.
+	AvroLogicalTypes bool
+	Partitions       int32
+	Replication      int16
+	CommitInterval   time.Duration
+	CommitEvents     int
 	// ExcludeColumns maps "ns.table" to excluded column names.
 	ExcludeColumns map[string]map[string]bool
 	// ServerID, Slot and Tables (the captured tables, "<ns>.<table>") are
@@ -167,6 +169,7 @@ func (p *Pipeline) state(ctx context.Context, t *schema.Table) (*tableState, err
 	topic := TableTopic(p.o.Name, t.ID)
 	codec, err := schema.NewCodec(topic, t, schema.CodecOptions{
 		Kind: p.o.Kind, Name: p.o.Name, Exclude: p.o.ExcludeColumns[t.ID.String()],
+		AvroLogicalTypes: p.o.AvroLogicalTypes,
 	})
 	if err != nil {
 		return nil, err
