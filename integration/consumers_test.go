@@ -26,19 +26,21 @@ import (
 // type-matrix tables of Postgres and MariaDB (TestPostgresTypeMatrix's and
 // TestMySQLTypeMatrix's columns and edge values: ±infinity, BC dates, years
 // past 9999, 24:00:00 times, the extremes of every integer, big decimals),
-// snapshot and stream, on the shared broker and registry. Then two programs
-// in integration/consumers read the topic as users of other languages'
-// standard libraries do:
+// snapshot and stream, on the shared broker and registry. Then the programs
+// in integration/consumers read both topics at once as users of other
+// languages' standard libraries do:
 //
 //   - consume.py: Python confluent-kafka with the registry's AvroDeserializer
 //     (fastavro), default settings;
 //   - consume.js: Node kafkajs with @kafkajs/confluent-schema-registry's
 //     SchemaRegistry.decode (avsc), Avro longs as BigInt as docs/consuming.md
-//     shows (a JavaScript number cannot hold a long beyond 2^53).
+//     shows (a JavaScript number cannot hold a long beyond 2^53);
+//   - consume.js --long number: the library's default, which may fail only
+//     as docs/consuming.md says, on those longs.
 //
-// Every event must decode in both, as many as Sluice produced and the Go
-// harness reader read, and the decoded values of a set of columns must
-// equal the harness reader's.
+// Every event must decode in the first two, as many as Sluice produced and
+// the Go harness reader read, and the decoded values of a set of columns
+// must equal the harness reader's.
 
 // consumerCheck is a column whose decoded value is compared with the
 // harness reader's, by kind: "int" (the same integer, every digit),
@@ -70,71 +72,96 @@ func TestConsumersDecodeTypeMatrix(t *testing.T) {
 			onlyError: "potential precision loss"},
 	}
 
-	t.Run("postgres", func(t *testing.T) {
-		pg, k, r := sharedPostgres(t), sharedKafka(t), sharedRegistry(t)
-		dsn, db := pgDB(t, pg)
-		name := testName(t)
-		var cols []matrixCol
-		for _, c := range typeMatrixColumns() {
-			cols = append(cols, matrixCol{c.name, c.typ, c.vals})
-		}
-		ddl, nrows, insert := matrixTable(cols, "")
-		exec(t, db, `CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy', 'with space', 'ünï')`)
-		exec(t, db, ddl)
-		for i := range nrows {
-			exec(t, db, insert(i+1, i))
-		}
-		consumerTypeMatrix(t, progs, consumerSource{
-			config: func(listen string) string {
-				return strings.Replace(pgConfig(name, dsn, k, r, ""), `listen: ""`, "listen: "+listen, 1)
-			},
-			table: "public.types", topic: name + ".public.types", rows: nrows,
-			stream: func() {
-				for i := range nrows {
-					exec(t, db, insert(1000+i+1, i))
-				}
-			},
-			checks: []consumerCheck{
-				{"c_int8", "int"}, {"c_numeric", "decimal:5"}, {"c_double", "double"}, {"c_text", "string"},
-				{"c_bytea", "bytes"}, {"c_date", "int"}, {"c_time", "int"}, {"c_timestamp", "int"},
-				{"c_timestamptz", "string"}, {"c_uuid", "string"},
-			},
-		}, k, r)
-	})
+	k, r := sharedKafka(t), sharedRegistry(t)
+	sources := []*consumerSource{pgConsumerSource(t, k, r), myConsumerSource(t, k, r)}
+	var topics []string
+	total := 0
+	for _, src := range sources {
+		src.produce(t, k, r)
+		topics = append(topics, src.topic)
+		total += len(src.events)
+	}
+	// One run of each consumer over both topics, as a user subscribing to
+	// several tables does.
+	start := time.Now()
+	outs := runConsumers(t, progs, k.Brokers(), r.URL, topics, total)
+	runs := ""
+	for _, o := range outs {
+		runs += fmt.Sprintf(" %s=%s", strings.ReplaceAll(o.lang, " ", ""), o.wall.Round(time.Millisecond))
+	}
+	t.Logf("figures: consumers_wall=%s (%d events in %d topics; each:%s)", time.Since(start).Round(time.Millisecond), total, len(topics), runs)
+	for _, src := range sources {
+		src.verify(t, progs, outs)
+	}
+}
 
-	t.Run("mariadb", func(t *testing.T) {
-		m, k, r := sharedMariaDB(t), sharedKafka(t), sharedRegistry(t)
-		dbname, db := myDB(t, m)
-		name := testName(t)
-		var cols []matrixCol
-		for _, c := range myTypeColumns() {
-			cols = append(cols, matrixCol{c.name, c.typ, c.vals})
-		}
-		ddl, nrows, insert := matrixTable(cols, " CHARACTER SET utf8mb4")
-		// Zero dates and invalid enum values need a permissive sql_mode.
-		myExec(t, db, "SET SESSION sql_mode = ''")
-		myExec(t, db, ddl)
-		for i := range nrows {
-			myExec(t, db, insert(i+1, i))
-		}
-		consumerTypeMatrix(t, progs, consumerSource{
-			config: func(listen string) string {
-				cfg := myConfig(name, m.RootDSN(""), dbname, myServerID(), k, r, "")
-				return strings.Replace(cfg, `listen: ""`, "listen: "+listen, 1)
-			},
-			table: dbname + ".types", topic: name + "." + dbname + ".types", rows: nrows,
-			stream: func() {
-				for i := range nrows {
-					myExec(t, db, insert(1000+i+1, i))
-				}
-			},
-			checks: []consumerCheck{
-				{"c_bigint", "int"}, {"c_bigint_u", "decimal:0"}, {"c_decimal", "decimal:30"}, {"c_double", "double"},
-				{"c_varchar", "string"}, {"c_blob", "bytes"}, {"c_date", "int"}, {"c_datetime6", "int"},
-				{"c_time6", "int"}, {"c_timestamp6", "string"},
-			},
-		}, k, r)
-	})
+// pgConsumerSource creates TestPostgresTypeMatrix's table with its rows.
+func pgConsumerSource(t *testing.T, k *testenv.Kafka, r *testenv.Registry) *consumerSource {
+	dsn, db := pgDB(t, sharedPostgres(t))
+	name := testName(t) + "_pg"
+	var cols []matrixCol
+	for _, c := range typeMatrixColumns() {
+		cols = append(cols, matrixCol{c.name, c.typ, c.vals})
+	}
+	ddl, nrows, insert := matrixTable(cols, "")
+	exec(t, db, `CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy', 'with space', 'ünï')`)
+	exec(t, db, ddl)
+	for i := range nrows {
+		exec(t, db, insert(i+1, i))
+	}
+	return &consumerSource{
+		source: "postgres",
+		config: func(listen string) string {
+			return strings.Replace(pgConfig(name, dsn, k, r, ""), `listen: ""`, "listen: "+listen, 1)
+		},
+		table: "public.types", topic: name + ".public.types", rows: nrows,
+		stream: func() {
+			for i := range nrows {
+				exec(t, db, insert(1000+i+1, i))
+			}
+		},
+		checks: []consumerCheck{
+			{"c_int8", "int"}, {"c_numeric", "decimal:5"}, {"c_double", "double"}, {"c_text", "string"},
+			{"c_bytea", "bytes"}, {"c_date", "int"}, {"c_time", "int"}, {"c_timestamp", "int"},
+			{"c_timestamptz", "string"}, {"c_uuid", "string"},
+		},
+	}
+}
+
+// myConsumerSource creates TestMySQLTypeMatrix's table with its rows.
+func myConsumerSource(t *testing.T, k *testenv.Kafka, r *testenv.Registry) *consumerSource {
+	m := sharedMariaDB(t)
+	dbname, db := myDB(t, m)
+	name := testName(t) + "_my"
+	var cols []matrixCol
+	for _, c := range myTypeColumns() {
+		cols = append(cols, matrixCol{c.name, c.typ, c.vals})
+	}
+	ddl, nrows, insert := matrixTable(cols, " CHARACTER SET utf8mb4")
+	// Zero dates and invalid enum values need a permissive sql_mode.
+	myExec(t, db, "SET SESSION sql_mode = ''")
+	myExec(t, db, ddl)
+	for i := range nrows {
+		myExec(t, db, insert(i+1, i))
+	}
+	return &consumerSource{
+		source: "mariadb",
+		config: func(listen string) string {
+			cfg := myConfig(name, m.RootDSN(""), dbname, myServerID(), k, r, "")
+			return strings.Replace(cfg, `listen: ""`, "listen: "+listen, 1)
+		},
+		table: dbname + ".types", topic: name + "." + dbname + ".types", rows: nrows,
+		stream: func() {
+			for i := range nrows {
+				myExec(t, db, insert(1000+i+1, i))
+			}
+		},
+		checks: []consumerCheck{
+			{"c_bigint", "int"}, {"c_bigint_u", "decimal:0"}, {"c_decimal", "decimal:30"}, {"c_double", "double"},
+			{"c_varchar", "string"}, {"c_blob", "bytes"}, {"c_date", "int"}, {"c_datetime6", "int"},
+			{"c_time6", "int"}, {"c_timestamp6", "string"},
+		},
+	}
 }
 
 // matrixCol is a type-matrix column: row i of the table holds
@@ -175,17 +202,26 @@ func matrixTable(cols []matrixCol, suffix string) (ddl string, nrows int, insert
 // consumerSource is one source's type matrix, its rows inserted (the
 // snapshot's); stream inserts them again under id+1000 once Sluice streams.
 type consumerSource struct {
+	source string
 	config func(listen string) string
 	table  string // as the metrics label it
 	topic  string
 	rows   int
 	stream func()
 	checks []consumerCheck
+
+	// events are what the harness reader read, by id.
+	events   []harness.Event
+	produced int
 }
 
-func consumerTypeMatrix(t *testing.T, progs []consumerProgram, src consumerSource, k *testenv.Kafka, r *testenv.Registry) {
+// produce runs Sluice over the snapshot and the streamed rows, reads every
+// event with the harness reader and stops Sluice.
+func (src *consumerSource) produce(t *testing.T, k *testenv.Kafka, r *testenv.Registry) {
+	t.Helper()
 	ctx := context.Background()
 	listen := probeAddr(t)
+	start := time.Now()
 	p := harness.Start(t, nil, "run", "-c", harness.WriteConfig(t, src.config(listen)))
 	p.WaitFor(ctx, "msg=streaming", 90*time.Second)
 	src.stream()
@@ -193,32 +229,36 @@ func consumerTypeMatrix(t *testing.T, progs []consumerProgram, src consumerSourc
 
 	rd := harness.NewReader(t, k.Brokers(), r.URL, src.topic)
 	evs := rd.ReadUntil(ctx, t, 120*time.Second, func(evs []harness.Event) bool { return len(evs) >= want })
-	produced := int(tableEvents(scrape(t, listen), src.table))
+	src.produced = int(tableEvents(scrape(t, listen), src.table))
 	if code := p.Interrupt(60 * time.Second); code != 0 {
-		t.Fatalf("graceful stop exit code %d", code)
+		t.Fatalf("%s: graceful stop exit code %d", src.source, code)
 	}
-	if len(evs) != want || produced != want {
-		t.Fatalf("the harness reader read %d events and Sluice counted %d (sluice_events_total), want %d", len(evs), produced, want)
+	if len(evs) != want || src.produced != want {
+		t.Fatalf("%s: the harness reader read %d events and Sluice counted %d (sluice_events_total), want %d",
+			src.source, len(evs), src.produced, want)
 	}
-
-	start := time.Now()
-	outs := runConsumers(t, progs, k.Brokers(), r.URL, []string{src.topic}, want)
-	wall := time.Since(start)
-
-	figures := []string{fmt.Sprintf("events=%d sluice_events_total=%d consumers_wall=%s", want, produced, wall.Round(time.Millisecond))}
 	sort.Slice(evs, func(i, j int) bool { return num(evs[i].Key["id"]) < num(evs[j].Key["id"]) })
+	src.events = evs
+	t.Logf("figures: %s: events=%d sluice_events_total=%d sluice_wall=%s", src.source, want, src.produced, time.Since(start).Round(time.Millisecond))
+}
+
+// verify checks what each consumer made of the source's events.
+func (src *consumerSource) verify(t *testing.T, progs []consumerProgram, outs []consumerOutput) {
+	t.Helper()
 	for i, out := range outs {
 		decoded, compared, mismatches := 0, 0, 0
 		var failed []string
-		for _, e := range evs {
+		read := 0
+		for _, e := range src.events {
 			rec, ok := out.records[recordPos{e.Topic, e.Partition, e.Offset}]
 			if !ok {
 				t.Errorf("%s: %s[%d]@%d (id %d) was not read", out.lang, e.Topic, e.Partition, e.Offset, num(e.Key["id"]))
 				continue
 			}
+			read++
 			if only := progs[i].onlyError; only != "" {
 				if rec.Error != "" && !strings.Contains(rec.Error, only) {
-					t.Errorf("%s: id %d: %s, want only %q errors", out.lang, num(e.Key["id"]), rec.Error, only)
+					t.Errorf("%s: %s id %d: %s, want only %q errors", out.lang, src.source, num(e.Key["id"]), rec.Error, only)
 				}
 				if rec.Error != "" {
 					failed = append(failed, strconv.FormatInt(num(e.Key["id"]), 10))
@@ -236,31 +276,29 @@ func consumerTypeMatrix(t *testing.T, progs []consumerProgram, src consumerSourc
 			compared += n
 			for _, err := range errs {
 				if mismatches++; mismatches <= 20 {
-					t.Errorf("%s: id %d (op %s): %v", out.lang, num(e.Key["id"]), e.Op(), err)
+					t.Errorf("%s: %s id %d (op %s): %v", out.lang, src.source, num(e.Key["id"]), e.Op(), err)
 				}
 			}
 		}
-		if len(out.records) != want {
-			t.Errorf("%s read %d records, want %d", out.lang, len(out.records), want)
+		if n := out.topicRecords(src.topic); n != len(src.events) {
+			t.Errorf("%s read %d records of %s, want %d", out.lang, n, src.topic, len(src.events))
 		}
 		if progs[i].onlyError != "" {
 			if len(failed) == 0 {
-				t.Errorf("%s: no event failed with %q; docs/consuming.md says the matrix's longs beyond 2^53 do", out.lang, progs[i].onlyError)
+				t.Errorf("%s: no %s event failed with %q; docs/consuming.md says the matrix's longs beyond 2^53 do", out.lang, src.source, progs[i].onlyError)
 			}
-			figures = append(figures, fmt.Sprintf("%s: decoded=%d errors=%d (ids %s) run=%s",
-				out.lang, decoded, len(failed), strings.Join(failed, ","), out.wall.Round(time.Millisecond)))
+			t.Logf("figures: %s: %s: decoded=%d errors=%d (ids %s)", src.source, out.lang, decoded, len(failed), strings.Join(failed, ","))
 			continue
 		}
 		if len(failed) > 0 {
-			t.Errorf("%s: %d of %d events did not decode:\n  %s", out.lang, len(failed), want, strings.Join(failed, "\n  "))
+			t.Errorf("%s: %d of %d %s events did not decode:\n  %s", out.lang, len(failed), len(src.events), src.source, strings.Join(failed, "\n  "))
 		}
 		if mismatches > 20 {
-			t.Errorf("%s: %d mismatches in all (the first 20 above)", out.lang, mismatches)
+			t.Errorf("%s: %d mismatches in %s in all (the first 20 above)", out.lang, mismatches, src.source)
 		}
-		figures = append(figures, fmt.Sprintf("%s: decoded=%d errors=%d values_compared=%d mismatches=%d run=%s",
-			out.lang, decoded, len(failed), compared, mismatches, out.wall.Round(time.Millisecond)))
+		t.Logf("figures: %s: %s: read=%d decoded=%d errors=%d values_compared=%d mismatches=%d",
+			src.source, out.lang, read, decoded, len(failed), compared, mismatches)
 	}
-	t.Logf("figures: %s", strings.Join(figures, "; "))
 }
 
 // consumerProgram is a consumer program's command line, without its
@@ -294,6 +332,16 @@ type consumerOutput struct {
 	lang    string
 	records map[recordPos]consumedRecord
 	wall    time.Duration
+}
+
+func (o consumerOutput) topicRecords(topic string) int {
+	n := 0
+	for pos := range o.records {
+		if pos.topic == topic {
+			n++
+		}
+	}
+	return n
 }
 
 // runConsumers runs every program at once over topics until each has read
