@@ -593,15 +593,24 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 	info := e.src.SourceInfo(c.table, at)
 	info.TsMs = now
 	for i, vals := range keep {
+		// Debezium's markers, in its order of precedence: the snapshot's
+		// last row, its first, a table's last, a table's first.
 		mark := "incremental"
 		if j.ts.Initial {
-			mark = "true"
-			if !e.firstDone {
-				mark, e.firstDone = "first", true
-			}
-			if lastOfAll && i == len(keep)-1 {
+			lastOfTable := c.final && i == len(keep)-1
+			switch {
+			case lastOfAll && lastOfTable:
 				mark = "last"
+			case !e.firstDone:
+				mark = "first"
+			case lastOfTable:
+				mark = "last_in_data_collection"
+			case j.ts.Rows == 0 && i == 0:
+				mark = "first_in_data_collection"
+			default:
+				mark = "true"
 			}
+			e.firstDone = true
 		}
 		info.Snapshot = mark
 		e.change = capture.Change{Op: capture.OpRead, Table: c.table, After: vals, Source: info}

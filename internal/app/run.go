@@ -137,6 +137,7 @@ func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.
 		Partitions: int32(cfg.Kafka.Partitions), Replication: int16(cfg.Kafka.ReplicationFactor),
 		CommitInterval: cfg.Checkpoint.Interval, CommitEvents: cfg.Checkpoint.MaxEvents,
 		ExcludeColumns: excludeMap(cfg.Source.ExcludeColumns), Logger: log, Metrics: st.Metrics,
+		SkipOps: skipOps(&cfg.Source),
 	}
 	prod, err := emit.NewProducer(env.Kafka)
 	if err != nil {
@@ -295,6 +296,17 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 		log.Info("snapshots under way", "tables", len(eng.State()))
 	}
 	return stream(ctx, src, p, eng, cfg.Snapshot.Mode == pgcapture.SnapshotInitialOnly, st, stopper, log)
+}
+
+// skipOps is source.skipped_operations as pipeline.Options.SkipOps.
+func skipOps(s *config.Source) string {
+	var ops []byte
+	for _, op := range []byte("cudt") {
+		if s.SkipsOp(op) {
+			ops = append(ops, op)
+		}
+	}
+	return string(ops)
 }
 
 // stoppable is a source that can stop at a transaction boundary.

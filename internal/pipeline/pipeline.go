@@ -42,10 +42,17 @@ type Options struct {
 	Tombstones bool
 	// AvroLogicalTypes: schema.CodecOptions.AvroLogicalTypes.
 	AvroLogicalTypes bool
-	Partitions       int32
-	Replication      int16
-	CommitInterval   time.Duration
-	CommitEvents     int
+	// Connector is source.connector (schema.CodecOptions.Connector);
+	// empty: Kind's.
+	Connector string
+	// SkipOps holds the operation codes whose changes are not emitted
+	// (source.skipped_operations), e.g. "t". Snapshot reads are never
+	// skipped.
+	SkipOps        string
+	Partitions     int32
+	Replication    int16
+	CommitInterval time.Duration
+	CommitEvents   int
 	// ExcludeColumns maps "ns.table" to excluded column names.
 	ExcludeColumns map[string]map[string]bool
 	// ServerID, Slot and Tables (the captured tables, "<ns>.<table>") are
@@ -169,7 +176,7 @@ func (p *Pipeline) state(ctx context.Context, t *schema.Table) (*tableState, err
 	topic := TableTopic(p.o.Name, t.ID)
 	codec, err := schema.NewCodec(topic, t, schema.CodecOptions{
 		Kind: p.o.Kind, Name: p.o.Name, Exclude: p.o.ExcludeColumns[t.ID.String()],
-		AvroLogicalTypes: p.o.AvroLogicalTypes,
+		AvroLogicalTypes: p.o.AvroLogicalTypes, Connector: p.o.Connector,
 	})
 	if err != nil {
 		return nil, err
@@ -190,10 +197,15 @@ func (p *Pipeline) state(ctx context.Context, t *schema.Table) (*tableState, err
 	return st, nil
 }
 
-// Change encodes and produces one change event (and its tombstone).
+// Change encodes and produces one change event (and its tombstone). A
+// change of a skipped operation is dropped here, before encoding; the
+// source's Commit that follows still moves the checkpoint past it.
 func (p *Pipeline) Change(ctx context.Context, c *capture.Change) error {
 	if p.err != nil {
 		return p.err
+	}
+	if p.o.SkipOps != "" && c.Op != capture.OpRead && strings.IndexByte(p.o.SkipOps, byte(c.Op)) >= 0 {
+		return nil
 	}
 	rec, tomb, err := p.encode(ctx, c)
 	return p.produce(ctx, c, rec, tomb, err)
@@ -319,7 +331,7 @@ func encodeWith(st *tableState, s *slab, tombstones bool, c *capture.Change) (re
 	now := time.Now()
 	val := schema.AppendWireHeader(s.bytes(512), st.valueID)
 	val, err = st.codec.AppendValue(val, &schema.Event{
-		Op: byte(c.Op), Before: c.Before, After: c.After, Source: &c.Source, TsMs: now.UnixMilli(),
+		Op: byte(c.Op), Before: c.Before, After: c.After, Source: &c.Source, TsMs: now.UnixMilli(), TsUs: now.UnixMicro(),
 	})
 	if err != nil {
 		return nil, nil, err
