@@ -71,6 +71,9 @@ func (l *longTxnRun) run(ctx context.Context, t *testing.T) {
 	time.Sleep(2 * time.Second)
 	p.Kill()
 	out := p.Output()
+	if code, st := harness.Run(t, time.Minute, env, "status", "-c", cfg); code != 0 || !strings.Contains(st, "inside transaction") {
+		t.Errorf("sluice status after a kill inside the transaction: exit %d, want the checkpoint inside it:\n%s", code, st)
+	}
 	p = harness.Start(t, env, "run", "-c", cfg)
 	p.WaitFor(ctx, "resumed inside a source transaction", 3*time.Minute)
 

@@ -294,8 +294,9 @@ type Event struct {
 	Before []any // nil: absent
 	After  []any
 	Source *SourceInfo
-	TsMs   int64 // processing time
-	TsUs   int64 // the same in µs; 0: TsMs*1000
+	TsMs   int64     // processing time
+	TsUs   int64     // the same in µs; 0: TsMs*1000
+	Txn    *TxnBlock // the transaction block; nil: null
 }
 
 // AppendValue appends the Avro envelope of one change event.
@@ -316,8 +317,12 @@ func (c *Codec) AppendValue(dst []byte, e *Event) ([]byte, error) {
 	}
 	dst = AppendLong(AppendNullableSome(dst), us)
 	dst = AppendLong(AppendNullableSome(dst), us*1000)
-	dst = AppendNullableNull(dst) // transaction
-	return dst, nil
+	if e.Txn == nil {
+		return AppendNullableNull(dst), nil // transaction
+	}
+	dst = AppendString(AppendNullableSome(dst), e.Txn.ID)
+	dst = AppendLong(dst, e.Txn.TotalOrder)
+	return AppendLong(dst, e.Txn.CollectionOrder), nil
 }
 
 func (c *Codec) appendRow(dst []byte, row []any) ([]byte, error) {

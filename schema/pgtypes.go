@@ -155,6 +155,12 @@ func pgTypeOf(c *Column) (pgType, error) {
 		return pgIntervalType(), nil
 	case "point":
 		return pgPointType(), nil
+	case "hstore":
+		return pgHstoreType(), nil
+	case "ltree":
+		return pgTextType(pgNamed("string", "io.debezium.data.Ltree"), true), nil
+	case "tsvector":
+		return pgTextType(pgNamed("string", "io.debezium.data.Tsvector"), true), nil
 	}
 	// Anything else keeps its text: the lossless fallback, documented in
 	// docs/TYPES.md. Unknown types may be varlena and TOASTed.

@@ -422,7 +422,7 @@ func TestPostgresUnavailable(t *testing.T) {
 		{pgCol("varchar", 20), UnavailableValue},
 		{pgCol("jsonb", -1), UnavailableValue},
 		{pgCol("xml", -1), UnavailableValue},
-		{pgCol("hstore", -1), UnavailableValue},
+		{pgCol("hstore", -1), `{"` + UnavailableValue + `":"` + UnavailableValue + `"}`}, // as Debezium's hstore placeholder map
 		{pgCol("varbit", -1), UnavailableValue},
 		{pgCol("bytea", -1), []byte(UnavailableValue)},
 		{pgCol("bit", 100), []byte(UnavailableValue)},

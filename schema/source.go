@@ -24,6 +24,11 @@ type SourceInfo struct {
 	// before this change (0: none seen since the start). With LSN it makes
 	// source.sequence, as Debezium's Postgres connector writes it.
 	LastCommitLSN int64
+	// Origin and OriginLSN: the replication origin of the transaction and
+	// its commit LSN there, when it came from another node (pgoutput's
+	// Origin message).
+	Origin    string
+	OriginLSN int64
 
 	// MySQL
 	ServerID int64
@@ -185,8 +190,8 @@ func appendSource(dst []byte, connector, name string, t TableID, s *SourceInfo) 
 		dst = appendOptLong(dst, s.TxID, s.TxID != 0)
 		dst = appendOptLong(dst, s.LSN, s.LSN != 0)
 		dst = AppendNullableNull(dst) // xmin: not tracked (as Debezium's default)
-		dst = AppendNullableNull(dst) // origin: replication origins are not decoded
-		dst = AppendNullableNull(dst) // origin_lsn
+		dst = appendOptString(dst, s.Origin)
+		dst = appendOptLong(dst, s.OriginLSN, s.Origin != "")
 		return dst
 	}
 	dst = appendOptString(dst, t.Name)

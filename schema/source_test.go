@@ -59,7 +59,7 @@ func TestSourceBlock(t *testing.T) {
 		evTsMs  int64
 		wantEnv int64
 	}{
-		{src: SourceInfo{TsMs: 1700000000123, TsUs: 1700000000123456, TxID: 750, LSN: 24023128, LastCommitLSN: 24023000},
+		{src: SourceInfo{TsMs: 1700000000123, TsUs: 1700000000123456, TxID: 750, LSN: 24023128, LastCommitLSN: 24023000, Origin: "node_b", OriginLSN: 77},
 			seq: `["24023000","24023128"]`, us: 1700000000123456, ns: 1700000000123456000, snap: "false", txID: int64(750),
 			evTsMs: 5, evTsUs: 5001, wantEnv: 5001},
 		{src: SourceInfo{TsMs: 1700000000123, LSN: 24023128, Snapshot: "first_in_data_collection"},
@@ -79,6 +79,10 @@ func TestSourceBlock(t *testing.T) {
 		if src["connector"] != "postgresql" || pgNormalize(src["sequence"]) != tc.seq || pgNormalize(src["ts_us"]) != tc.us ||
 			pgNormalize(src["ts_ns"]) != tc.ns || pgNormalize(src["snapshot"]) != tc.snap || pgNormalize(src["txId"]) != tc.txID {
 			t.Errorf("source block %v", src)
+		}
+		if tc.src.Origin != "" && (pgNormalize(src["origin"]) != tc.src.Origin || pgNormalize(src["origin_lsn"]) != tc.src.OriginLSN) ||
+			tc.src.Origin == "" && (src["origin"] != nil || src["origin_lsn"] != nil) {
+			t.Errorf("origin %v origin_lsn %v, want %q %d", src["origin"], src["origin_lsn"], tc.src.Origin, tc.src.OriginLSN)
 		}
 		if pgNormalize(env["ts_us"]) != tc.wantEnv || pgNormalize(env["ts_ns"]) != tc.wantEnv*1000 {
 			t.Errorf("envelope ts_us %v ts_ns %v, want %d µs", env["ts_us"], env["ts_ns"], tc.wantEnv)

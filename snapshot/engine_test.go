@@ -387,6 +387,24 @@ func TestS6ReadAhead(t *testing.T) {
 	}
 }
 
+// TestSnapshotMarkersAsDebezium: an initial snapshot of two tables marks
+// its rows as Debezium's does: the snapshot's first and last rows, each
+// other table's first and last, true in between.
+func TestSnapshotMarkersAsDebezium(t *testing.T) {
+	db := newFakeDB(3)
+	out := &sink{}
+	e := NewEngine(db, out, EngineOptions{ChunkSize: 2, Parallelism: 1, Logger: slog.New(slog.DiscardHandler), Name: "test"}, nil)
+	e.Add([]schema.TableID{{Namespace: "public", Name: "a"}, {Namespace: "public", Name: "b"}}, nil, true, "")
+	runEngine(t, e, db)
+	want := []string{
+		"r 1=v1 first", "r 2=v2 true", "r 3=v3 last_in_data_collection",
+		"r 1=v1 first_in_data_collection", "r 2=v2 true", "r 3=v3 last",
+	}
+	if !slices.Equal(out.events, want) {
+		t.Fatalf("events %q, want %q", out.events, want)
+	}
+}
+
 // TestS7RereadDiscardsLaterChunks: when a chunk must be read again [S3],
 // the chunks of its table read after it are not handed over; the reader
 // starts again after the last chunk handed over, so every row is handed

@@ -58,6 +58,11 @@ type decoder struct {
 	xid      uint32
 	commitTs int64
 	commitUs int64
+	// origin and originLSN name the replication origin the transaction
+	// came from (pgoutput's Origin message), as Debezium's source.origin
+	// and source.origin_lsn.
+	origin    string
+	originLSN int64
 
 	before, after []any
 	change        capture.Change
@@ -229,6 +234,7 @@ func (d *decoder) handle(ctx context.Context, h capture.Handler, xld pglogrepl.X
 		d.xid = m.Xid
 		d.commitTs = m.CommitTime.UnixMilli()
 		d.commitUs = m.CommitTime.UnixMicro()
+		d.origin, d.originLSN = "", 0
 		// A transaction that committed before the start position was
 		// delivered before the checkpoint: never deliver it twice.
 		d.skipTxn = checkpoint.LSN(m.FinalLSN) < d.startLSN
@@ -243,6 +249,8 @@ func (d *decoder) handle(ctx context.Context, h capture.Handler, xld pglogrepl.X
 			d.lastCommit = end
 		}
 		return h.Commit(ctx, checkpoint.Position{LSN: end})
+	case *pglogrepl.OriginMessage:
+		d.origin, d.originLSN = m.Name, int64(m.CommitLSN)
 	case *pglogrepl.RelationMessage:
 		return d.relation(ctx, h, m, at)
 	case *pglogrepl.InsertMessage:
@@ -639,6 +647,6 @@ func (d *decoder) emit(ctx context.Context, h capture.Handler, rel *relation, op
 	// lastCommit is the end of the transaction before this one: with the
 	// change's LSN it is Debezium's source.sequence.
 	c.Source = capture.SourceInfo{TsMs: d.commitTs, TsUs: d.commitUs, DB: d.db, TxID: int64(d.xid), LSN: int64(lsn),
-		LastCommitLSN: int64(d.lastCommit)}
+		LastCommitLSN: int64(d.lastCommit), Origin: d.origin, OriginLSN: d.originLSN}
 	return h.Change(ctx, c)
 }

@@ -67,6 +67,9 @@ type Options struct {
 	// produced so far is committed [I7]; zero never splits. It is half of
 	// kafka.transaction_timeout, leaving the other half for the commit.
 	SplitAfter time.Duration
+	// TxnMetadata writes the envelope's transaction block and BEGIN and
+	// END events to <name>.transaction (kafka.transaction_metadata).
+	TxnMetadata bool
 	// ExcludeColumns maps "ns.table" to excluded column names.
 	ExcludeColumns map[string]map[string]bool
 	// ServerID, Slot and Tables (the captured tables, "<ns>.<table>") are
@@ -153,6 +156,7 @@ type Pipeline struct {
 	dirty         bool           // safe moved since the last checkpoint
 	err           error          // sticky [I4]
 	slab          slab           // backing store of produced records
+	meta          txnMeta        // transaction metadata of the current source transaction
 }
 
 // New returns a pipeline producing with prod and registering with reg.
@@ -238,12 +242,24 @@ func (p *Pipeline) Change(ctx context.Context, c *capture.Change) error {
 	if p.err != nil {
 		return p.err
 	}
+	p.meta.block = nil
 	if c.Op != capture.OpRead {
-		if deliver, err := p.admit(ctx, c); !deliver {
+		deliver, err := p.admit(ctx, c)
+		if err != nil {
 			return err
 		}
 		if p.o.SkipOps != "" && strings.IndexByte(p.o.SkipOps, byte(c.Op)) >= 0 {
 			return nil // source.skipped_operations; still counted by admit [I7]
+		}
+		if p.o.TxnMetadata {
+			// A change delivered before a restart inside its transaction
+			// still counts, so the orders go on where they were [I7].
+			if err := p.txnEvent(ctx, c, deliver); err != nil {
+				return p.stop(err)
+			}
+		}
+		if !deliver {
+			return nil
 		}
 	}
 	rec, tomb, err := p.encode(ctx, c)
@@ -277,13 +293,8 @@ func (p *Pipeline) Emit(ctx context.Context, c *capture.Change, enc capture.Enco
 		return p.err
 	}
 	e, ok := enc.(*encoded)
-	if !ok || e == nil {
-		return p.Change(ctx, c)
-	}
-	if c.Op != capture.OpRead {
-		if deliver, err := p.admit(ctx, c); !deliver {
-			return err
-		}
+	if !ok || e == nil || c.Op != capture.OpRead {
+		return p.Change(ctx, c) // stream changes take the one path [I7]
 	}
 	return p.produce(ctx, c, e.rec, e.tomb, nil)
 }
@@ -304,7 +315,7 @@ func (e *encoder) Encode(c *capture.Change) capture.Encoded {
 	if !ok || st.tf != nil {
 		return nil // transformed: encoded on the pipeline's goroutine
 	}
-	rec, tomb, err := encodeWith(st, &e.slab, e.tombstones, c)
+	rec, tomb, err := encodeWith(st, &e.slab, e.tombstones, c, nil)
 	if err != nil {
 		return nil
 	}
@@ -359,12 +370,12 @@ func (p *Pipeline) encode(ctx context.Context, c *capture.Change) (rec, tomb *kg
 	if st.tf != nil {
 		return p.encodeTransformed(ctx, st, c)
 	}
-	return encodeWith(st, &p.slab, p.o.Tombstones, c)
+	return encodeWith(st, &p.slab, p.o.Tombstones, c, p.meta.block)
 }
 
 // encodeWith encodes c's record (and tombstone) with the table state st,
 // carving them from s.
-func encodeWith(st *tableState, s *slab, tombstones bool, c *capture.Change) (rec, tomb *kgo.Record, err error) {
+func encodeWith(st *tableState, s *slab, tombstones bool, c *capture.Change, txn *schema.TxnBlock) (rec, tomb *kgo.Record, err error) {
 	var key []byte
 	if st.codec.HasKey() {
 		row := c.After
@@ -384,7 +395,7 @@ func encodeWith(st *tableState, s *slab, tombstones bool, c *capture.Change) (re
 	now := time.Now()
 	val := schema.AppendWireHeader(s.bytes(512), st.valueID)
 	val, err = st.codec.AppendValue(val, &schema.Event{
-		Op: byte(c.Op), Before: c.Before, After: c.After, Source: &c.Source, TsMs: now.UnixMilli(), TsUs: now.UnixMicro(),
+		Op: byte(c.Op), Before: c.Before, After: c.After, Source: &c.Source, TsMs: now.UnixMilli(), TsUs: now.UnixMicro(), Txn: txn,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -435,6 +446,9 @@ func (p *Pipeline) Commit(ctx context.Context, pos checkpoint.Position) error {
 		return p.err
 	}
 	if err := p.endTxn(); err != nil {
+		return p.stop(err)
+	}
+	if err := p.txnEnd(ctx); err != nil {
 		return p.stop(err)
 	}
 	p.safe = pos

@@ -1,8 +1,11 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -160,5 +163,61 @@ func TestI7NoSplitAtLeastOnce(t *testing.T) {
 	}
 	if got := e.p.m.TxnSplits.Load(); got != 0 {
 		t.Fatalf("%d splits in at-least-once mode", got)
+	}
+}
+
+// TestTxnMetadataAcrossSplitRestart: with transaction metadata, the BEGIN
+// event comes before the transaction's first event, every event carries
+// its orders, and the END event its counts, also when a restart inside
+// the transaction skips its delivered part [I7].
+func TestTxnMetadataAcrossSplitRestart(t *testing.T) {
+	e := setup(t, true)
+	e.p.o.SplitAfter, e.p.o.TxnMetadata = time.Nanosecond, true
+	ctx := context.Background()
+	for i := range 3 {
+		if err := e.p.Change(ctx, txnChange(7, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.p.prod.Close()
+	p, _ := restart(t, e, Options{TxnMetadata: true})
+	for i := range 5 {
+		if err := p.Change(ctx, txnChange(7, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Commit(ctx, checkpoint.Position{LSN: 800}); err != nil {
+		t.Fatal(err)
+	}
+	var meta []string
+	if err := checkpoint.ReadTopic(ctx, e.opts, TxnTopic("test"), func(r *kgo.Record) error {
+		meta = append(meta, string(r.Value[5:]))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	id := txnID(txnChange(7, 0).Source)
+	begin := string(schema.AppendTxnBegin(nil, id, 1))
+	end := string(schema.AppendTxnEnd(nil, id, 5, []schema.CollectionCount{{Collection: "public.t", Events: 5}}, 1))
+	if len(meta) != 2 || meta[0] != begin || meta[1] != end {
+		t.Fatalf("transaction topic %q, want BEGIN %q then END %q", meta, begin, end)
+	}
+	var orders []int64
+	if err := checkpoint.ReadTopic(ctx, e.opts, "test.public.t", func(r *kgo.Record) error {
+		// The block ends the value: id, total_order, data_collection_order.
+		v := r.Value
+		blk := schema.AppendLong(schema.AppendString(schema.AppendNullableSome(nil), id), 0)
+		i := bytes.LastIndex(v, blk[:len(blk)-1])
+		if i < 0 {
+			return fmt.Errorf("no transaction block in %x", v)
+		}
+		n, _ := binary.Varint(v[i+len(blk)-1:])
+		orders = append(orders, n)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(orders) != "[1 2 3 4 5]" {
+		t.Fatalf("total_order of the events %v, want [1 2 3 4 5]", orders)
 	}
 }

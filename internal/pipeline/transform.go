@@ -49,7 +49,7 @@ func (p *Pipeline) transformedState(ctx context.Context, t *schema.Table) (*tabl
 // when the configuration drops the change; a tombstone that is kept
 // without its delete comes back as rec.
 func (p *Pipeline) encodeTransformed(ctx context.Context, st *tableState, c *capture.Change) (rec, tomb *kgo.Record, err error) {
-	recs, err := st.tf.Encode(ctx, c, time.Now(), p.o.Tombstones)
+	recs, err := st.tf.Encode(ctx, c, time.Now(), p.o.Tombstones, p.meta.block)
 	if err != nil {
 		return nil, nil, err
 	}

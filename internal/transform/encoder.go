@@ -34,8 +34,9 @@ type topicState struct {
 // Encode returns the records of c, in order: none (the configuration
 // drops it), one, or a value and its tombstone (tombstones is
 // kafka.tombstones). Each record's timestamp is now, as the envelope's
-// ts_ms would be.
-func (e *Encoder) Encode(ctx context.Context, c *capture.Change, now time.Time, tombstones bool) ([]*kgo.Record, error) {
+// ts_ms would be. txn is the envelope's transaction block (nil: none);
+// unwrapped and outbox records have no envelope to carry it.
+func (e *Encoder) Encode(ctx context.Context, c *capture.Change, now time.Time, tombstones bool, txn *schema.TxnBlock) ([]*kgo.Record, error) {
 	p := e.plan
 	before, after := p.maskRow(c.Before), p.maskRow(c.After)
 	switch p.Shape {
@@ -53,7 +54,7 @@ func (e *Encoder) Encode(ctx context.Context, c *capture.Change, now time.Time, 
 		return nil, err
 	}
 	val := schema.AppendWireHeader(nil, ts.valueID)
-	if val, err = e.codec.AppendValue(val, &schema.Event{Op: byte(c.Op), Before: before, After: after, Source: &c.Source, TsMs: now.UnixMilli(), TsUs: now.UnixMicro()}); err != nil {
+	if val, err = e.codec.AppendValue(val, &schema.Event{Op: byte(c.Op), Before: before, After: after, Source: &c.Source, TsMs: now.UnixMilli(), TsUs: now.UnixMicro(), Txn: txn}); err != nil {
 		return nil, err
 	}
 	recs := []*kgo.Record{{Topic: ts.topic, Key: key, Value: val, Timestamp: now}}

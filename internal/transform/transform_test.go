@@ -158,7 +158,7 @@ func TestOutboxRecords(t *testing.T) {
 	e, reg, topics := newEncoder(t, chain(t, outboxCfg(nil)), outboxTable())
 	row := []any{[]byte("406c07f3-26f0-4eea-a50c-109940064b8f"), []byte("Order"), []byte("1"), []byte("OrderCreated"), []byte(`{"id": 1}`)}
 	ctx := context.Background()
-	recs, err := e.Encode(ctx, &capture.Change{Op: capture.OpCreate, Table: outboxTable(), After: row}, time.Now(), true)
+	recs, err := e.Encode(ctx, &capture.Change{Op: capture.OpCreate, Table: outboxTable(), After: row}, time.Now(), true, nil)
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("records %v, err %v", recs, err)
 	}
@@ -177,14 +177,14 @@ func TestOutboxRecords(t *testing.T) {
 		t.Errorf("headers %v", r.Headers)
 	}
 	for _, op := range []capture.Op{capture.OpDelete, capture.OpUpdate, capture.OpTruncate} {
-		recs, err := e.Encode(ctx, &capture.Change{Op: op, Table: outboxTable(), Before: row, After: row}, time.Now(), true)
+		recs, err := e.Encode(ctx, &capture.Change{Op: op, Table: outboxTable(), Before: row, After: row}, time.Now(), true, nil)
 		if err != nil || len(recs) != 0 {
 			t.Errorf("op %s: records %v, err %v; want none (ignored as in Debezium)", op, recs, err)
 		}
 	}
 	bad := append([]any(nil), row...)
 	bad[1] = []byte("no spaces allowed")
-	if _, err := e.Encode(ctx, &capture.Change{Op: capture.OpCreate, Table: outboxTable(), After: bad}, time.Now(), true); err == nil {
+	if _, err := e.Encode(ctx, &capture.Change{Op: capture.OpCreate, Table: outboxTable(), After: bad}, time.Now(), true, nil); err == nil {
 		t.Errorf("a routing value that makes no topic name was accepted")
 	}
 }
@@ -205,7 +205,7 @@ func TestUnwrapRecords(t *testing.T) {
 	e, reg, _ := newEncoder(t, c, customers())
 	row := []any{[]byte("1"), []byte("a@b"), nil, []byte("x")}
 	src := schema.SourceInfo{TsMs: 1700000000000}
-	recs, err := e.Encode(context.Background(), &capture.Change{Op: capture.OpDelete, Table: customers(), Before: row, Source: src}, time.Now(), true)
+	recs, err := e.Encode(context.Background(), &capture.Change{Op: capture.OpDelete, Table: customers(), Before: row, Source: src}, time.Now(), true, nil)
 	if err != nil || len(recs) != 2 {
 		t.Fatalf("records %v, err %v; want the rewritten delete and its tombstone", recs, err)
 	}
@@ -228,7 +228,7 @@ func TestOutboxEnvelopePlacement(t *testing.T) {
 	})
 	e, reg, _ := newEncoder(t, chain(t, cfg), outboxTable())
 	row := []any{[]byte("406c07f3-26f0-4eea-a50c-109940064b8f"), []byte("Order"), []byte("1"), []byte("OrderCreated"), nil}
-	recs, err := e.Encode(context.Background(), &capture.Change{Op: capture.OpRead, Table: outboxTable(), After: row}, time.Now(), true)
+	recs, err := e.Encode(context.Background(), &capture.Change{Op: capture.OpRead, Table: outboxTable(), After: row}, time.Now(), true, nil)
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("records %v, err %v", recs, err)
 	}
