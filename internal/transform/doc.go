@@ -5,6 +5,12 @@
 // schemas and headers. docs/transforms.md describes each transform for
 // users.
 //
+// It sits where the pipeline encodes, not in a capture.Handler decorator
+// in front of it: a transform changes topics, keys and schemas, which are
+// the encoder's, and it must see snapshot rows and streamed changes
+// alike, after the snapshot engine and transaction splitting [I7] have
+// counted them as source changes.
+//
 // The contract with the pipeline, which calls it:
 //
 //   - A Chain is built once from the configuration and is immutable. For
