@@ -270,9 +270,6 @@ func (c *Config) validateTransforms(p *problems) {
 				}
 				outbox[t.Table] = i
 			}
-			if !strings.Contains(t.Topic, "${routedByValue}") {
-				p.add(key("topic"), t.Topic, "has no ${routedByValue}: every event would go to one topic; use e.g. outbox.event.${routedByValue}")
-			}
 			for _, a := range t.AdditionalPlacement {
 				if _, _, _, err := ParsePlacement(a); err != nil {
 					p.add(key("additional_placement"), a, err.Error())

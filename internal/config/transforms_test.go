@@ -60,7 +60,6 @@ func TestTransformsInvalid(t *testing.T) {
 		{"outbox table glob", "  - {type: outbox, table: public.*}\n", "transforms[0].table"},
 		{"outbox table and prefix", "  - {type: outbox, table: public.outbox, prefix: sluice.outbox}\n", "transforms[0].prefix"},
 		{"outbox prefix of Sluice", "  - {type: outbox, prefix: sluice.signal}\n", "transforms[0].prefix"},
-		{"topic without value", "  - {type: outbox, table: public.outbox, topic: events}\n", "transforms[0].topic"},
 		{"bad placement", "  - {type: outbox, table: public.outbox, additional_placement: ['type:body']}\n", "transforms[0].additional_placement"},
 		{"bad on_update", "  - {type: outbox, table: public.outbox, on_update: ignore}\n", "transforms[0].on_update"},
 		{"outbox twice", "  - {type: outbox, table: public.outbox}\n  - {type: outbox, table: public.outbox}\n", "transforms[1].table"},
