@@ -45,7 +45,7 @@ func (e *Encoder) Encode(ctx context.Context, c *capture.Change, now time.Time, 
 	case Outbox:
 		return e.outbox(ctx, c, after, now)
 	}
-	ts, err := e.tableTopic(ctx, e.codec.ValueSchema)
+	ts, err := e.tableTopic(ctx, func() string { return e.codec.ValueSchema })
 	if err != nil {
 		return nil, err
 	}
@@ -65,12 +65,13 @@ func (e *Encoder) Encode(ctx context.Context, c *capture.Change, now time.Time, 
 }
 
 // tableTopic returns the table's own change topic, its schemas
-// registered (the key's as the envelope's, the value's as given).
-func (e *Encoder) tableTopic(ctx context.Context, valueSchema string) (*topicState, error) {
+// registered (the key's as the envelope's, the value's as valueSchema
+// builds it, once).
+func (e *Encoder) tableTopic(ctx context.Context, valueSchema func() string) (*topicState, error) {
 	if ts := e.topics[""]; ts != nil {
 		return ts, nil
 	}
-	return e.register(ctx, "", e.codec.Topic, e.codec.KeySchema, valueSchema)
+	return e.register(ctx, "", e.codec.Topic, e.codec.KeySchema, valueSchema())
 }
 
 // register creates topic and registers its schemas (no key schema: null
@@ -116,7 +117,7 @@ func (e *Encoder) unwrap(ctx context.Context, c *capture.Change, before, after [
 	if c.Op == capture.OpTruncate {
 		return nil, nil // as Debezium: a truncate has no row state
 	}
-	ts, err := e.tableTopic(ctx, u.valueSchema(e.codec))
+	ts, err := e.tableTopic(ctx, func() string { return u.valueSchema(e.codec) })
 	if err != nil {
 		return nil, err
 	}
