@@ -3,6 +3,8 @@ package transform
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -243,5 +245,55 @@ func TestOutboxEnvelopePlacement(t *testing.T) {
 	}
 	if h := recs[0].Headers; len(h) != 3 || h[2].Key != "agg" || string(h[2].Value) != "1" {
 		t.Errorf("headers %v", h)
+	}
+}
+
+// TestUnwrapDeletes: what a delete becomes under each delete_handling and
+// drop_tombstones, as ExtractNewRecordState's delete.handling.mode and
+// drop.tombstones; and a truncate, which it drops.
+func TestUnwrapDeletes(t *testing.T) {
+	tests := []struct {
+		mode           string
+		dropTombstones bool
+		tombstones     bool // kafka.tombstones
+		want           []string
+	}{
+		{"drop", false, true, []string{"tombstone"}},
+		{"drop", true, true, nil},
+		{"drop", false, false, nil},
+		{"rewrite", false, true, []string{"value", "tombstone"}},
+		{"rewrite", true, true, []string{"value"}},
+		{"none", false, true, []string{"tombstone", "tombstone"}},
+		{"none", true, true, []string{"tombstone"}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/drop_tombstones=%v/tombstones=%v", tt.mode, tt.dropTombstones, tt.tombstones), func(t *testing.T) {
+			c := chain(t, config.Transform{Type: "unwrap", Tables: []string{"public.customers"}, DeleteHandling: tt.mode, DropTombstones: tt.dropTombstones})
+			e, _, _ := newEncoder(t, c, customers())
+			row := []any{[]byte("1"), []byte("a@b"), nil, []byte("x")}
+			recs, err := e.Encode(context.Background(), &capture.Change{Op: capture.OpDelete, Table: customers(), Before: row}, time.Now(), tt.tombstones, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range recs {
+				if r.Key == nil {
+					t.Errorf("record without key")
+				}
+				if r.Value == nil {
+					got = append(got, "tombstone")
+				} else {
+					got = append(got, "value")
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("records %v, want %v", got, tt.want)
+			}
+		})
+	}
+	c := chain(t, config.Transform{Type: "unwrap", Tables: []string{"public.customers"}, DeleteHandling: "none"})
+	e, _, _ := newEncoder(t, c, customers())
+	if recs, err := e.Encode(context.Background(), &capture.Change{Op: capture.OpTruncate, Table: customers()}, time.Now(), true, nil); err != nil || len(recs) != 0 {
+		t.Errorf("truncate: %d records, err %v; want none", len(recs), err)
 	}
 }
