@@ -3,6 +3,8 @@
 #
 #   - PostgreSQL 15 server + client (apt; server binaries in /usr/lib/postgresql/15/bin)
 #   - MariaDB 10.11 server + client (apt)
+#   - MySQL (Debian's newest, today 9.x) unpacked into $SLUICE_CACHE/mysql-<major>
+#     by scripts/install-mysql.sh (nothing installed into the system)
 #   - Apache Kafka (KRaft) resolved from Maven Central into $SLUICE_CACHE/kafka-<v>/libs
 #   - Apicurio Registry (Confluent-compatible API) from Maven Central into
 #     $SLUICE_CACHE/apicurio-registry-<v>/
@@ -256,3 +258,6 @@ if [ ! -f "$RDIR/.complete" ]; then
 fi
 log "registry: Apicurio Registry $REGISTRY_VERSION (Confluent API at /apis/ccompat/v7) in $RJAR"
 log "java: $(java -version 2>&1 | head -n1) at $(command -v java)"
+
+# ---------------------------------------------------------------- mysql ----
+bash "$ROOT/scripts/install-mysql.sh"

@@ -332,7 +332,7 @@ const (
 	keptFile  = "testenv.kept"  // present when Stop kept the directory
 )
 
-var serverDirKinds = []string{"pg", "mariadb", "kafka", "registry"}
+var serverDirKinds = []string{"pg", "mariadb", "mysql", "kafka", "registry"}
 
 // newServerDir creates the server's temporary directory, recording this
 // process as its owner. The first call in a process also removes directories
