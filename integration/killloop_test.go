@@ -90,6 +90,8 @@ type killLoop struct {
 	reg     string
 	config  string // YAML
 	eos     bool
+	// kills is how many times the process is killed (default 20).
+	kills int
 	// commitPos, when set, is called once the load is checkpointed and
 	// returns the position a repeated event is judged by: that of its
 	// transaction's commit. Default: the event's own position (right for a
@@ -120,7 +122,10 @@ func (l *killLoop) run(t *testing.T) {
 		loadErr <- err
 	}()
 	rng := rand.New(rand.NewPCG(7, 11))
-	const kills = 20
+	kills := l.kills
+	if kills == 0 {
+		kills = 20
+	}
 	underLoad := 0
 	var windows []killWindow
 	for i := 0; i < kills; i++ {

@@ -19,6 +19,8 @@ type myLoad struct {
 	tables []string
 	rows   int64
 	maxTxn int
+	// mariadb: the server's flavor (mySeqOf).
+	mariadb bool
 	// pause between transactions spreads the load over time (MariaDB
 	// writes it faster than a fault test can inject its faults).
 	pause time.Duration
@@ -29,13 +31,13 @@ func newMyLoad(t testing.TB, db *sql.DB, tables []string, rows int64, maxTxn int
 	for _, tb := range tables {
 		myExec(t, db, fmt.Sprintf("CREATE TABLE %s (id bigint PRIMARY KEY, v bigint NOT NULL, pad varchar(64))", tb))
 	}
-	l := &myLoad{tables: tables, rows: rows, maxTxn: maxTxn}
+	l := &myLoad{tables: tables, rows: rows, maxTxn: maxTxn, mariadb: myFlavorMariaDB(t, db)}
 	l.nextID.Store(1)
 	return l
 }
 
 // run executes the load until rows are inserted or ctx ends. Rows come
-// from MariaDB's sequence engine (seq_<a>_to_<b>).
+// from mySeq.
 func (l *myLoad) run(ctx context.Context, db *sql.DB) error {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for l.nextID.Load() <= l.rows {
@@ -51,7 +53,7 @@ func (l *myLoad) run(ctx context.Context, db *sql.DB) error {
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (id, v, pad) SELECT seq, 0, MD5(seq) FROM seq_%d_to_%d", tb, first, last))
+		res, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (id, v, pad) SELECT seq, 0, MD5(seq) FROM %s", tb, mySeqOf(l.mariadb, first, last, 1)))
 		if err != nil {
 			_ = tx.Rollback()
 			return err

@@ -196,7 +196,7 @@ func (m *MySQL) buildArgs(in mysqlInstall, opts MySQLOptions) []string {
 		"--pid-file="+filepath.Join(m.LogDir, "mysqld.pid"),
 		"--mysqlx=OFF",
 		"--skip-name-resolve",
-		"--log-bin="+filepath.Join(m.DataDir, "binlog"),
+		"--log-bin="+filepath.Join(m.DataDir, "mysql-bin"),
 		"--binlog-format=ROW",
 		"--binlog-row-image=FULL",
 		"--binlog-row-metadata=FULL",
