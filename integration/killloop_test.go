@@ -92,6 +92,9 @@ type killLoop struct {
 	eos     bool
 	// kills is how many times the process is killed (default 20).
 	kills int
+	// onKill, when set, is given the checkpoint stored at each kill: the
+	// one the next start resumes from.
+	onKill func(cp *checkpoint.Checkpoint)
 	// commitPos, when set, is called once the load is checkpointed and
 	// returns the position a repeated event is judged by: that of its
 	// transaction's commit. Default: the event's own position (right for a
@@ -136,7 +139,11 @@ func (l *killLoop) run(t *testing.T) {
 		}
 		p.Kill()
 		to := l.src.head(t)
-		from := l.src.checkpointPos(storedCheckpoint(t, l.brokers, l.name))
+		cp := storedCheckpoint(t, l.brokers, l.name)
+		if l.onKill != nil {
+			l.onKill(cp)
+		}
+		from := l.src.checkpointPos(cp)
 		windows = append(windows, killWindow{from: from, to: to})
 		p = harness.Start(t, env, "run", "-c", cfg)
 	}

@@ -21,6 +21,9 @@ type myLoad struct {
 	maxTxn int
 	// mariadb: the server's flavor (mySeqOf).
 	mariadb bool
+	// gtidNext, when set, gives the gtid_next of the n-th transaction
+	// (MySQL: "AUTOMATIC", or "AUTOMATIC:tag" for a tagged GTID).
+	gtidNext func(n int64) string
 	// pause between transactions spreads the load over time (MariaDB
 	// writes it faster than a fault test can inject its faults).
 	pause time.Duration
@@ -49,11 +52,17 @@ func (l *myLoad) run(ctx context.Context, db *sql.DB) error {
 		last := min(first+n-1, l.rows)
 		tb := l.tables[rng.IntN(len(l.tables))]
 		other := l.tables[rng.IntN(len(l.tables))]
+		if l.gtidNext != nil {
+			// db has one connection: the transaction below runs on it.
+			if _, err := db.ExecContext(ctx, "SET gtid_next = '"+l.gtidNext(l.txns.Load())+"'"); err != nil {
+				return err
+			}
+		}
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (id, v, pad) SELECT seq, 0, MD5(seq) FROM %s", tb, mySeqOf(l.mariadb, first, last, 1)))
+		res, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (id, v, pad) SELECT seq, 0, "+myPad+" FROM %s", tb, mySeqOf(l.mariadb, first, last, 1)))
 		if err != nil {
 			_ = tx.Rollback()
 			return err

@@ -50,7 +50,7 @@ func testMySQLHandoff(t *testing.T, sc myServerCase, m myServer, grants string, 
 	for i, tb := range tables {
 		myExec(t, db, fmt.Sprintf("CREATE TABLE %s (id bigint PRIMARY KEY, v int NOT NULL, pad varchar(40))", tb))
 		// ids i+1, i+4, ...: table = (id-1) % 3.
-		myExec(t, db, fmt.Sprintf("INSERT INTO %s SELECT seq, 0, MD5(seq) FROM %s", tb, mySeq(t, db, int64(i+1), preload, 3)))
+		myExec(t, db, fmt.Sprintf("INSERT INTO %s SELECT seq, 0, "+myPad+" FROM %s", tb, mySeq(t, db, int64(i+1), preload, 3)))
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -60,6 +60,16 @@ func forMyServers(t *testing.T, f func(t *testing.T, sc myServerCase, m myServer
 	}
 }
 
+// forMySQLServers runs f as a subtest on each MySQL (not MariaDB) server of
+// the matrix, for what only MySQL has.
+func forMySQLServers(t *testing.T, f func(t *testing.T, sc myServerCase, m myServer)) {
+	for _, sc := range myServers() {
+		if !sc.mariadb {
+			t.Run(sc.name, func(t *testing.T) { f(t, sc, sc.get(t)) })
+		}
+	}
+}
+
 var sharedMySQLs struct {
 	mu  sync.Mutex
 	srv map[string]*testenv.MySQL
@@ -175,3 +185,7 @@ func grepLines(out, s string) string {
 	}
 	return b.String()
 }
+
+// myPad is a filler value computed from seq that MariaDB and MySQL both
+// have (MySQL 9 has no MD5).
+const myPad = "LEFT(SHA2(seq, 256), 32)"

@@ -101,7 +101,7 @@ func (s *mySource) sourceYAML(dsn string) string {
 func (s *mySource) prefix(name string) string { return name + "." + s.dbname + "." }
 
 func (s *mySource) preload(t testing.TB, table string, n int64) {
-	myExec(t, s.db, fmt.Sprintf("INSERT INTO %s (id, v, pad) SELECT seq, 0, MD5(seq) FROM %s", table, mySeq(t, s.db, 1, n, 1)))
+	myExec(t, s.db, fmt.Sprintf("INSERT INTO %s (id, v, pad) SELECT seq, 0, "+myPad+" FROM %s", table, mySeq(t, s.db, 1, n, 1)))
 }
 
 func (s *mySource) head(t testing.TB) harness.Pos {
