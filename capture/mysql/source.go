@@ -61,6 +61,9 @@ type Plan struct {
 	// Added are the tables captured since the checkpoint was written, whose
 	// snapshot is due (snapshot.mode not never).
 	Added []schema.TableID
+	// Checkpoint is the checkpoint resumed from: Open's cp, or after a
+	// failover a copy whose position is the GTID set alone (failover.go).
+	Checkpoint *checkpoint.Checkpoint
 }
 
 // Source streams committed row changes from the binary log.
@@ -153,10 +156,23 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 	}
 	plan := &Plan{Server: s.srv}
 	if cp != nil && cp.ServerID != "" && cp.ServerID != s.srv.Identity() {
-		return nil, nil, &SetupError{What: "mysql server identity",
-			Err: fmt.Errorf("the checkpoint belongs to server %s but source.dsn reaches server %s", cp.ServerID, s.srv.Identity()),
-			Fix: "point source.dsn at the original server, or give this source a new name (a new name starts over with a snapshot)"}
+		// Another server: followed by GTID when it has every transaction of
+		// the checkpoint (failover.go), else refused.
+		executed, err := ExecutedGTIDs(ctx, s.db, s.srv)
+		if err != nil {
+			return nil, nil, err
+		}
+		pos, err := FailoverStart(cp.ServerID, cp.Position, s.srv, executed)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.log.Warn("following a failover: the checkpoint belongs to another server; resuming by GTID on this one",
+			"checkpoint_server", cp.ServerID, "server", s.srv.Identity(), "gtid", pos.GTIDSet, "old_position", cp.Position.String())
+		c := *cp
+		c.Position = pos
+		cp = &c
 	}
+	plan.Checkpoint = cp
 	if s.colls, err = Collations(ctx, s.db); err != nil {
 		return nil, nil, err
 	}
