@@ -26,7 +26,9 @@ type myServerCase struct {
 	// core is true for a server that runs the core suite only (smaller
 	// loads than the default server's).
 	core bool
-	get  func(t testing.TB) myServer
+	// series is a MySQL's install (testenv.MySQLOptions.Series).
+	series string
+	get    func(t testing.TB) myServer
 }
 
 // myServer is what the tests use of a MariaDB or MySQL server.
@@ -48,7 +50,7 @@ func myServers() []myServerCase {
 		if v, err := testenv.MySQLVersion(series); err == nil {
 			name = "mysql-" + v
 		}
-		out = append(out, myServerCase{name: name, core: true, get: func(t testing.TB) myServer { return sharedMySQL(t, series) }})
+		out = append(out, myServerCase{name: name, core: true, series: series, get: func(t testing.TB) myServer { return sharedMySQL(t, series) }})
 	}
 	return out
 }
