@@ -172,6 +172,10 @@ func testMySQLFailover(t *testing.T, sc myServerCase) {
 	}
 	p = harness.Start(t, env, "run", "-c", config(replica))
 	p.WaitFor(ctx, `msg="following a failover`, 90*time.Second)
+	p.WaitFor(ctx, "msg=streaming", 90*time.Second)
+	if !strings.Contains(p.Output(), "by=gtid") {
+		t.Errorf("the promoted replica is not streamed from by GTID:\n%s", grepLines(p.Output(), "msg=streaming"))
+	}
 	myWaitCaughtUp(t, rdbData, k.Brokers(), name, 2*time.Minute)
 	after := storedCheckpoint(t, k.Brokers(), name)
 

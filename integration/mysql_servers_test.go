@@ -62,12 +62,12 @@ func forMyServers(t *testing.T, f func(t *testing.T, sc myServerCase, m myServer
 	}
 }
 
-// forMySQLServers runs f as a subtest on each MySQL (not MariaDB) server of
-// the matrix, for what only MySQL has.
-func forMySQLServers(t *testing.T, f func(t *testing.T, sc myServerCase, m myServer)) {
+// forMySQLServers runs f as a subtest for each MySQL (not MariaDB) of the
+// matrix, for what only MySQL has; f starts what servers it needs.
+func forMySQLServers(t *testing.T, f func(t *testing.T, sc myServerCase)) {
 	for _, sc := range myServers() {
 		if !sc.mariadb {
-			t.Run(sc.name, func(t *testing.T) { f(t, sc, sc.get(t)) })
+			t.Run(sc.name, func(t *testing.T) { f(t, sc) })
 		}
 	}
 }

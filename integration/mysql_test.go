@@ -92,7 +92,7 @@ func testMySQLStreaming(t *testing.T, sc myServerCase, m myServer) {
 	p2.WaitFor(ctx, "msg=streaming", 90*time.Second)
 	// The restart resumes by GTID (MariaDB: its GTID position; MySQL:
 	// auto-position with the checkpoint's executed set).
-	if !strings.Contains(p2.Output(), "gtid "+cp.Position.GTIDSet) {
+	if !strings.Contains(p2.Output(), "gtid "+cp.Position.GTIDSet+"\" by=gtid") {
 		t.Errorf("restart did not stream from the checkpoint's GTID set %s:\n%s", cp.Position.GTIDSet, grepLines(p2.Output(), "msg=streaming"))
 	}
 	myExec(t, db, "INSERT INTO orders VALUES (9, 'nine', 9)")

@@ -436,6 +436,7 @@ func (s *Source) stream(ctx context.Context, h capture.Handler) error {
 		err error
 	)
 	start := s.committed
+	by := "gtid"
 	switch {
 	case start.GTIDSet != "" && s.srv.Flavor == FlavorMariaDB:
 		var set gomysql.GTIDSet
@@ -450,12 +451,13 @@ func (s *Source) stream(ctx context.Context, h capture.Handler) error {
 			st, err = syncer.StartSyncGTID(set)
 		}
 	default:
+		by = "file:position"
 		st, err = syncer.StartSync(gomysql.Position{Name: start.File, Pos: start.Pos})
 	}
 	if err != nil {
 		return s.streamError(err)
 	}
-	s.log.Info("streaming", "flavor", s.srv.Flavor, "from", start.String(), "server_id", s.cfg.ServerID)
+	s.log.Info("streaming", "flavor", s.srv.Flavor, "from", start.String(), "by", by, "server_id", s.cfg.ServerID)
 	s.tables = map[uint64]*mapped{}
 	var hb time.Time
 	for {
