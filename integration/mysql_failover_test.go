@@ -14,15 +14,17 @@ import (
 )
 
 // TestMySQLFailover: a primary with two GTID replicas on loopback, on
-// MariaDB and on each MySQL of the matrix. Sluice streams from the primary
-// in exactly-once mode under a mixed multi-table load; one replica stops
-// replicating halfway. The primary is killed (SIGKILL), and so is Sluice.
-// Pointed at the lagging replica, Sluice refuses to start, naming the
-// GTIDs it lacks. The up-to-date replica is promoted, the load goes on
-// there, and Sluice pointed at it follows the failover by GTID: nothing
-// lost, nothing duplicated (a change is identified by its GTID, the same
-// on every server), per-key order kept, the final state equal to the new
-// primary's tables, and the checkpoint now names the new server.
+// MariaDB and on each MySQL of the matrix. Sluice streams from the primary,
+// through one address, in exactly-once mode under a mixed multi-table
+// load; one replica stops replicating halfway. The primary is killed
+// (SIGKILL). sluice check on the lagging replica names the GTIDs it lacks.
+// The up-to-date replica is promoted and the address moved to it: the
+// running Sluice notices the other server when it reconnects and follows
+// the failover by GTID while the load goes on there: nothing lost, nothing
+// duplicated (a change is identified by its GTID, the same on every
+// server), per-key order kept, the final state equal to the new primary's
+// tables, and the checkpoint names the new server. Last, sluice run on the
+// lagging replica is refused, naming the missing GTIDs.
 func TestMySQLFailover(t *testing.T) {
 	for _, sc := range myServers() {
 		t.Run(sc.name, func(t *testing.T) { testMySQLFailover(t, sc) })
@@ -123,7 +125,11 @@ func testMySQLFailover(t *testing.T, sc myServerCase) {
 	}
 	env := []string{"SLUICE_KAFKA_EXACTLY_ONCE=true"}
 	ctx := context.Background()
-	p := harness.Start(t, env, "run", "-c", config(primary))
+	// Sluice reaches the primary through one address (a proxy standing for
+	// a virtual IP or DNS name), which the failover moves to the replica.
+	addr := harness.NewProxy(t, primary.Addr())
+	dsn := fmt.Sprintf("mysql://root:%s@%s/", myRootPassword(primary), addr.Addr())
+	p := harness.Start(t, env, "run", "-c", harness.WriteConfig(t, myConfig(name, dsn, dbname, serverID, k, r, "")))
 	p.WaitFor(ctx, "msg=streaming", 90*time.Second)
 
 	// Half the load reaches both replicas; the lagging one stops there.
@@ -140,41 +146,36 @@ func testMySQLFailover(t *testing.T, sc myServerCase) {
 	myWaitCaughtUp(t, db, k.Brokers(), name, 2*time.Minute)
 	before := storedCheckpoint(t, k.Brokers(), name)
 
-	// The primary dies, and Sluice with it.
+	// The primary dies; Sluice keeps reconnecting to the address.
 	if err := primary.(interface{ Kill() error }).Kill(); err != nil {
 		t.Fatal(err)
 	}
-	p.Kill()
-
-	// The lagging replica lacks the second half: refused, naming it.
-	code, out := harness.Run(t, 2*time.Minute, env, "run", "-c", config(lagging))
 	missing := "missing GTIDs "
 	if c.mariadb {
 		missing = "missing domain 0: checkpoint at "
 	}
+	// sluice check on the lagging replica: it lacks the second half.
+	code, out := harness.Run(t, time.Minute, nil, "check", "-c", config(lagging))
 	if code != 1 || !strings.Contains(out, "the checkpoint belongs to server "+before.ServerID) || !strings.Contains(out, missing) {
-		t.Fatalf("the lagging replica: exit %d, want 1 and a refusal naming the missing GTIDs:\n%s", code, grepLines(out, "level=ERROR"))
+		t.Errorf("sluice check on the lagging replica: exit %d, want 1 and the missing GTIDs named:\n%s", code, out)
 	}
-	t.Logf("refusal: %s", strings.TrimSpace(grepLines(out, missing)))
 
-	// The replica is promoted; the load goes on there.
+	// The replica is promoted and the address moves to it: the running
+	// Sluice notices the other server on its reconnect and follows.
 	c.stopReplication(t, rdb, true)
+	code, out = harness.Run(t, time.Minute, nil, "check", "-c", config(replica))
+	if !strings.Contains(out, "follows the failover") {
+		t.Errorf("sluice check on the promoted replica (exit %d) does not say it follows the failover:\n%s", code, out)
+	}
+	addr.Retarget(replica.Addr())
+	p.WaitFor(ctx, `msg="following a failover`, 3*time.Minute)
+	p.WaitFor(ctx, "by=gtid", 90*time.Second)
 	rdbData := myOpen(t, replica, dbname)
 	rdbData.SetMaxOpenConns(1)
 	defer rdbData.Close()
 	load.rows = 9_000
 	if err := load.run(ctx, rdbData); err != nil {
 		t.Fatal(err)
-	}
-	code, out = harness.Run(t, time.Minute, nil, "check", "-c", config(replica))
-	if !strings.Contains(out, "follows the failover") {
-		t.Errorf("sluice check on the promoted replica (exit %d) does not say it follows the failover:\n%s", code, out)
-	}
-	p = harness.Start(t, env, "run", "-c", config(replica))
-	p.WaitFor(ctx, `msg="following a failover`, 90*time.Second)
-	p.WaitFor(ctx, "msg=streaming", 90*time.Second)
-	if !strings.Contains(p.Output(), "by=gtid") {
-		t.Errorf("the promoted replica is not streamed from by GTID:\n%s", grepLines(p.Output(), "msg=streaming"))
 	}
 	myWaitCaughtUp(t, rdbData, k.Brokers(), name, 2*time.Minute)
 	after := storedCheckpoint(t, k.Brokers(), name)
@@ -198,6 +199,13 @@ func testMySQLFailover(t *testing.T, sc myServerCase) {
 	if code := p.Interrupt(60 * time.Second); code != 0 {
 		t.Errorf("graceful stop exit code %d", code)
 	}
+
+	// sluice run on the lagging replica is refused, naming what it lacks.
+	code, out = harness.Run(t, 2*time.Minute, env, "run", "-c", config(lagging))
+	if code != 1 || !strings.Contains(out, "the checkpoint belongs to server "+after.ServerID) || !strings.Contains(out, missing) {
+		t.Fatalf("the lagging replica: exit %d, want 1 and a refusal naming the missing GTIDs:\n%s", code, grepLines(out, "level=ERROR"))
+	}
+	t.Logf("refusal: %s", strings.TrimSpace(grepLines(out, missing)))
 }
 
 // myGTIDCheck identifies each change by topic, key, op and its

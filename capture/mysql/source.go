@@ -310,8 +310,14 @@ var errStopped = errors.New("stopped")
 func (s *Source) Run(ctx context.Context, h capture.Handler) error {
 	backoff := time.Second
 	var failingSince time.Time
-	for {
-		err := s.stream(ctx, h)
+	for first := true; ; first = false {
+		var err error
+		if !first {
+			err = s.sameServer(ctx)
+		}
+		if err == nil {
+			err = s.stream(ctx, h)
+		}
 		switch {
 		case errors.Is(err, errStopped):
 			return nil
@@ -352,6 +358,29 @@ func (s *Source) Run(ctx context.Context, h capture.Handler) error {
 		}
 		backoff = min(backoff*2, 30*time.Second)
 	}
+}
+
+// errOtherServer reports that source.dsn reaches another server than the
+// one Open checked the checkpoint against.
+var errOtherServer = errors.New("mysql: source.dsn reaches another server")
+
+// sameServer checks, before a reconnect, that source.dsn still reaches the
+// server Open inspected. After a failover behind the same address the
+// position held means nothing on the new server (a file:position) or must
+// first be checked against it (a GTID set), so Run returns and the
+// pipeline restarts, where Open decides whether to follow (failover.go).
+// An unreachable server is a connection error, retried.
+func (s *Source) sameServer(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	srv, err := Inspect(cctx, s.db)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errConnection, err)
+	}
+	if srv.Identity() != s.srv.Identity() {
+		return fmt.Errorf("%w: %s, not %s (a failover?); restarting to check the checkpoint against it", errOtherServer, srv.Identity(), s.srv.Identity())
+	}
+	return nil
 }
 
 // retriable reports whether a stream error is a broken connection (retry)
