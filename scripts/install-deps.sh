@@ -49,7 +49,7 @@ fi
 # ---------------------------------------------------------------- apt ----
 apt_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
-APT_PKGS=(postgresql-15 postgresql-client-15 mariadb-server mariadb-client ca-certificates curl)
+APT_PKGS=(postgresql-15 postgresql-client-15 mariadb-server mariadb-client ca-certificates curl xz-utils python3)
 command -v java >/dev/null || APT_PKGS+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || APT_PKGS+=(maven)
 MISSING=()
