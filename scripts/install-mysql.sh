@@ -13,6 +13,8 @@
 #
 # Usage: scripts/install-mysql.sh [OUTDIR]
 #   SLUICE_CACHE   default $HOME/.cache/sluice-test
+#   MYSQL_SERIES   the major version the tests expect (default 9; keep it
+#                  equal to myMySQLSeries in integration/mysql_servers_test.go)
 #   MYSQL_SUITE    Debian suite to take the server from (default sid)
 #   MYSQL_CLIENT=1 also unpack mysql-client-core (the mysql command)
 #   DEBIAN_MIRROR  default http://deb.debian.org/debian
@@ -22,6 +24,7 @@
 set -euo pipefail
 
 SLUICE_CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice-test}
+MYSQL_SERIES=${MYSQL_SERIES:-9}
 MYSQL_SUITE=${MYSQL_SUITE:-sid}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
@@ -38,7 +41,7 @@ run_mysqld_version() { # DIR
 if [ -n "${1:-}" ]; then
 	DIRS=("$1")
 else
-	DIRS=("$SLUICE_CACHE"/mysql-*)
+	DIRS=("$SLUICE_CACHE/mysql-$MYSQL_SERIES")
 fi
 for d in "${DIRS[@]}"; do
 	if [ -f "$d/.complete" ]; then
@@ -105,6 +108,9 @@ for name in seen:
 EOF
 read -r _ VERSION _ <"$WORK/packages.txt"
 SERIES=$(printf '%s' "$VERSION" | cut -d. -f1)
+if [ -z "${1:-}" ] && [ "$SERIES" != "$MYSQL_SERIES" ]; then
+	die "$MYSQL_SUITE now has MySQL $VERSION, not $MYSQL_SERIES.x: set MYSQL_SERIES in scripts/install-mysql.sh and myMySQLSeries in integration/mysql_servers_test.go to $SERIES"
+fi
 OUT=${1:-$SLUICE_CACHE/mysql-$SERIES}
 log "$(wc -l <"$WORK/packages.txt") packages, mysql-server-core $VERSION -> $OUT"
 
