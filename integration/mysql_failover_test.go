@@ -132,7 +132,21 @@ func testMySQLFailover(t *testing.T, sc myServerCase) {
 	p := harness.Start(t, env, "run", "-c", harness.WriteConfig(t, myConfig(name, dsn, dbname, serverID, k, r, "")))
 	p.WaitFor(ctx, "msg=streaming", 90*time.Second)
 
+	// MariaDB: transactions in a second GTID domain too, so that the
+	// checkpoint's position has two domains to check on the new server.
+	otherDomain := func(id int) {
+		if c.mariadb {
+			myExec(t, db, "SET SESSION gtid_domain_id = 1")
+			myExec(t, db, fmt.Sprintf("INSERT INTO d1 VALUES (%d)", id))
+			myExec(t, db, "SET SESSION gtid_domain_id = 0")
+		}
+	}
+	if c.mariadb {
+		myExec(t, db, "CREATE TABLE d1 (id int PRIMARY KEY)")
+	}
+
 	// Half the load reaches both replicas; the lagging one stops there.
+	otherDomain(1)
 	if err := load.run(ctx, loadDB); err != nil {
 		t.Fatal(err)
 	}
@@ -142,9 +156,13 @@ func testMySQLFailover(t *testing.T, sc myServerCase) {
 	if err := load.run(ctx, loadDB); err != nil {
 		t.Fatal(err)
 	}
+	otherDomain(2)
 	c.caughtUp(t, rdb, db)
 	myWaitCaughtUp(t, db, k.Brokers(), name, 2*time.Minute)
 	before := storedCheckpoint(t, k.Brokers(), name)
+	if c.mariadb && !strings.Contains(before.Position.GTIDSet, "1-1-") {
+		t.Fatalf("checkpoint %s: want GTIDs of domains 0 and 1", before.Position)
+	}
 
 	// The primary dies; Sluice keeps reconnecting to the address.
 	if err := primary.(interface{ Kill() error }).Kill(); err != nil {
