@@ -103,6 +103,9 @@ type killLoop struct {
 	commitPos func(t testing.TB) func(e *harness.Event) harness.Pos
 }
 
+// In exactly-once mode the kill loops also run with transaction metadata
+// on, and check it (checkTxnMetadata).
+
 // killWindow is what at-least-once may deliver again after one kill: the
 // changes committed after the checkpoint stored at the kill, up to the
 // end of the source's log at that moment.
@@ -110,7 +113,8 @@ type killWindow struct{ from, to harness.Pos }
 
 func (l *killLoop) run(t *testing.T) {
 	cfg := harness.WriteConfig(t, l.config)
-	env := []string{fmt.Sprintf("SLUICE_KAFKA_EXACTLY_ONCE=%v", l.eos), "SLUICE_LOG_LEVEL=info"}
+	env := []string{fmt.Sprintf("SLUICE_KAFKA_EXACTLY_ONCE=%v", l.eos), "SLUICE_LOG_LEVEL=info",
+		fmt.Sprintf("SLUICE_KAFKA_TRANSACTION_METADATA=%v", l.eos)}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -175,6 +179,9 @@ func (l *killLoop) run(t *testing.T) {
 	}
 	if outside != 0 {
 		t.Errorf("%d duplicated events were changes before the checkpoint stored at a kill", outside)
+	}
+	if l.eos {
+		checkTxnMetadata(t, l.brokers, l.reg, l.name, evs)
 	}
 	if code := p.Interrupt(60 * time.Second); code != 0 {
 		t.Errorf("graceful stop exit code %d", code)

@@ -68,8 +68,13 @@ func testMySQLStreaming(t *testing.T, sc myServerCase, m myServer) {
 			continue
 		}
 		src := e.Source()
-		if src["connector"] != "mysql" || src["name"] != name || src["table"] != "orders" || src["db"] != dbname {
+		// The test server is MariaDB: Debezium's MariaDB connector.
+		if src["connector"] != "mariadb" || src["name"] != name || src["table"] != "orders" || src["db"] != dbname || src["sequence"] != nil {
 			t.Fatalf("source block %v", src)
+		}
+		checkDebeziumTimes(t, e)
+		if e.Op() == "r" && num(src["server_id"]) != 0 {
+			t.Errorf("snapshot event source %v: want server_id 0, as Debezium's snapshot reads", src)
 		}
 		if e.Op() != "r" && (src["gtid"] == nil || !strings.HasPrefix(src["file"].(string), "mysql-bin.") || num(src["server_id"]) != 1) {
 			t.Errorf("streamed event source %v: want gtid, file and server_id 1", src)

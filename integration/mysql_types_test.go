@@ -350,15 +350,16 @@ func myCanon(kind string, v any) (string, error) {
 			return strings.ToUpper(hex.EncodeToString(b)), nil
 		}
 	case "days":
-		if d, ok := v.(time.Time); ok {
-			return strconv.FormatInt(d.Unix()/86400, 10), nil
+		// io.debezium.time.Date: a plain int, no date logicalType.
+		if d, ok := v.(int32); ok {
+			return strconv.FormatInt(int64(d), 10), nil
 		}
 	case "geometry":
 		g, ok := v.(map[string]any)
 		if !ok {
 			return "", fmt.Errorf("native %#v, want a Geometry record", v)
 		}
-		wkb, _ := g["wkb"].([]byte)
+		wkb, _ := unionValue(g["wkb"]).([]byte) // Point's wkb is optional, Geometry's not
 		srid, _ := unionValue(g["srid"]).(int32)
 		return fmt.Sprintf("%d:%s", srid, strings.ToUpper(hex.EncodeToString(wkb))), nil
 	}

@@ -30,12 +30,13 @@ type Codec struct {
 	KeySchema   string // "" when the table has no key
 	ValueSchema string
 
-	kind    SourceKind
-	name    string // connector name, for source.name
-	cols    []int  // emitted columns: indexes into Table.Columns
-	types   []ColumnType
-	keyCols []int // indexes into Table.Columns
-	keyType []ColumnType
+	kind      SourceKind
+	connector string // source.connector: postgresql, mysql or mariadb
+	name      string // connector name, for source.name
+	cols      []int  // emitted columns: indexes into Table.Columns
+	types     []ColumnType
+	keyCols   []int // indexes into Table.Columns
+	keyType   []ColumnType
 }
 
 // TableError reports a table version that cannot be mapped to Avro: a
@@ -76,6 +77,14 @@ type CodecOptions struct {
 	// Exclude names columns (exact, case-sensitive) left out of the value.
 	// Key columns cannot be excluded.
 	Exclude map[string]bool
+	// Connector is source.connector, and names the source block's schema
+	// (io.debezium.connector.<connector>.Source). Empty: Kind.Connector();
+	// "mariadb" for a MariaDB server, as Debezium's MariaDB connector.
+	Connector string
+	// AvroLogicalTypes adds the standard Avro logicalTypes to temporal and
+	// uuid columns (see WithLogicalTypes). False writes exactly Debezium's
+	// schemas.
+	AvroLogicalTypes bool
 }
 
 // NewCodec builds the key and value schemas of a table version for topic,
@@ -85,7 +94,10 @@ func NewCodec(topic string, t *Table, o CodecOptions) (*Codec, error) {
 	if mapper == nil {
 		return nil, fmt.Errorf("no type mapping for source kind %q", o.Kind)
 	}
-	c := &Codec{Table: t, Topic: topic, kind: o.Kind, name: o.Name}
+	c := &Codec{Table: t, Topic: topic, kind: o.Kind, connector: o.Connector, name: o.Name}
+	if c.connector == "" {
+		c.connector = o.Kind.Connector()
+	}
 	ns := avroNamespace(topic)
 	isKey := make(map[int]bool, len(t.Key))
 	for _, k := range t.Key {
@@ -104,6 +116,9 @@ func NewCodec(topic string, t *Table, o CodecOptions) (*Codec, error) {
 			continue
 		}
 		ct, err := mapper(col)
+		if o.AvroLogicalTypes {
+			ct = WithLogicalTypes(o.Kind, ct)
+		}
 		if err != nil {
 			return nil, &TableError{Table: t.ID, Column: col.Name, Type: col.Type, Err: err,
 				Fix: "exclude the column (source.exclude_columns: [" + t.ID.String() + "." + col.Name + "]) or change its type"}
@@ -128,6 +143,9 @@ func NewCodec(topic string, t *Table, o CodecOptions) (*Codec, error) {
 		for _, k := range t.Key {
 			col := &t.Columns[k]
 			ct, err := mapper(col)
+			if o.AvroLogicalTypes {
+				ct = WithLogicalTypes(o.Kind, ct)
+			}
 			if err != nil {
 				return nil, &TableError{Table: t.ID, Column: col.Name, Type: col.Type, Err: err,
 					Fix: "change the key column's type; docs/TYPES.md lists the supported types"}
@@ -146,15 +164,18 @@ func NewCodec(topic string, t *Table, o CodecOptions) (*Codec, error) {
 		}
 		c.KeySchema = string(b)
 	}
+	// The envelope of Debezium 3.x (Envelope.SCHEMA_VERSION 2).
 	env := map[string]any{
 		"type": "record", "name": "Envelope", "namespace": ns,
-		"connect.name": ns + ".Envelope", "connect.version": 1,
+		"connect.name": ns + ".Envelope", "connect.version": 2,
 		"fields": []any{
 			optField("before", []any{"null", valueRecord}),
 			optField("after", []any{"null", ns + ".Value"}),
-			field("source", sourceSchema(o.Kind)),
+			field("source", sourceSchema(c.connector)),
 			field("op", "string"),
 			optField("ts_ms", []any{"null", "long"}),
+			optField("ts_us", []any{"null", "long"}),
+			optField("ts_ns", []any{"null", "long"}),
 			optField("transaction", []any{"null", transactionBlock}),
 		},
 	}
@@ -258,7 +279,9 @@ type Event struct {
 	Before []any // nil: absent
 	After  []any
 	Source *SourceInfo
-	TsMs   int64 // processing time
+	TsMs   int64     // processing time
+	TsUs   int64     // the same in µs; 0: TsMs*1000
+	Txn    *TxnBlock // the transaction block; nil: null
 }
 
 // AppendValue appends the Avro envelope of one change event.
@@ -270,11 +293,21 @@ func (c *Codec) AppendValue(dst []byte, e *Event) ([]byte, error) {
 	if dst, err = c.appendRow(dst, e.After); err != nil {
 		return dst, err
 	}
-	dst = appendSource(dst, c.kind, c.name, c.Table.ID, e.Source)
+	dst = appendSource(dst, c.connector, c.name, c.Table.ID, e.Source)
 	dst = AppendString(dst, string(rune(e.Op)))
 	dst = AppendLong(AppendNullableSome(dst), e.TsMs)
-	dst = AppendNullableNull(dst) // transaction
-	return dst, nil
+	us := e.TsUs
+	if us == 0 {
+		us = e.TsMs * 1000
+	}
+	dst = AppendLong(AppendNullableSome(dst), us)
+	dst = AppendLong(AppendNullableSome(dst), us*1000)
+	if e.Txn == nil {
+		return AppendNullableNull(dst), nil // transaction
+	}
+	dst = AppendString(AppendNullableSome(dst), e.Txn.ID)
+	dst = AppendLong(dst, e.Txn.TotalOrder)
+	return AppendLong(dst, e.Txn.CollectionOrder), nil
 }
 
 func (c *Codec) appendRow(dst []byte, row []any) ([]byte, error) {

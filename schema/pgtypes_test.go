@@ -177,6 +177,9 @@ func pgEqual(got, want any) bool {
 	return reflect.DeepEqual(got, want)
 }
 
+// pgRunCases decodes through the schema with the optional logicalTypes, so
+// that temporal values come back typed and are easy to state;
+// TestDefaultSchemasDecodeSpecialValues covers the default schemas.
 func pgRunCases(t *testing.T, cases []pgCase) {
 	t.Helper()
 	for _, tc := range cases {
@@ -190,7 +193,7 @@ func pgRunCases(t *testing.T, cases []pgCase) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			codec := pgCodecFor(t, ct.Avro)
+			codec := pgCodecFor(t, WithLogicalTypes(Postgres, ct).Avro)
 			buf, err := pgEncode(ct, tc.in)
 			if tc.err != nil {
 				if !errors.Is(err, tc.err) {
@@ -447,7 +450,7 @@ func TestPostgresUnavailable(t *testing.T) {
 			t.Errorf("%s: no placeholder", tc.col.Type)
 			continue
 		}
-		got := pgDecode(t, pgCodecFor(t, ct.Avro), ct.Unavailable(AppendNullableSome(nil)))
+		got := pgDecode(t, pgCodecFor(t, WithLogicalTypes(Postgres, ct).Avro), ct.Unavailable(AppendNullableSome(nil)))
 		if !pgEqual(got, tc.want) {
 			t.Errorf("%s: placeholder decodes to %#v, want %#v", tc.col.Type, got, tc.want)
 		}

@@ -8,6 +8,8 @@
 #   - Apache Kafka (KRaft) resolved from Maven Central into $SLUICE_CACHE/kafka-<v>/libs
 #   - Apicurio Registry (Confluent-compatible API) from Maven Central into
 #     $SLUICE_CACHE/apicurio-registry-<v>/
+#   - the consumer clients of the consumer tests (Python confluent-kafka from
+#     PyPI, Node kafkajs from npm) under $SLUICE_CACHE: scripts/install-consumers.sh
 #
 # Tests start their own private server instances on loopback ports; the system
 # services installed by apt are stopped and disabled. For Kafka and the registry
@@ -257,6 +259,7 @@ if [ ! -f "$RDIR/.complete" ]; then
 	touch "$RDIR/.complete"
 fi
 log "registry: Apicurio Registry $REGISTRY_VERSION (Confluent API at /apis/ccompat/v7) in $RJAR"
+bash "$ROOT/scripts/install-consumers.sh"
 log "java: $(java -version 2>&1 | head -n1) at $(command -v java)"
 
 # ---------------------------------------------------------------- mysql ----

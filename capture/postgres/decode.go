@@ -56,6 +56,7 @@ type decoder struct {
 	skipTxn  bool
 	xid      uint32
 	commitTs int64
+	commitUs int64
 
 	before, after []any
 	change        capture.Change
@@ -221,6 +222,7 @@ func (d *decoder) handle(ctx context.Context, h capture.Handler, xld pglogrepl.X
 		d.inTxn = true
 		d.xid = m.Xid
 		d.commitTs = m.CommitTime.UnixMilli()
+		d.commitUs = m.CommitTime.UnixMicro()
 		// A transaction that committed before the start position was
 		// delivered before the checkpoint: never deliver it twice.
 		d.skipTxn = checkpoint.LSN(m.FinalLSN) < d.startLSN
@@ -602,6 +604,9 @@ func keyChanged(t *schema.Table, before, after []any) bool {
 func (d *decoder) emit(ctx context.Context, h capture.Handler, rel *relation, op capture.Op, before, after []any, lsn pglogrepl.LSN) error {
 	c := &d.change
 	*c = capture.Change{Op: op, Table: rel.table, Before: before, After: after}
-	c.Source = capture.SourceInfo{TsMs: d.commitTs, DB: d.db, TxID: int64(d.xid), LSN: int64(lsn)}
+	// lastCommit is the end of the transaction before this one: with the
+	// change's LSN it is Debezium's source.sequence.
+	c.Source = capture.SourceInfo{TsMs: d.commitTs, TsUs: d.commitUs, DB: d.db, TxID: int64(d.xid), LSN: int64(lsn),
+		LastCommitLSN: int64(d.lastCommit)}
 	return h.Change(ctx, c)
 }

@@ -133,10 +133,13 @@ func excludeMap(cols []string) map[string]map[string]bool {
 // it can fence the first.
 func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logger, st *State, kind schema.SourceKind, claim bool) (*emit.Producer, pipeline.Options, *checkpoint.Checkpoint, error) {
 	po := pipeline.Options{
-		Name: cfg.Name, Kind: kind, Tombstones: cfg.Kafka.Tombstones,
+		Name: cfg.Name, Kind: kind, Tombstones: cfg.Kafka.Tombstones, AvroLogicalTypes: cfg.SchemaRegistry.AvroLogicalTypes,
 		Partitions: int32(cfg.Kafka.Partitions), Replication: int16(cfg.Kafka.ReplicationFactor),
 		CommitInterval: cfg.Checkpoint.Interval, CommitEvents: cfg.Checkpoint.MaxEvents,
+		SplitAfter:     cfg.Kafka.TransactionTimeout / 2, // [I7]
+		TxnMetadata:    cfg.Kafka.TransactionMetadata,
 		ExcludeColumns: excludeMap(cfg.Source.ExcludeColumns), Logger: log, Metrics: st.Metrics,
+		SkipOps: skipOps(&cfg.Source),
 	}
 	prod, err := emit.NewProducer(env.Kafka)
 	if err != nil {
@@ -295,6 +298,17 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 		log.Info("snapshots under way", "tables", len(eng.State()))
 	}
 	return stream(ctx, src, p, eng, cfg.Snapshot.Mode == pgcapture.SnapshotInitialOnly, st, stopper, log)
+}
+
+// skipOps is source.skipped_operations as pipeline.Options.SkipOps.
+func skipOps(s *config.Source) string {
+	var ops []byte
+	for _, op := range []byte("cudt") {
+		if s.SkipsOp(op) {
+			ops = append(ops, op)
+		}
+	}
+	return string(ops)
 }
 
 // stoppable is a source that can stop at a transaction boundary.

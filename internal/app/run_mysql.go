@@ -59,6 +59,9 @@ func runMySQLOnce(ctx context.Context, cfg *config.Config, conn *mycapture.ConnC
 	started()
 	cp = plan.Checkpoint // after a failover, the position on this server
 	po.ServerID = plan.Server.Identity()
+	if plan.Server.Flavor == mycapture.FlavorMariaDB {
+		po.Connector = "mariadb" // as Debezium's MariaDB connector names itself
+	}
 	ids := plan.Tables
 	for _, id := range ids {
 		po.Tables = append(po.Tables, id.String())

@@ -147,6 +147,18 @@ func (c *Config) validateSource(p *problems) {
 		}
 	}
 
+	for _, op := range s.SkippedOperations {
+		switch op {
+		case "c", "u", "d", "t":
+		case "none":
+			if len(s.SkippedOperations) > 1 {
+				p.add("source.skipped_operations", strings.Join(s.SkippedOperations, ","), "lists none with other operations; use [none] (or []) to skip nothing, or list only c, u, d and t")
+			}
+		default:
+			p.add("source.skipped_operations", op, "is not an operation; use c (create), u (update), d (delete), t (truncate), or none to skip nothing")
+		}
+	}
+
 	switch s.Type {
 	case SourcePostgres:
 		if !slotRE.MatchString(s.Postgres.Slot) {
