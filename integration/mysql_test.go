@@ -68,8 +68,12 @@ func testMySQLStreaming(t *testing.T, sc myServerCase, m myServer) {
 			continue
 		}
 		src := e.Source()
-		// The test server is MariaDB: Debezium's MariaDB connector.
-		if src["connector"] != "mariadb" || src["name"] != name || src["table"] != "orders" || src["db"] != dbname || src["sequence"] != nil {
+		// Debezium's MariaDB or MySQL connector, as the server is.
+		connector := "mysql"
+		if sc.mariadb {
+			connector = "mariadb"
+		}
+		if src["connector"] != connector || src["name"] != name || src["table"] != "orders" || src["db"] != dbname || src["sequence"] != nil {
 			t.Fatalf("source block %v", src)
 		}
 		checkDebeziumTimes(t, e)
