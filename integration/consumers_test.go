@@ -134,7 +134,7 @@ func myConsumerSource(t *testing.T, k *testenv.Kafka, r *testenv.Registry) *cons
 	dbname, db := myDB(t, m)
 	name := testName(t) + "_my"
 	var cols []matrixCol
-	for _, c := range myTypeColumns() {
+	for _, c := range myTypeColumns(true) {
 		cols = append(cols, matrixCol{c.name, c.typ, c.vals})
 	}
 	ddl, nrows, insert := matrixTable(cols, " CHARACTER SET utf8mb4")

@@ -90,6 +90,11 @@ type killLoop struct {
 	reg     string
 	config  string // YAML
 	eos     bool
+	// kills is how many times the process is killed (default 20).
+	kills int
+	// onKill, when set, is given the checkpoint stored at each kill: the
+	// one the next start resumes from.
+	onKill func(cp *checkpoint.Checkpoint)
 	// commitPos, when set, is called once the load is checkpointed and
 	// returns the position a repeated event is judged by: that of its
 	// transaction's commit. Default: the event's own position (right for a
@@ -124,7 +129,10 @@ func (l *killLoop) run(t *testing.T) {
 		loadErr <- err
 	}()
 	rng := rand.New(rand.NewPCG(7, 11))
-	const kills = 20
+	kills := l.kills
+	if kills == 0 {
+		kills = 20
+	}
 	underLoad := 0
 	var windows []killWindow
 	for i := 0; i < kills; i++ {
@@ -135,7 +143,11 @@ func (l *killLoop) run(t *testing.T) {
 		}
 		p.Kill()
 		to := l.src.head(t)
-		from := l.src.checkpointPos(storedCheckpoint(t, l.brokers, l.name))
+		cp := storedCheckpoint(t, l.brokers, l.name)
+		if l.onKill != nil {
+			l.onKill(cp)
+		}
+		from := l.src.checkpointPos(cp)
 		windows = append(windows, killWindow{from: from, to: to})
 		p = harness.Start(t, env, "run", "-c", cfg)
 	}

@@ -115,6 +115,7 @@ func (l *longTxnRun) run(ctx context.Context, t *testing.T) {
 }
 
 func TestPostgresLongTransactions(t *testing.T) {
+	t.Parallel() // waits on a slow link most of the time
 	ctx := context.Background()
 	pg, r := sharedPostgres(t), sharedRegistry(t)
 	k := boundedKafka(ctx, t)
@@ -136,6 +137,7 @@ func TestPostgresLongTransactions(t *testing.T) {
 }
 
 func TestMySQLLongTransactions(t *testing.T) {
+	t.Parallel() // waits on a slow link most of the time
 	ctx := context.Background()
 	m, r := sharedMariaDB(t), sharedRegistry(t)
 	k := boundedKafka(ctx, t)

@@ -44,7 +44,8 @@ import (
 //	    rows. A table's chunks are read one after another in key order
 //	    (the next starts after the last key of the one before, once the
 //	    one before is read), so their windows do not overlap and they are
-//	    handed over in key order.
+//	    handed over in key order. A table has at most two chunks in
+//	    flight (readAhead).
 //	S7. After a chunk of a table is read again [S3], none of that table's
 //	    chunks read after it is handed over: the reader starts again after
 //	    the last chunk handed over, so a table's progress never skips a
@@ -418,7 +419,7 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 		return false, err
 	}
 	for {
-		if readAll || !e.takeSlot(ctx, len(pending) > 0) {
+		if readAll || len(pending) >= readAhead || !e.takeSlot(ctx, len(pending) > 0) {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -469,6 +470,11 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 		}
 	}
 }
+
+// readAhead is how many chunks of one table may be read and not yet
+// handed over and committed: one read while the one before is committed
+// overlaps the two, and more would only hold more rows in memory.
+const readAhead = 2
 
 // takeSlot takes a slot for a chunk [S6]. When none is free and the
 // reader has chunks of its own pending, it returns false at once: the

@@ -353,8 +353,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // TestS6ReadAhead: a table's chunks are read ahead of their hand-over, up
-// to snapshot.parallelism chunks read and not handed over, and still
-// handed over once each, in key order.
+// to readAhead chunks read and not handed over, and still handed over
+// once each, in key order.
 func TestS6ReadAhead(t *testing.T) {
 	db := newFakeDB(10)
 	var mu sync.Mutex
@@ -365,10 +365,10 @@ func TestS6ReadAhead(t *testing.T) {
 	e := NewEngine(db, out, EngineOptions{ChunkSize: 2, Parallelism: 3, Logger: slog.New(slog.DiscardHandler), Name: "test"}, nil)
 	e.Add([]schema.TableID{testTable.ID}, nil, true, "")
 	runEngineAfter(t, e, db, func() {
-		waitFor(t, "3 chunks read ahead", func() bool { return count() == 3 })
+		waitFor(t, "2 chunks read ahead", func() bool { return count() == readAhead })
 		time.Sleep(50 * time.Millisecond)
-		if n := count(); n != 3 {
-			t.Errorf("%d chunks read before any was handed over, want at most 3 (parallelism)", n)
+		if n := count(); n != readAhead {
+			t.Errorf("%d chunks of one table read before any was handed over, want %d", n, readAhead)
 		}
 	})
 	var want []string
@@ -427,10 +427,10 @@ func TestS7RereadDiscardsLaterChunks(t *testing.T) {
 	e := NewEngine(db, out, EngineOptions{ChunkSize: 2, Parallelism: 3, Logger: slog.New(slog.DiscardHandler), Name: "test"}, nil)
 	e.Add([]schema.TableID{testTable.ID}, nil, false, "")
 	runEngineAfter(t, e, db, func() {
-		waitFor(t, "3 chunks read ahead", func() bool { return count() == 3 })
+		waitFor(t, "2 chunks read ahead", func() bool { return count() == 2 })
 	})
 	want := []string{"r 1=v1 incremental", "r 2=v2 incremental", "r 3=v3 incremental", "r 4=v4 incremental", "r 5=v5 incremental", "r 6=v6 incremental"}
-	if n := count(); n != 6 || !slices.Equal(out.events, want) {
-		t.Fatalf("%d reads, events %q; want 6 reads (3 discarded) and %q", n, out.events, want)
+	if n := count(); n != 5 || !slices.Equal(out.events, want) {
+		t.Fatalf("%d reads, events %q; want 5 reads (2 discarded) and %q", n, out.events, want)
 	}
 }

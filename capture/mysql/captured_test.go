@@ -23,9 +23,9 @@ import (
 	"github.com/sluicecdc/sluice/snapshot"
 )
 
-// The integration tests run MariaDB, which has neither MySQL's binary JSON
-// nor its GTIDs, so those are tested here on bytes captured from a real
-// MySQL: testdata/mysql-json-gtid.binlog was written by MySQL 9.7.4
+// MySQL's binary JSON and GTIDs are tested here, without a server, on bytes
+// captured from a real MySQL (the integration tests also stream from a live
+// one): testdata/mysql-json-gtid.binlog was written by MySQL 9.7.4
 // (Debian sid's mysql-server-core 9.7.4-2) running the statements of
 // testdata/mysql-json-gtid.sql, and testdata/mysql-json-gtid.expected is
 // the server's own text of the rows (SELECT output). Both were made by

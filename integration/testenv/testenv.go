@@ -1,5 +1,6 @@
 // Package testenv starts real servers for integration tests: PostgreSQL 15,
-// MariaDB 10.11, Apache Kafka (single-node KRaft) and a Confluent-API-compatible
+// MariaDB 10.11, MySQL (StartMySQL, from $SLUICE_CACHE/mysql-<major>),
+// Apache Kafka (single-node KRaft) and a Confluent-API-compatible
 // schema registry (Apicurio Registry). Each server is a private process on free
 // loopback ports with its own temporary directory for data, sockets and logs.
 //
@@ -332,7 +333,7 @@ const (
 	keptFile  = "testenv.kept"  // present when Stop kept the directory
 )
 
-var serverDirKinds = []string{"pg", "mariadb", "kafka", "registry"}
+var serverDirKinds = []string{"pg", "mariadb", "mysql", "kafka", "registry"}
 
 // newServerDir creates the server's temporary directory, recording this
 // process as its owner. The first call in a process also removes directories

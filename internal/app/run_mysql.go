@@ -57,6 +57,7 @@ func runMySQLOnce(ctx context.Context, cfg *config.Config, conn *mycapture.ConnC
 	}
 	defer src.Close()
 	started()
+	cp = plan.Checkpoint // after a failover, the position on this server
 	po.ServerID = plan.Server.Identity()
 	if plan.Server.Flavor == mycapture.FlavorMariaDB {
 		po.Connector = "mariadb" // as Debezium's MariaDB connector names itself
