@@ -23,7 +23,10 @@ import (
 type result struct {
 	Scenario string             `json:"scenario"`
 	Figures  map[string]float64 `json:"figures"`
-	Notes    string             `json:"notes,omitempty"`
+	// Limits holds the exact command line of each limit, by the name of
+	// its figure.
+	Limits map[string]string `json:"limits,omitempty"`
+	Notes  string            `json:"notes,omitempty"`
 }
 
 type report struct {
@@ -42,7 +45,7 @@ var (
 	flagFreshSecs = flag.Int("fresh-seconds", 60, "seconds of steady load per freshness rate")
 	flagRates     = flag.String("rates", "2000,10000", "steady change rates for the freshness scenario")
 	flagWide      = flag.Bool("wide", false, "use ~2 KB rows instead of ~200 bytes")
-	flagOnly      = flag.String("only", "", "comma-separated scenarios to run (kafka,drain,snapshot,freshness,bigtxn,mariadb)")
+	flagOnly      = flag.String("only", "", "comma-separated scenarios to run (kafka,drain,snapshot,watermarks,freshness,bigtxn,mariadb)")
 	flagOut       = flag.String("out", "bench/results/latest.json", "JSON output")
 	flagQuick     = flag.Bool("quick", false, "small sizes for a run of a few minutes")
 	flagProfile   = flag.String("cpuprofile", "", "write a CPU profile of every sluice run to FILE.<n>")
@@ -115,6 +118,7 @@ func run() error {
 		{"kafka", benchKafka},
 		{"drain", benchPostgresDrain},
 		{"snapshot", benchPostgresSnapshot},
+		{"watermarks", benchWatermarks},
 		{"freshness", benchFreshness},
 		{"bigtxn", benchBigTxn},
 		{"mariadb", benchMariaDB},
@@ -174,7 +178,7 @@ func machine() map[string]any {
 func printTable(rep *report) {
 	fmt.Printf("\nSluice benchmark, %s, %v cores, %.0f GiB, %v\n\n", rep.Date, rep.Machine["cores"], rep.Machine["memory_gib"], rep.Machine["cpu"])
 	for _, r := range rep.Results {
-		fmt.Printf("%-34s", r.Scenario)
+		fmt.Printf("%-44s", r.Scenario)
 		keys := make([]string, 0, len(r.Figures))
 		for k := range r.Figures {
 			keys = append(keys, k)
@@ -182,12 +186,20 @@ func printTable(rep *report) {
 		sortStrings(keys)
 		for i, k := range keys {
 			if i > 0 {
-				fmt.Printf("\n%-34s", "")
+				fmt.Printf("\n%-44s", "")
 			}
-			fmt.Printf("%-28s %14.2f", k, r.Figures[k])
+			fmt.Printf("%-38s %14.2f", k, r.Figures[k])
 		}
 		if r.Notes != "" {
-			fmt.Printf("\n%-34s%s", "", r.Notes)
+			fmt.Printf("\n%-44s%s", "", r.Notes)
+		}
+		keys = keys[:0]
+		for k := range r.Limits {
+			keys = append(keys, k)
+		}
+		sortStrings(keys)
+		for _, k := range keys {
+			fmt.Printf("\n%-44s%s: %s", "", k, r.Limits[k])
 		}
 		fmt.Println()
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -102,7 +101,10 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 		}
 		p.stop()
 	}
-	if _, err := db.Exec(ctx, `SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')`); err != nil {
+	// The limits' slots: pg_recvlogical to /dev/null, and pg_recvlogical
+	// into Kafka.
+	if _, err := db.Exec(ctx, `SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput'),
+	  pg_create_logical_replication_slot('bench_recv_kafka', 'pgoutput')`); err != nil {
 		return nil, err
 	}
 	logf("writing %d changes", *flagChanges)
@@ -121,14 +123,16 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 	logf("%d changes written in %s; WAL end %s", changes, time.Since(t0).Round(time.Millisecond), end)
 
 	// The limit: pg_recvlogical, pgoutput, same publication, to /dev/null.
-	t0 = time.Now()
-	cmd := exec.Command(filepath.Join(pgBinDir(), "pg_recvlogical"), "-d", dsn, "--slot", "bench_recv", "--start",
-		"-o", "proto_version=1", "-o", "publication_names=sluice_drain_eos_1", "-E", end.String(), "--no-loop", "-f", "/dev/null")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("pg_recvlogical: %w: %s", err, out)
+	recvArgs := func(slot string) []string {
+		return []string{"-d", dsn, "--slot", slot, "--start", "-o", "proto_version=1",
+			"-o", "publication_names=sluice_drain_eos_1", "-E", end.String(), "--no-loop", "-f", "-"}
 	}
-	recv := time.Since(t0)
-	recvRate := float64(changes) / recv.Seconds()
+	recvBin := filepath.Join(pgBinDir(), "pg_recvlogical")
+	recv, err := devNullLimit(recvBin, recvArgs("bench_recv")...)
+	if err != nil {
+		return nil, err
+	}
+	recvRate := float64(changes) / recv.took.Seconds()
 	logf("pg_recvlogical: %.0f changes/s", recvRate)
 
 	type run struct{ rate, rss, cpu float64 }
@@ -154,6 +158,24 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 		}
 		runs[mode] = append(runs[mode], run{rate, rss, cpu})
 	}
+	// The limit that also pays for Kafka: the same reader over the same
+	// range into the broker, records shaped like those of the first run.
+	shapes, parts, err := e.sampleShapes(ctx, names[0]+".public.orders", 100_000)
+	if err != nil {
+		return nil, err
+	}
+	kl, err := e.kafkaLimit(ctx, "bench.limit.pg_drain", parts, shapes, pgoutputChanges, recvBin, recvArgs("bench_recv_kafka")...)
+	if err != nil {
+		return nil, err
+	}
+	if kl.changes != changes {
+		logf("warning: pg_recvlogical printed %d changes, the table counts %d", kl.changes, changes)
+	}
+	kafkaRate := float64(changes) / kl.took.Seconds()
+	keyB, valB, tombs := meanShape(shapes)
+	logf("pg_recvlogical into Kafka: %.0f changes/s", kafkaRate)
+	limits := map[string]string{"pg_recvlogical_changes_per_s": recv.cmdline, "pg_recvlogical_kafka_changes_per_s": kl.cmdline}
+
 	var out []result
 	mean := map[string]float64{}
 	for _, mode := range []string{"exactly-once", "at-least-once"} {
@@ -170,16 +192,23 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 		n := float64(len(runs[mode]))
 		mean[mode] = sum / n
 		out = append(out, result{Scenario: "postgres drain (" + mode + ")", Figures: map[string]float64{
-			"changes":                      float64(changes),
-			"runs":                         n,
-			"sluice_changes_per_s":         mean[mode],
-			"sluice_changes_per_s_min":     lo,
-			"sluice_changes_per_s_max":     hi,
-			"pg_recvlogical_changes_per_s": recvRate,
-			"ratio_to_limit":               mean[mode] / recvRate,
-			"peak_rss_mib":                 rss,
-			"sluice_cpu_us_per_change":     cpu / n * 1e6 / float64(changes),
-		}, Notes: "mean of the runs; each run drains its own slot over the same range"})
+			"changes":                            float64(changes),
+			"runs":                               n,
+			"sluice_changes_per_s":               mean[mode],
+			"sluice_changes_per_s_min":           lo,
+			"sluice_changes_per_s_max":           hi,
+			"pg_recvlogical_changes_per_s":       recvRate,
+			"ratio_to_limit":                     mean[mode] / recvRate,
+			"pg_recvlogical_kafka_changes_per_s": kafkaRate,
+			"ratio_to_kafka_limit":               mean[mode] / kafkaRate,
+			"record_key_bytes":                   keyB,
+			"record_value_bytes":                 valB,
+			"tombstones_per_change":              tombs,
+			"peak_rss_mib":                       rss,
+			"sluice_cpu_us_per_change":           cpu / n * 1e6 / float64(changes),
+		}, Limits: limits, Notes: "mean of the runs; each run drains its own slot over the same range; " +
+			"limit: pg_recvlogical to /dev/null (reading only); kafka limit: pg_recvlogical's output split into changes, " +
+			"each sent as a pre-encoded record of the size Sluice wrote (not transactional)"})
 	}
 	out = append(out, result{Scenario: "exactly-once cost", Figures: map[string]float64{
 		"eos_over_alo_throughput": mean["exactly-once"] / mean["at-least-once"],
@@ -218,16 +247,16 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 	if _, err := db.Exec(ctx, "ALTER TABLE items SET (autovacuum_enabled = false); CHECKPOINT"); err != nil {
 		return nil, err
 	}
-	t0 := time.Now()
 	m := e.meter()
-	cmd := exec.Command("psql", "-X", "-q", dsn, "-c", `\copy (SELECT * FROM items) TO '/dev/null'`)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("psql: %w: %s", err, out)
+	copyArgs := []string{"-X", "-q", dsn, "-c", `COPY (SELECT * FROM items) TO STDOUT`}
+	cp, err := devNullLimit("psql", copyArgs...)
+	if err != nil {
+		return nil, err
 	}
-	copyRate := float64(*flagSnapRows) / time.Since(t0).Seconds()
+	copyRate := float64(*flagSnapRows) / cp.took.Seconds()
 	copyPG, _ := m.since()
-	copyCPU := copyPG + cmd.ProcessState.UserTime().Seconds() + cmd.ProcessState.SystemTime().Seconds()
-	logf("psql \\copy: %.0f rows/s", copyRate)
+	copyCPU := copyPG + cp.cpu
+	logf("psql COPY: %.0f rows/s", copyRate)
 	// Once as configured by default (no compression), once with lz4, to
 	// show what compression costs.
 	var out []result
@@ -265,7 +294,28 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 		out = append(out, result{Scenario: v.scenario, Figures: map[string]float64{
 			"rows": float64(*flagSnapRows), "sluice_rows_per_s": rate, "psql_copy_rows_per_s": copyRate, "ratio_to_limit": rate / copyRate,
 			"sluice_cpu_s": sluiceCPU, "kafka_cpu_s": kafkaCPU, "postgres_cpu_s": pgCPU, "psql_copy_cpu_s": copyCPU, "peak_rss_mib": rss,
-		}, Notes: "sluice: start to the snapshot's checkpoint in Kafka (exactly-once); psql: \\copy to /dev/null; CPU seconds of each process over the run (2 cores)"})
+		}, Limits: map[string]string{"psql_copy_rows_per_s": cp.cmdline},
+			Notes: "sluice: start to the snapshot's last checkpoint in Kafka (exactly-once), peak RSS of the whole run; limit: psql COPY to /dev/null (reading only); CPU seconds of each process over the run (2 cores)"})
+	}
+	// The limit that also pays for Kafka: COPY's rows into the broker as
+	// records of the size Sluice wrote.
+	shapes, parts, err := e.sampleShapes(ctx, "snap.public.items", 100_000)
+	if err != nil {
+		return nil, err
+	}
+	kl, err := e.kafkaLimit(ctx, "bench.limit.pg_snapshot", parts, shapes, everyLine, "psql", copyArgs...)
+	if err != nil {
+		return nil, err
+	}
+	kafkaRate := float64(*flagSnapRows) / kl.took.Seconds()
+	logf("psql COPY into Kafka: %.0f rows/s", kafkaRate)
+	keyB, valB, _ := meanShape(shapes)
+	for i := range out {
+		out[i].Figures["psql_copy_kafka_rows_per_s"] = kafkaRate
+		out[i].Figures["ratio_to_kafka_limit"] = out[i].Figures["sluice_rows_per_s"] / kafkaRate
+		out[i].Figures["record_key_bytes"], out[i].Figures["record_value_bytes"] = keyB, valB
+		out[i].Limits["psql_copy_kafka_rows_per_s"] = kl.cmdline
+		out[i].Notes += "; kafka limit: COPY's rows, each sent as a pre-encoded record of the size Sluice wrote (not transactional, not compressed)"
 	}
 	return out, nil
 }
