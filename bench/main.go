@@ -83,6 +83,8 @@ func run() error {
 	logf("starting PostgreSQL 15, Kafka %s and the schema registry", testenv.KafkaVersion)
 	pg, err := testenv.StartPostgres(ctx, testenv.PostgresOptions{ExtraConf: map[string]string{
 		"shared_buffers": "512MB", "max_wal_size": "8GB", "checkpoint_timeout": "30min",
+		// Every drain run and limit reads from a slot of its own.
+		"max_replication_slots": "40", "max_wal_senders": "20",
 	}})
 	if err != nil {
 		return err

@@ -16,7 +16,9 @@ import (
 //	   the same table runs: chunks read between watermarks, the load's
 //	   updates falling into the chunks being read, so rows the stream
 //	   changed are dropped from the chunks;
-//	C. the snapshot alone.
+//	C. the snapshot alone;
+//	A again: on a shared machine the load drifts, and A's figure is the
+//	mean of the runs before and after.
 //
 // The stream's figure is the load's changes per second from its first
 // write to Sluice's checkpoint past its last; the snapshot's is rows per
@@ -106,6 +108,7 @@ END $$`); err != nil {
 	if err != nil {
 		return nil, err
 	}
+	aloneRate, aloneWrite = aloneRate/2, aloneWrite/2
 	logf("watermarks: B. %d updates while a snapshot of %d rows runs", load, rows)
 	t0 := time.Now()
 	before, err := requestSnapshot()
@@ -130,6 +133,12 @@ END $$`); err != nil {
 		return nil, err
 	}
 	snapAlone := float64(rows) / snapDone.Sub(t0).Seconds()
+	logf("watermarks: A again. %d updates, no snapshot", load)
+	r, w, err := runLoad()
+	if err != nil {
+		return nil, err
+	}
+	aloneRate, aloneWrite = aloneRate+r/2, aloneWrite+w/2
 	rss := p.peakRSS()
 	logf("watermarks: stream %.0f changes/s alone, %.0f during a snapshot; snapshot %.0f rows/s alone, %.0f under the load",
 		aloneRate, withRate, snapAlone, snapUnderLoad)
@@ -146,7 +155,7 @@ END $$`); err != nil {
 		"peak_rss_mib":                       rss,
 	}, Limits: map[string]string{"snapshot": shellQuote(snapCmd)},
 		Notes: "one instance streams the table; load: updates of 1-100 rows a transaction at random keys of the same table, as fast as Postgres takes them; " +
-			"stream: the load's changes/s from its first write to Sluice's checkpoint past its last, alone (A) and while an on-demand snapshot of the table runs (B); " +
+			"stream: the load's changes/s from its first write to Sluice's checkpoint past its last, alone (A: mean of a run before B and one after C) and while an on-demand snapshot of the table runs (B); " +
 			"the stream ratio B/A is what a running snapshot costs the stream on these cores (watermarks, rows dropped from chunks, and the snapshot's own reading and producing): " +
 			"an upper bound for the watermarks' cost; snapshot: rows/s from the request to its last chunk's commit, under the load (B) and alone (C, run after B); " +
 			"peak RSS over A, B and C"}}, nil
