@@ -10,8 +10,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -38,9 +40,17 @@ import (
 type limitRun struct {
 	cmdline string
 	took    time.Duration
-	changes int64 // changes or rows the reader printed (Kafka-paying limits)
-	records int64 // records produced (Kafka-paying limits)
-	cpu     float64
+	changes int64   // changes or rows the reader printed (Kafka-paying limits)
+	records int64   // records produced (Kafka-paying limits)
+	cpu     float64 // the reader's CPU seconds
+	prodCPU float64 // the producer's (this process's) CPU seconds, Kafka-paying limits
+}
+
+// selfCPU returns this process's CPU seconds so far.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // shellQuote renders args as a shell command line.
@@ -88,6 +98,7 @@ func devNullLimit(name string, args ...string) (limitRun, error) {
 	}
 	r.took = time.Since(t0)
 	r.cpu = cmd.ProcessState.UserTime().Seconds() + cmd.ProcessState.SystemTime().Seconds()
+	logf("limit: %s in %s; CPU seconds: %.2f", name, r.took.Round(time.Millisecond), r.cpu)
 	return r, nil
 }
 
@@ -220,10 +231,12 @@ func (e *benchEnv) kafkaLimit(ctx context.Context, topic string, parts int32, sh
 	cmd := exec.Command(name, args...)
 	var stderr boundedBuffer
 	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
+	out, pw, err := bigPipe()
 	if err != nil {
 		return limitRun{}, err
 	}
+	defer out.Close()
+	cmd.Stdout = pw
 	r := limitRun{cmdline: fmt.Sprintf("%s | franz-go producer -> %s (%d partition(s), acks=all, idempotent, one pre-encoded record per change or row, sizes from Sluice's topic)",
 		shellQuote(cmd.Args), topic, parts)}
 	logf("limit: %s", r.cmdline)
@@ -255,11 +268,22 @@ func (e *benchEnv) kafkaLimit(ctx context.Context, topic string, parts int32, sh
 		}
 		i++
 	}
+	if *flagProfile != "" {
+		if f, err := os.Create(*flagProfile + "." + topic); err == nil {
+			defer f.Close()
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
+	cpu0 := selfCPU()
 	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
 		return r, err
 	}
-	serr := split(bufio.NewReaderSize(out, 1<<20), emit)
+	serr := split(bufio.NewReaderSize(batchingReader{out}, 1<<20), emit)
 	if serr != nil {
 		_ = cmd.Process.Kill()
 	}
@@ -269,6 +293,7 @@ func (e *benchEnv) kafkaLimit(ctx context.Context, topic string, parts int32, sh
 	}
 	r.took = time.Since(t0)
 	r.cpu = cmd.ProcessState.UserTime().Seconds() + cmd.ProcessState.SystemTime().Seconds()
+	r.prodCPU = selfCPU() - cpu0
 	switch {
 	case serr != nil:
 		return r, fmt.Errorf("%s: reading its output: %w", name, serr)
@@ -278,6 +303,34 @@ func (e *benchEnv) kafkaLimit(ctx context.Context, topic string, parts int32, sh
 		return r, fmt.Errorf("producing to %s: %w", topic, firstErr)
 	}
 	r.changes = i
-	logf("limit: %d changes or rows, %d records in %s", i, r.records, r.took.Round(time.Millisecond))
+	logf("limit: %d changes or rows, %d records in %s; CPU seconds: %s %.2f, producer %.2f",
+		i, r.records, r.took.Round(time.Millisecond), name, r.cpu, r.prodCPU)
 	return r, nil
+}
+
+// bigPipe makes a pipe of 1 MiB (Linux's default limit for an
+// unprivileged process) for a reader's standard output, so that a reader
+// that writes each change with writes of its own (pg_recvlogical) runs
+// ahead of the producer instead of waking it for every change. The caller
+// closes the write end once the reader has started.
+func bigPipe() (r, w *os.File, err error) {
+	if r, w, err = os.Pipe(); err != nil {
+		return nil, nil, err
+	}
+	const fSetPipeSize = 1031 // F_SETPIPE_SZ
+	_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, w.Fd(), fSetPipeSize, 1<<20)
+	return r, w, nil
+}
+
+// batchingReader reads a pipe in large pieces: after a short read it
+// lets the writer fill the pipe for a millisecond, so that the producer
+// handles changes in batches rather than one wake-up each.
+type batchingReader struct{ f *os.File }
+
+func (b batchingReader) Read(p []byte) (int, error) {
+	n, err := b.f.Read(p)
+	if err == nil && n < 64<<10 {
+		time.Sleep(time.Millisecond)
+	}
+	return n, err
 }

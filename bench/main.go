@@ -48,7 +48,7 @@ var (
 	flagOnly      = flag.String("only", "", "comma-separated scenarios to run (kafka,drain,snapshot,watermarks,freshness,bigtxn,mariadb)")
 	flagOut       = flag.String("out", "bench/results/latest.json", "JSON output")
 	flagQuick     = flag.Bool("quick", false, "small sizes for a run of a few minutes")
-	flagProfile   = flag.String("cpuprofile", "", "write a CPU profile of every sluice run to FILE.<n>")
+	flagProfile   = flag.String("cpuprofile", "", "write a CPU profile of every sluice run to FILE.<n>, and of the producer of each limit that pays for Kafka to FILE.<topic>")
 )
 
 func main() {

@@ -137,7 +137,7 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 			"-o", "publication_names=sluice_drain_eos_1", "-E", end.String(), "--no-loop", "-f", "-"}
 	}
 	recvBin := filepath.Join(pgBinDir(), "pg_recvlogical")
-	type run struct{ rate, rss, cpu float64 }
+	type run struct{ rate, rss, cpu, prodCPU float64 }
 	runs := map[string][]run{} // by kind
 	limits := map[string]string{}
 	var shapes []recordShape
@@ -149,7 +149,7 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 			if err != nil {
 				return nil, err
 			}
-			runs["null"] = append(runs["null"], run{rate: float64(changes) / recv.took.Seconds()})
+			runs["null"] = append(runs["null"], run{rate: float64(changes) / recv.took.Seconds(), cpu: recv.cpu})
 			limits["pg_recvlogical_changes_per_s"] = recv.cmdline
 			logf("pg_recvlogical: %.0f changes/s", float64(changes)/recv.took.Seconds())
 		case "kafka":
@@ -165,7 +165,7 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 			if kl.changes != changes {
 				logf("warning: pg_recvlogical printed %d changes, the table counts %d", kl.changes, changes)
 			}
-			runs["kafka"] = append(runs["kafka"], run{rate: float64(changes) / kl.took.Seconds()})
+			runs["kafka"] = append(runs["kafka"], run{rate: float64(changes) / kl.took.Seconds(), cpu: kl.cpu, prodCPU: kl.prodCPU})
 			limits["pg_recvlogical_kafka_changes_per_s"] = kl.cmdline
 			logf("pg_recvlogical into Kafka: %.0f changes/s", float64(changes)/kl.took.Seconds())
 		default:
@@ -183,7 +183,7 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 			p.stop()
 			rate := float64(changes) / d.Seconds()
 			logf("%s: %.0f changes/s, peak RSS %.0f MiB", n, rate, rss)
-			runs[kind(n)] = append(runs[kind(n)], run{rate, rss, cpu})
+			runs[kind(n)] = append(runs[kind(n)], run{rate: rate, rss: rss, cpu: cpu})
 		}
 	}
 	meanRate := func(rs []run) (mean, lo, hi float64) {
@@ -196,6 +196,18 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 		}
 		return
 	}
+	// CPU microseconds per change of the limits' processes (the reader's
+	// writes into a pipe cost it more than into /dev/null).
+	cpuPerChange := func(rs []run, f func(run) float64) float64 {
+		var sum float64
+		for _, r := range rs {
+			sum += f(r)
+		}
+		return sum / float64(len(rs)) * 1e6 / float64(changes)
+	}
+	recvCPU := cpuPerChange(runs["null"], func(r run) float64 { return r.cpu })
+	kafkaReaderCPU := cpuPerChange(runs["kafka"], func(r run) float64 { return r.cpu })
+	kafkaProducerCPU := cpuPerChange(runs["kafka"], func(r run) float64 { return r.prodCPU })
 	recvRate, recvLo, recvHi := meanRate(runs["null"])
 	kafkaRate, kafkaLo, kafkaHi := meanRate(runs["kafka"])
 	keyB, valB, tombs := meanShape(shapes)
@@ -230,6 +242,9 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 			"ratio_to_limit":                         mean[mode] / recvRate,
 			"pg_recvlogical_kafka_changes_per_s":     kafkaRate,
 			"ratio_to_kafka_limit":                   mean[mode] / kafkaRate,
+			"pg_recvlogical_cpu_us_per_change":       recvCPU,
+			"kafka_limit_reader_cpu_us_per_change":   kafkaReaderCPU,
+			"kafka_limit_producer_cpu_us_per_change": kafkaProducerCPU,
 			"record_key_bytes":                       keyB,
 			"record_value_bytes":                     valB,
 			"tombstones_per_change":                  tombs,
