@@ -129,10 +129,16 @@ func run() error {
 		if !want(s.name) {
 			continue
 		}
-		logf("scenario %s", s.name)
+		load := loadAverage()
+		logf("scenario %s (load average %.2f)", s.name, load)
 		rs, err := s.fn(ctx, env)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		// How busy the machine was: on a shared machine absolute rates
+		// follow it.
+		for _, r := range rs {
+			r.Figures["load_average_1m_at_start"] = load
 		}
 		rep.Results = append(rep.Results, rs...)
 	}
@@ -142,6 +148,15 @@ func run() error {
 	}
 	b, _ := json.MarshalIndent(rep, "", "  ")
 	return os.WriteFile(*flagOut, append(b, '\n'), 0o644)
+}
+
+// loadAverage returns the 1-minute load average (0 if unknown).
+func loadAverage() float64 {
+	var l float64
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Sscanf(string(b), "%f", &l)
+	}
+	return l
 }
 
 func logf(format string, a ...any) {

@@ -191,6 +191,7 @@ func benchMariaDB(ctx context.Context, e *benchEnv) ([]result, error) {
 	// mean of a run before and after Sluice's.
 	decodedArgs := binlogArgs("--base64-output=decode-rows", "--verbose")
 	var rawTook, decodedTook time.Duration
+	var rawCPU, decodedCPU float64
 	var rawCmd, decodedCmd string
 	readers := func() error {
 		raw, err := devNullLimit("mariadb-binlog", binlogArgs()...)
@@ -202,6 +203,7 @@ func benchMariaDB(ctx context.Context, e *benchEnv) ([]result, error) {
 			return err
 		}
 		rawTook, decodedTook = rawTook+raw.took/2, decodedTook+decoded.took/2
+		rawCPU, decodedCPU = rawCPU+raw.cpu/2, decodedCPU+decoded.cpu/2
 		rawCmd, decodedCmd = raw.cmdline, decoded.cmdline
 		logf("mariadb-binlog: %s, rows decoded: %s", raw.took.Round(time.Millisecond), decoded.took.Round(time.Millisecond))
 		return nil
@@ -245,6 +247,10 @@ func benchMariaDB(ctx context.Context, e *benchEnv) ([]result, error) {
 		"mariadb_binlog_kafka_changes_per_s": kafkaRate, "ratio_to_kafka_limit": rate / kafkaRate,
 		"record_key_bytes": keyB, "record_value_bytes": valB, "tombstones_per_change": tombs,
 		"peak_rss_mib": rss, "sluice_cpu_us_per_change": cpu * 1e6 / float64(changes),
+		"mariadb_binlog_cpu_us_per_change":         rawCPU * 1e6 / float64(changes),
+		"mariadb_binlog_decoded_cpu_us_per_change": decodedCPU * 1e6 / float64(changes),
+		"kafka_limit_reader_cpu_us_per_change":     kl.cpu * 1e6 / float64(changes),
+		"kafka_limit_producer_cpu_us_per_change":   kl.prodCPU * 1e6 / float64(changes),
 	}, Limits: map[string]string{"mariadb_binlog_changes_per_s": rawCmd, "mariadb_binlog_decoded_changes_per_s": decodedCmd,
 		"mariadb_binlog_kafka_changes_per_s": kl.cmdline},
 		Notes: "changes: rows mariadb-binlog decodes in the range (inserts + updates + deletes); limit: mariadb-binlog to /dev/null as it prints by default (row events as base64, not decoded), mean of a run before and after Sluice's; " +
