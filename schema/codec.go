@@ -36,6 +36,9 @@ type Codec struct {
 	types   []ColumnType
 	keyCols []int // indexes into Table.Columns
 	keyType []ColumnType
+	// valueRecord is the Avro schema of the Value record (the before and
+	// after images), for transforms that emit a row without the envelope.
+	valueRecord map[string]any
 }
 
 // TableError reports a table version that cannot be mapped to Avro: a
@@ -76,6 +79,10 @@ type CodecOptions struct {
 	// Exclude names columns (exact, case-sensitive) left out of the value.
 	// Key columns cannot be excluded.
 	Exclude map[string]bool
+	// Override gives named value columns a type of their own instead of
+	// the type mapping's (a masked column becomes a string). Key columns
+	// cannot be overridden.
+	Override map[string]ColumnType
 }
 
 // NewCodec builds the key and value schemas of a table version for topic,
@@ -103,10 +110,17 @@ func NewCodec(topic string, t *Table, o CodecOptions) (*Codec, error) {
 			}
 			continue
 		}
-		ct, err := mapper(col)
-		if err != nil {
-			return nil, &TableError{Table: t.ID, Column: col.Name, Type: col.Type, Err: err,
-				Fix: "exclude the column (source.exclude_columns: [" + t.ID.String() + "." + col.Name + "]) or change its type"}
+		ct, over := o.Override[col.Name]
+		if over && isKey[i] {
+			return nil, &TableError{Table: t.ID, Column: col.Name, Err: errors.New("is part of the key and cannot change its type"),
+				Fix: "leave the key column out of the transform that changes it"}
+		}
+		if !over {
+			var err error
+			if ct, err = mapper(col); err != nil {
+				return nil, &TableError{Table: t.ID, Column: col.Name, Type: col.Type, Err: err,
+					Fix: "exclude the column (source.exclude_columns: [" + t.ID.String() + "." + col.Name + "]) or change its type"}
+			}
 		}
 		fname := AvroName(col.Name)
 		if prev, dup := seen[fname]; dup {
@@ -122,6 +136,7 @@ func NewCodec(topic string, t *Table, o CodecOptions) (*Codec, error) {
 		"type": "record", "name": "Value", "namespace": ns,
 		"connect.name": ns + ".Value", "fields": orEmpty(valueFields),
 	}
+	c.valueRecord = valueRecord
 	if len(t.Key) > 0 {
 		var keyFields []any
 		kdefined := map[string]bool{}
@@ -281,7 +296,12 @@ func (c *Codec) appendRow(dst []byte, row []any) ([]byte, error) {
 	if row == nil {
 		return AppendNullableNull(dst), nil
 	}
-	dst = AppendNullableSome(dst)
+	return c.AppendRecord(AppendNullableSome(dst), row)
+}
+
+// AppendRecord appends row (values in Table.Columns order) as the Value
+// record of ValueRecord, without the envelope's null union.
+func (c *Codec) AppendRecord(dst []byte, row []any) ([]byte, error) {
 	var err error
 	for i, ci := range c.cols {
 		v := row[ci]

@@ -20,6 +20,7 @@ import (
 	"github.com/sluicecdc/sluice/emit"
 	"github.com/sluicecdc/sluice/internal/config"
 	"github.com/sluicecdc/sluice/internal/pipeline"
+	"github.com/sluicecdc/sluice/internal/transform"
 	"github.com/sluicecdc/sluice/schema"
 	"github.com/sluicecdc/sluice/snapshot"
 )
@@ -137,6 +138,13 @@ func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.
 		Partitions: int32(cfg.Kafka.Partitions), Replication: int16(cfg.Kafka.ReplicationFactor),
 		CommitInterval: cfg.Checkpoint.Interval, CommitEvents: cfg.Checkpoint.MaxEvents,
 		ExcludeColumns: excludeMap(cfg.Source.ExcludeColumns), Logger: log, Metrics: st.Metrics,
+	}
+	if len(cfg.Transforms) > 0 {
+		chain, err := transform.New(cfg.Transforms, kind, cfg.Name, log)
+		if err != nil {
+			return nil, po, nil, err
+		}
+		po.Transforms = chain
 	}
 	prod, err := emit.NewProducer(env.Kafka)
 	if err != nil {

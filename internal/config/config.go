@@ -58,6 +58,11 @@ type Config struct {
 	// Kafka is where the change events go.
 	Kafka Kafka `mapstructure:"kafka"`
 
+	// Transforms are applied to the change events, as Debezium's single
+	// message transforms (outbox, unwrap, mask; docs/transforms.md).
+	// Default empty.
+	Transforms []Transform `mapstructure:"transforms"`
+
 	// SchemaRegistry is the Confluent-compatible Schema Registry the Avro
 	// schemas are registered with.
 	SchemaRegistry SchemaRegistry `mapstructure:"schema_registry"`
@@ -427,6 +432,10 @@ func dumpLeaf(f reflect.StructField, v reflect.Value) string {
 	case v.Kind() == reflect.Slice:
 		items := make([]string, v.Len())
 		for i := range items {
+			if t, ok := v.Index(i).Interface().(Transform); ok {
+				items[i] = t.String() // a flow mapping, salt masked
+				continue
+			}
 			items[i] = strconv.Quote(v.Index(i).String())
 		}
 		return "[" + strings.Join(items, ", ") + "]"

@@ -96,6 +96,7 @@ func (c *Config) Validate() error {
 	p.nonNegative("snapshot.progress_interval", c.Snapshot.ProgressInterval, "0 disables progress logging")
 
 	c.validateKafka(&p)
+	c.validateTransforms(&p)
 	c.validateRegistry(&p)
 
 	if l := c.HTTP.Listen; l != "" {

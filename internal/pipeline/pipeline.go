@@ -32,6 +32,7 @@ import (
 	"github.com/sluicecdc/sluice/capture"
 	"github.com/sluicecdc/sluice/checkpoint"
 	"github.com/sluicecdc/sluice/emit"
+	"github.com/sluicecdc/sluice/internal/transform"
 	"github.com/sluicecdc/sluice/schema"
 )
 
@@ -53,6 +54,9 @@ type Options struct {
 	Tables   []string
 	Logger   *slog.Logger
 	Metrics  *Metrics
+	// Transforms, when not nil, are applied to every change between
+	// decoding and encoding (transform.go).
+	Transforms *transform.Chain
 }
 
 // OffsetsTopic is the checkpoint topic of a connector. Internal topics
@@ -88,6 +92,7 @@ type tableState struct {
 	codec   *schema.Codec
 	keyID   int
 	valueID int
+	tf      *transform.Encoder // nil: no transform applies
 }
 
 // Pipeline implements capture.Handler.
@@ -163,6 +168,9 @@ func (p *Pipeline) EnsureInternalTopics(ctx context.Context) error {
 func (p *Pipeline) state(ctx context.Context, t *schema.Table) (*tableState, error) {
 	if st, ok := p.tables[t]; ok {
 		return st, nil
+	}
+	if st, err := p.transformedState(ctx, t); st != nil || err != nil {
+		return st, err
 	}
 	topic := TableTopic(p.o.Name, t.ID)
 	codec, err := schema.NewCodec(topic, t, schema.CodecOptions{
@@ -242,8 +250,8 @@ type encoded struct{ rec, tomb *kgo.Record }
 
 func (e *encoder) Encode(c *capture.Change) capture.Encoded {
 	st, ok := e.tables[c.Table]
-	if !ok {
-		return nil
+	if !ok || st.tf != nil {
+		return nil // transformed: encoded on the pipeline's goroutine
 	}
 	rec, tomb, err := encodeWith(st, &e.slab, e.tombstones, c)
 	if err != nil {
@@ -271,6 +279,9 @@ func (p *Pipeline) produce(ctx context.Context, c *capture.Change, rec, tomb *kg
 		}
 		return p.stop(err)
 	}
+	if rec == nil {
+		return nil // a transform configured to drop the change
+	}
 	if err := p.prod.Produce(ctx, rec); err != nil {
 		return p.stop(err)
 	}
@@ -290,6 +301,9 @@ func (p *Pipeline) encode(ctx context.Context, c *capture.Change) (rec, tomb *kg
 	st, err := p.state(ctx, c.Table)
 	if err != nil {
 		return nil, nil, err
+	}
+	if st.tf != nil {
+		return p.encodeTransformed(ctx, st, c)
 	}
 	return encodeWith(st, &p.slab, p.o.Tombstones, c)
 }
