@@ -25,6 +25,31 @@ func (e *Event) DecodeBefore(dst any) error { return decodeImage(e.Before, dst) 
 // returns ErrNoImage for a table without a primary key.
 func (e *Event) DecodeKey(dst any) error { return decodeImage(e.Key, dst) }
 
+// DecodeValue fills dst from the value of a KindOther record: a record
+// value as DecodeInto does, a JSON value (an outbox event's json or jsonb
+// payload) with json.Unmarshal into dst, any other value into the value
+// dst points to by DecodeInto's rules. It returns ErrNoImage when the
+// event has no such value (changes and tombstones).
+func (e *Event) DecodeValue(dst any) error {
+	switch v := e.Value.(type) {
+	case nil:
+		return ErrNoImage
+	case map[string]any:
+		return DecodeInto(v, dst)
+	case json.RawMessage:
+		return json.Unmarshal(v, dst)
+	default:
+		rv := reflect.ValueOf(dst)
+		if rv.Kind() != reflect.Pointer || rv.IsNil() {
+			return fmt.Errorf("%w: DecodeValue needs a non-nil pointer, got %T", ErrConfig, dst)
+		}
+		if err := assign(rv.Elem(), v); err != nil {
+			return &FieldError{Field: rv.Elem().Type().String(), Column: "value", Value: fmt.Sprintf("%T", v), Err: err}
+		}
+		return nil
+	}
+}
+
 func decodeImage(img map[string]any, dst any) error {
 	if img == nil {
 		return ErrNoImage
@@ -33,7 +58,7 @@ func decodeImage(img map[string]any, dst any) error {
 }
 
 // DecodeInto fills the struct dst points to from a row image (Event.Key,
-// Before, After, or Value).
+// Before or After, or a record Value).
 //
 // A field takes the column named by its tag `change:"name"`; without a
 // tag, the column whose name equals the field's name ignoring case and

@@ -71,7 +71,8 @@ func FuzzDecode(f *testing.F) {
 			Cab int64
 			Cag *string
 		}
-		for _, img := range []map[string]any{ev.Key, ev.Before, ev.After, ev.Value} {
+		val, _ := ev.Value.(map[string]any)
+		for _, img := range []map[string]any{ev.Key, ev.Before, ev.After, val} {
 			if img != nil {
 				_ = DecodeInto(img, &sink)
 			}

@@ -104,9 +104,9 @@ func (d *Decoder) decode(ctx context.Context, b []byte) (int, *node, any, error)
 }
 
 // Decode decodes a record's key and value into an Event. A null value is
-// a tombstone; a value in the Debezium envelope (a record with op, source
-// and after fields) a change; any other value KindOther. Errors are
-// *DecodeError.
+// a tombstone; a value in the Debezium envelope (a record with before,
+// after, source and op fields) a change; any other value KindOther.
+// Errors are *DecodeError.
 func (d *Decoder) Decode(ctx context.Context, r *kgo.Record) (*Event, error) {
 	e := &Event{Record: r}
 	fail := func(part string, id int, err error) (*Event, error) {
@@ -121,7 +121,7 @@ func (d *Decoder) Decode(ctx context.Context, r *kgo.Record) (*Event, error) {
 		if m, ok := v.(map[string]any); ok {
 			e.Key = m
 		} else {
-			e.Key = map[string]any{"key": v}
+			e.KeyValue = v
 		}
 	}
 	if r.Value == nil {
@@ -135,11 +135,7 @@ func (d *Decoder) Decode(ctx context.Context, r *kgo.Record) (*Event, error) {
 	e.ValueSchemaID = id
 	m, _ := v.(map[string]any)
 	if !isEnvelope(root) || m == nil {
-		e.Kind = KindOther
-		if m == nil {
-			m = map[string]any{"value": v}
-		}
-		e.Value = m
+		e.Kind, e.Value = KindOther, v
 		return e, nil
 	}
 	if err := e.fromEnvelope(m); err != nil {

@@ -34,9 +34,13 @@
 //     transaction block when Sluice writes one.
 //   - [KindTombstone]: the null value Sluice writes after a delete, with
 //     the deleted row's key, so that log compaction can drop the key.
-//   - [KindOther]: any other Avro record (the schema-change events of
-//     topic <name>, transaction metadata of <name>.transaction) in
-//     [Event.Value].
+//   - [KindOther]: any other value, in [Event.Value]: the schema-change
+//     events of topic <name>, transaction metadata of <name>.transaction,
+//     and the events of Sluice's outbox router (topics
+//     outbox.event.<aggregatetype>), whose value is the outbox row's
+//     payload (a json.RawMessage for a json or jsonb column), whose key,
+//     the aggregate id, is in [Event.KeyValue], and whose event id and type
+//     are the headers "id" and "type" ([Event.Header]).
 //
 // # Go types of column values
 //

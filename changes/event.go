@@ -37,8 +37,10 @@ const (
 	// service has nothing to do for it (the delete came just before) but
 	// sees it so that every offset passes through the handler.
 	KindTombstone
-	// KindOther is any other Avro record, in Event.Value: the schema-change
-	// events of the topic named after the instance, transaction metadata.
+	// KindOther is any other value, in Event.Value: the schema-change
+	// events of the topic named after the instance, transaction metadata,
+	// and the events of the outbox router (whose value is the outbox row's
+	// payload, with the event id and type in headers).
 	KindOther
 )
 
@@ -62,9 +64,13 @@ type Event struct {
 
 	// Op is the change's operation; 0 unless Kind is KindChange.
 	Op Op
-	// Key is the decoded record key: the primary-key columns. Nil for a
-	// table without a primary key (a null Kafka key).
+	// Key is the decoded record key when it is an Avro record: the
+	// primary-key columns of a change. Nil for a table without a primary
+	// key (a null Kafka key), and for a key of another type.
 	Key map[string]any
+	// KeyValue is the decoded record key when it is not an Avro record:
+	// the aggregate id of an outbox event. Nil otherwise.
+	KeyValue any
 	// Before is the row before the change: set for updates and deletes
 	// (under Postgres' default replica identity a delete's before image
 	// holds only the key columns, the others are nil). Nil otherwise.
@@ -83,8 +89,11 @@ type Event struct {
 	// source committed it.
 	TsMs int64
 
-	// Value is the decoded value of a KindOther record; nil otherwise.
-	Value map[string]any
+	// Value is the decoded value of a KindOther record: a map[string]any
+	// for an Avro record (a schema-change event), otherwise the value's
+	// Go type as listed in the package doc (an outbox event's JSON payload
+	// is a json.RawMessage). Nil for changes and tombstones.
+	Value any
 
 	// KeySchemaID and ValueSchemaID are the registry ids the record was
 	// written with (0 for a null key or value). A new id on a topic means
@@ -93,6 +102,21 @@ type Event struct {
 
 	// Record is the Kafka record the event was decoded from.
 	Record *kgo.Record
+}
+
+// Header returns the value of the record's last header named key (the
+// outbox router writes the event's "id" and "type" as headers), and
+// whether there is one.
+func (e *Event) Header(key string) (string, bool) {
+	if e.Record == nil {
+		return "", false
+	}
+	for i := len(e.Record.Headers) - 1; i >= 0; i-- {
+		if h := e.Record.Headers[i]; h.Key == key {
+			return string(h.Value), true
+		}
+	}
+	return "", false
 }
 
 // Image returns the row a service usually wants: After, or Before for a

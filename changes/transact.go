@@ -163,7 +163,10 @@ func (t *TransactConsumer) Run(ctx context.Context, h TransactHandler) error {
 		// End with a context that outlives ctx: a transaction begun must
 		// be ended, or the producer stays fenced until it times out.
 		endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-		committed, endErr := t.s.End(endCtx, end)
+		// A false "committed" without an error means the group
+		// rebalanced: the session rewound to the committed offsets, and
+		// the next poll consumes the batch again.
+		_, endErr := t.s.End(endCtx, end)
 		cancel()
 		if err == nil {
 			// A failed produce shows up only once End flushed.
@@ -175,10 +178,6 @@ func (t *TransactConsumer) Run(ctx context.Context, h TransactHandler) error {
 		if endErr != nil {
 			return fmt.Errorf("ending the transaction (the batch was not committed and will be consumed again): %w", endErr)
 		}
-		// Not committed without an error: the group rebalanced, the
-		// session rewound to the committed offsets, and the next poll
-		// consumes the batch again.
-		_ = committed
 	}
 }
 
