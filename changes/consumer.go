@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 )
@@ -155,8 +156,13 @@ func (c *Consumer) Decoder() *Decoder { return c.dec }
 // their offsets not committed.
 //
 // Run returns a *HandlerError wrapping h's error, a *DecodeError for a
-// record that cannot be decoded, the commit's error, or ctx's error
-// when ctx ends (after committing what was handled). Tombstones and
+// record that cannot be decoded, a fetch error the client does not
+// recover from (among them *kgo.ErrDataLoss: records were deleted by
+// retention before they were consumed), a commit's error, or ctx's error
+// when ctx ends (after committing what was handled). A commit refused
+// because the group rebalanced without this member (a batch took longer
+// than the rebalance timeout) does not stop Run: the records are
+// delivered again from the committed offsets. Tombstones and
 // KindOther records go to h like changes. Run may be called once: later
 // calls return ErrClosed. Close the consumer after Run returns.
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
@@ -183,7 +189,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		if runErr == nil {
 			runErr = c.handle(ctx, fetches, h, &handled)
 		}
-		if err := c.commit(handled); err != nil && runErr == nil {
+		if err := c.commit(handled); err != nil && runErr == nil && !lostGeneration(err) {
 			runErr = err
 		}
 		c.cl.AllowRebalance()
@@ -242,6 +248,16 @@ func (c *Consumer) commit(rs []*kgo.Record) error {
 		return fmt.Errorf("committing offsets (the handled records will be delivered again): %w", err)
 	}
 	return nil
+}
+
+// lostGeneration reports a commit refused because this member no longer
+// owns the partitions (it was too slow and the group rebalanced without
+// it). The uncommitted records go to the partitions' new owner, or back
+// to this member after it rejoins, from the committed offsets: processing
+// stays at least once, and Run goes on.
+func lostGeneration(err error) bool {
+	return errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.RebalanceInProgress) ||
+		errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.StaleMemberEpoch)
 }
 
 // Close leaves the group and closes the client. It does not commit:

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/sluicecdc/sluice/schema"
@@ -208,5 +210,61 @@ func TestConsumerConfig(t *testing.T) {
 	}
 	if _, err := NewTransactConsumer(TransactConfig{Config: Config{Brokers: []string{"b"}, Group: "g", Topics: []string{"t"}, RegistryURL: "http://x"}}); !errors.Is(err, ErrConfig) {
 		t.Errorf("no TransactionalID: %v, want ErrConfig", err)
+	}
+}
+
+// TestConsumerCommitAfterLostGeneration: a commit refused because the
+// group moved on without the member (ILLEGAL_GENERATION, injected once)
+// does not stop Run; every record is still handled and the group's
+// offsets are committed past them in the end.
+func TestConsumerCommitAfterLostGeneration(t *testing.T) {
+	f := newFixture(t)
+	var recs []*kgo.Record
+	for id := 1; id <= 12; id++ {
+		recs = append(recs, f.item(t, id))
+	}
+	f.produce(t, true, recs...)
+	refused := 0
+	f.cluster.ControlKey(int16(kmsg.OffsetCommit), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		req := kreq.(*kmsg.OffsetCommitRequest)
+		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewOffsetCommitResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewOffsetCommitResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.IllegalGeneration.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		refused++
+		return resp, nil, true
+	})
+	c, err := NewConsumer(f.config("slow"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	seen := map[any]bool{}
+	if err := runUntil(t, c, func(ctx context.Context, e *Event) error {
+		seen[e.Key["id"]] = true
+		if len(seen) == len(recs) {
+			return errStop
+		}
+		return nil
+	}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v, want it to go on after the refused commit", err)
+	}
+	if refused != 1 || len(seen) != len(recs) {
+		t.Errorf("refused %d commits, handled %d of %d records", refused, len(seen), len(recs))
+	}
+	var total int64
+	for _, o := range f.committed(t, "slow") {
+		total += o
+	}
+	if total < int64(len(recs)) {
+		t.Errorf("committed offsets sum to %d, want at least %d", total, len(recs))
 	}
 }
