@@ -269,6 +269,9 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 	}
 	sn := src.Snapshotter()
 	defer sn.Close()
+	if err := checkTransforms(ctx, po, sn, ids, log); err != nil {
+		return err
+	}
 	eng := snapshot.NewEngine(sn, p, snapshot.EngineOptions{
 		ChunkSize: cfg.Snapshot.ChunkSize, Parallelism: cfg.Snapshot.Parallelism, ProgressInterval: cfg.Snapshot.ProgressInterval,
 		Logger: log, Progress: st.Snapshot, Name: cfg.Name,

@@ -85,7 +85,11 @@ func runMySQLOnce(ctx context.Context, cfg *config.Config, conn *mycapture.ConnC
 	if cp != nil && !plan.Snapshot {
 		state = cp.Snapshot
 	}
-	eng := snapshot.NewEngine(src.Snapshotter(), &versionsOnce{Pipeline: p, last: map[schema.TableID]*schema.Table{}}, snapshot.EngineOptions{
+	sn := src.Snapshotter()
+	if err := checkTransforms(ctx, po, sn, ids, log); err != nil {
+		return err
+	}
+	eng := snapshot.NewEngine(sn, &versionsOnce{Pipeline: p, last: map[schema.TableID]*schema.Table{}}, snapshot.EngineOptions{
 		ChunkSize: cfg.Snapshot.ChunkSize, Parallelism: cfg.Snapshot.Parallelism, ProgressInterval: cfg.Snapshot.ProgressInterval,
 		Logger: log, Progress: st.Snapshot, Name: cfg.Name,
 		Captured: func(id schema.TableID) bool { return slices.Contains(ids, id) },

@@ -142,3 +142,17 @@ func mustJSON(v any) string {
 	}
 	return string(b)
 }
+
+// Applies reports whether any transform applies to the table.
+func (c *Chain) Applies(id schema.TableID) bool {
+	s := id.String()
+	if len(c.masks[s]) > 0 || c.outbox[s] != nil {
+		return true
+	}
+	for _, u := range c.unwrap {
+		if u.matches(s) {
+			return true
+		}
+	}
+	return false
+}
