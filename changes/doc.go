@@ -32,15 +32,19 @@
 //     [Event.Before] and [Event.After] are the row images (nil when
 //     absent), [Event.Source] the source position, [Event.Transaction] the
 //     transaction block when Sluice writes one.
-//   - [KindTombstone]: the null value Sluice writes after a delete, with
-//     the deleted row's key, so that log compaction can drop the key.
+//   - [KindTombstone]: a null value: the one Sluice writes after a
+//     delete, with the deleted row's key, so that log compaction can drop
+//     the key (and an outbox event whose payload is NULL, with its
+//     headers).
 //   - [KindOther]: any other value, in [Event.Value]: the schema-change
 //     events of topic <name>, transaction metadata of <name>.transaction,
 //     and the events of Sluice's outbox router (topics
 //     outbox.event.<aggregatetype>), whose value is the outbox row's
-//     payload (a json.RawMessage for a json or jsonb column), whose key,
-//     the aggregate id, is in [Event.KeyValue], and whose event id and type
-//     are the headers "id" and "type" ([Event.Header]).
+//     payload (a json.RawMessage for a json or jsonb column, or a record
+//     when columns are placed in the envelope), whose key, the aggregate
+//     id, is in [Event.KeyValue], and whose event id and type are the
+//     headers "id" and "type" ([Event.Header]); docs/transforms.md
+//     describes these records.
 //
 // # Go types of column values
 //
