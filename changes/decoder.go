@@ -177,6 +177,8 @@ func (e *Event) fromEnvelope(m map[string]any) error {
 		}
 	}
 	e.TsMs, _ = m["ts_ms"].(int64)
+	e.TsUs, _ = m["ts_us"].(int64)
+	e.TsNs, _ = m["ts_ns"].(int64)
 	if src, ok := m["source"].(map[string]any); ok {
 		e.Source = sourceFrom(src)
 	}
@@ -196,6 +198,7 @@ func sourceFrom(m map[string]any) Source {
 	s.Version, s.Connector, s.Name = str("version"), str("connector"), str("name")
 	s.TsMs, s.Snapshot, s.DB = long("ts_ms"), str("snapshot"), str("db")
 	s.Schema, s.Table, s.Sequence = str("schema"), str("table"), str("sequence")
+	s.TsUs, s.TsNs = long("ts_us"), long("ts_ns")
 	s.TxID, s.LSN, s.Xmin = long("txId"), long("lsn"), long("xmin")
 	s.ServerID, s.GTID, s.File, s.Pos = long("server_id"), str("gtid"), str("file"), long("pos")
 	s.Row, _ = m["row"].(int32)

@@ -88,6 +88,9 @@ type Event struct {
 	// milliseconds since the epoch (0 if absent). Source.TsMs is when the
 	// source committed it.
 	TsMs int64
+	// TsUs and TsNs are the envelope's ts_us and ts_ns (Debezium 3.x), 0
+	// when the record has none.
+	TsUs, TsNs int64
 
 	// Value is the decoded value of a KindOther record: a map[string]any
 	// for an Avro record (a schema-change event), otherwise the value's
@@ -145,6 +148,8 @@ type Source struct {
 	Schema   string // Postgres schema
 	Table    string
 	Sequence string
+	// TsUs and TsNs are ts_us and ts_ns (Debezium 3.x), 0 when absent.
+	TsUs, TsNs int64
 
 	// Postgres
 	TxID int64 // 0: absent
