@@ -34,7 +34,7 @@ func TestDecodeMySQLTypes(t *testing.T) {
 		{schema.Column{Type: "bigint", Unsigned: true}, uint64(math.MaxUint64), new(big.Rat).SetFrac(mustInt("18446744073709551615"), big.NewInt(1))},
 		{schema.Column{Type: "set", Enum: []string{"x", "y", "z"}}, int64(5), "x,z"},
 		{schema.Column{Type: "json"}, `{"b":1,"a":2}`, json.RawMessage(`{"a":2,"b":1}`)},
-		{schema.Column{Type: "point"}, point, Geometry{WKB: point[4:], SRID: ptr(int32(4326))}},
+		{schema.Column{Type: "geometry"}, point, Geometry{WKB: point[4:], SRID: ptr(int32(4326))}},
 	}
 	tbl := &schema.Table{ID: schema.TableID{Namespace: "shop", Name: "types"}, Key: []int{0},
 		Columns: []schema.Column{{Name: "id", Type: "int"}}}
