@@ -74,8 +74,9 @@ func TestExampleOrdersProjection(t *testing.T) {
 	if err := orders.Workload(ctx, shop, rng, perPhase, customers); err != nil {
 		t.Fatal(err)
 	}
-	// The projection service killed while it works through the backlog.
-	waitViewRows(ctx, t, view, 1)
+	// The projection service killed while it works through the backlog
+	// (orders of the three phases so far), once it applied some of it.
+	waitViewRows(ctx, t, view, 50)
 	proj.kill()
 	var atKill int
 	if err := view.QueryRow(ctx, "SELECT count(*) FROM order_view").Scan(&atKill); err != nil {
