@@ -223,12 +223,12 @@ func convertString(n *node, s string) (any, error) {
 		}
 		t, err := parseZonedTimestamp(s)
 		if err != nil {
-			return nil, fmt.Errorf("%w: ZonedTimestamp %q: %w", ErrValue, s, err)
+			return nil, fmt.Errorf("ZonedTimestamp %q: %w", s, err)
 		}
 		return t, nil
 	case cnJSON:
 		if !json.Valid([]byte(s)) {
-			return nil, fmt.Errorf("%w: Json column holds text that is not JSON", ErrValue)
+			return nil, errors.New("io.debezium.data.Json value is not JSON")
 		}
 		return json.RawMessage(s), nil
 	}

@@ -305,3 +305,23 @@ func TestParseZonedTimestamp(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeBadValue: a value that breaks its semantic type (a
+// ZonedTimestamp that is not ISO-8601) is a DecodeError wrapping ErrValue.
+func TestDecodeBadValue(t *testing.T) {
+	_, reg, cl := newRegistry(t)
+	ctx := context.Background()
+	id, err := reg.Register(ctx, "bad-value", `{"type":"record","name":"Envelope","fields":[
+		{"name":"before","type":"null"},{"name":"after","type":{"type":"record","name":"Value","fields":[
+			{"name":"at","type":{"type":"string","connect.name":"io.debezium.time.ZonedTimestamp"}}]}},
+		{"name":"source","type":"null"},{"name":"op","type":"string"}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := schema.AppendString(schema.AppendString(schema.AppendWireHeader(nil, id), "yesterday"), "c")
+	_, err = NewDecoder(cl).Decode(ctx, &kgo.Record{Topic: "bad", Value: val})
+	var de *DecodeError
+	if !errors.As(err, &de) || !errors.Is(err, ErrValue) || de.Part != "value" {
+		t.Fatalf("%v, want a DecodeError of the value wrapping ErrValue", err)
+	}
+}
