@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/sluicecdc/sluice/schema"
 )
 
 // Record schemas of one table as Sluice's value schemas evolve.
@@ -143,7 +146,8 @@ func TestEmbeddedRegistryCompatibility(t *testing.T) {
 }
 
 // TestEmbeddedRegistryRelaxSubject: the fix Sluice prints for an
-// incompatible schema, NONE on the subject, lets it register.
+// incompatible schema (schema.RelaxHint), NONE on the subject, lets it
+// register.
 func TestEmbeddedRegistryRelaxSubject(t *testing.T) {
 	srv := httptest.NewServer(&compatHandler{next: srfake.NewRegistry().Handler()})
 	defer srv.Close()
@@ -159,7 +163,18 @@ func TestEmbeddedRegistryRelaxSubject(t *testing.T) {
 	if ok, err := cl.CheckCompatibility(ctx, subject, -1, sr.Schema{Schema: vString}); err != nil || ok.Is {
 		t.Fatalf("compatibility check: %v %v, want incompatible", ok, err)
 	}
-	cl.SetCompatibility(ctx, sr.SetCompatibility{Level: sr.CompatNone}, subject)
+	// The request the hint prints, as printed.
+	m := regexp.MustCompile(`curl -X (PUT) -H '([^:]+): ([^']+)' --data '([^']+)' (\S+)`).FindStringSubmatch(schema.RelaxHint(srv.URL, subject, false))
+	if m == nil {
+		t.Fatalf("hint %q has no curl command", schema.RelaxHint(srv.URL, subject, false))
+	}
+	req, _ := http.NewRequest(m[1], m[5], strings.NewReader(m[4]))
+	req.Header.Set(m[2], m[3])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the hint's request: %v %v", resp, err)
+	}
+	resp.Body.Close()
 	if _, err := cl.CreateSchema(ctx, subject, sr.Schema{Schema: vString}); err != nil {
 		t.Fatalf("after NONE on the subject: %v", err)
 	}
