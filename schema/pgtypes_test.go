@@ -431,7 +431,11 @@ func TestPostgresUnavailable(t *testing.T) {
 		{pgCol("numeric", -1), nil},
 		{pgCol("numeric", pgNumericMod(10, 2)), nil},
 		{pgCol("int4", -1), nil},
-		{pgCol("_int4", -1), nil},
+		{pgCol("_int4", -1), unavailableInts(func(b byte) any { return int32(b) })},
+		{pgCol("_int8", -1), unavailableInts(func(b byte) any { return int64(b) })},
+		{pgCol("_int2", -1), nil},
+		{pgCol("_numeric", -1), nil},
+		{pgCol("_float8", -1), nil},
 		{pgCol("uuid", -1), nil},
 		{pgCol("timestamptz", -1), nil},
 		{Column{Type: "mood", Kind: "e", Enum: []string{"a"}}, nil},
@@ -455,6 +459,16 @@ func TestPostgresUnavailable(t *testing.T) {
 			t.Errorf("%s: placeholder decodes to %#v, want %#v", tc.col.Type, got, tc.want)
 		}
 	}
+}
+
+// unavailableInts is Debezium's integer[]/bigint[] placeholder: the bytes
+// of UnavailableValue as elements.
+func unavailableInts(conv func(byte) any) []any {
+	out := make([]any, len(UnavailableValue))
+	for i := range out {
+		out[i] = conv(UnavailableValue[i])
+	}
+	return out
 }
 
 func TestPostgresRawTypes(t *testing.T) {

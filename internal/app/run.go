@@ -244,6 +244,7 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 	src, plan, err := pgcapture.Open(ctx, pgcapture.Config{
 		DSN: cfg.Source.DSN, TLS: stls, Slot: cfg.Source.Postgres.Slot, Publication: cfg.Source.Postgres.Publication,
 		Filter:            pgcapture.Filter{Include: cfg.Source.Tables, Exclude: cfg.Source.ExcludeTables},
+		ExcludeColumns:    excludeMap(cfg.Source.ExcludeColumns),
 		HeartbeatInterval: cfg.Source.Postgres.HeartbeatInterval, StatusInterval: cfg.Source.Postgres.StatusInterval,
 		Logger: log, ReloadCheckpoint: reload, Messages: transform.MessageTables(cfg.Transforms),
 	}, cp, cfg.Snapshot.Mode)
