@@ -442,18 +442,21 @@ func (s *Source) stream(ctx context.Context, h capture.Handler) error {
 	s.log.Info("streaming", "flavor", s.srv.Flavor, "from", start.String(), "server_id", s.cfg.ServerID)
 	s.tables = map[uint64]*mapped{}
 	var hb time.Time
+	var wake capture.Wake
+	defer wake.Stop()
 	for {
 		if s.stopping.Load() && !s.inFlight() {
 			return errStopped
 		}
-		ectx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
-		ev, err := st.GetEvent(ectx)
-		cancel()
+		ev, err := st.GetEvent(wake.Context(ctx, time.Now().Add(250*time.Millisecond)))
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			if errors.Is(err, context.DeadlineExceeded) {
+				if !wake.Quiet() {
+					continue // events came during the period
+				}
 				if s.cfg.HeartbeatInterval > 0 && time.Since(hb) >= s.cfg.HeartbeatInterval {
 					hb = time.Now()
 					if err := s.idle(ctx, h); err != nil {
@@ -464,6 +467,7 @@ func (s *Source) stream(ctx context.Context, h capture.Handler) error {
 			}
 			return s.streamError(err)
 		}
+		wake.Received()
 		s.lastEvent = time.Now()
 		if err := s.handle(ctx, h, ev); err != nil {
 			return err
