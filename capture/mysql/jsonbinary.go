@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -432,10 +433,16 @@ func appendBinaryDecimal(dst []byte, precision, scale int, b []byte) ([]byte, er
 
 // rowsDecoder decodes rows events as go-mysql does, except that MySQL JSON
 // columns are read as their bytes (go-mysql's BLOB decoding: the same
-// length prefix) and rendered by AppendJSONText. It is used by one parser,
-// on that parser's goroutine.
+// length prefix) and rendered by AppendJSONText, and DATETIME2 columns are
+// read as BIT columns of their width and rendered by appendDatetime2
+// (datetime2.go). It is used by one parser, on that parser's goroutine.
 type rowsDecoder struct {
-	table, asBlob *replication.TableMapEvent // the last table seen, and its copy with JSON read as BLOB
+	// The last table seen, its copy with JSON read as BLOB and DATETIME2
+	// as BIT (nil: nothing to read differently), and which columns of
+	// the copy need rendering.
+	table, recast *replication.TableMapEvent
+	render        []byte // per column: 0, or the original type
+	text          []byte // scratch for rendering
 }
 
 func (d *rowsDecoder) decode(e *replication.RowsEvent, data []byte) error {
@@ -446,36 +453,75 @@ func (d *rowsDecoder) decode(e *replication.RowsEvent, data []byte) error {
 	t := e.Table
 	// A partial JSON update (binlog_row_value_options=PARTIAL_JSON) is
 	// left to go-mysql; the source refuses the event.
-	if t.JsonColumnCount() == 0 || e.Type() == replication.EnumRowsEventTypeUnknown {
+	if e.Type() == replication.EnumRowsEventTypeUnknown {
 		return e.DecodeData(pos, data)
 	}
 	if d.table != t {
-		blob := &replication.TableMapEvent{}
-		*blob = *t
-		blob.ColumnType = bytes.Clone(t.ColumnType)
-		for i, typ := range blob.ColumnType {
-			if typ == gomysql.MYSQL_TYPE_JSON {
-				blob.ColumnType[i] = gomysql.MYSQL_TYPE_BLOB
-			}
-		}
-		d.table, d.asBlob = t, blob
+		d.table, d.recast = t, recast(t, &d.render)
 	}
-	e.Table = d.asBlob
+	if d.recast == nil {
+		return e.DecodeData(pos, data)
+	}
+	e.Table = d.recast
 	err = e.DecodeData(pos, data)
 	e.Table = t
 	if err != nil {
 		return err
 	}
 	for _, row := range e.Rows {
-		for i, typ := range t.ColumnType[:min(len(t.ColumnType), len(row))] {
-			b, ok := row[i].([]byte)
-			if typ != gomysql.MYSQL_TYPE_JSON || !ok {
-				continue
-			}
-			if row[i], err = AppendJSONText(nil, b); err != nil {
-				return fmt.Errorf("table %s.%s, JSON column %d: %w", t.Schema, t.Table, i+1, err)
+		for i, typ := range d.render[:min(len(d.render), len(row))] {
+			switch typ {
+			case gomysql.MYSQL_TYPE_JSON:
+				b, ok := row[i].([]byte)
+				if !ok {
+					continue
+				}
+				if row[i], err = AppendJSONText(nil, b); err != nil {
+					return fmt.Errorf("table %s.%s, JSON column %d: %w", t.Schema, t.Table, i+1, err)
+				}
+			case gomysql.MYSQL_TYPE_DATETIME2:
+				v, ok := row[i].(int64)
+				if !ok {
+					continue
+				}
+				d.text = appendDatetime2(d.text[:0], uint64(v), int(t.ColumnMeta[i]))
+				row[i] = string(d.text)
 			}
 		}
 	}
 	return nil
+}
+
+// recast returns a copy of t with its JSON columns typed BLOB and its
+// DATETIME2 columns typed BIT of the same width, and sets render to the
+// original type of each such column (0 for the others); nil when t has
+// none.
+func recast(t *replication.TableMapEvent, render *[]byte) *replication.TableMapEvent {
+	var c *replication.TableMapEvent
+	for i, typ := range t.ColumnType {
+		var to byte
+		var meta uint16
+		switch typ {
+		case gomysql.MYSQL_TYPE_JSON:
+			to, meta = gomysql.MYSQL_TYPE_BLOB, t.ColumnMeta[i]
+		case gomysql.MYSQL_TYPE_DATETIME2:
+			m, ok := datetime2AsBit(t.ColumnMeta[i])
+			if !ok {
+				continue
+			}
+			to, meta = gomysql.MYSQL_TYPE_BIT, m
+		default:
+			continue
+		}
+		if c == nil {
+			c = &replication.TableMapEvent{}
+			*c = *t
+			c.ColumnType = bytes.Clone(t.ColumnType)
+			c.ColumnMeta = slices.Clone(t.ColumnMeta)
+			*render = append((*render)[:0], make([]byte, len(t.ColumnType))...)
+		}
+		c.ColumnType[i], c.ColumnMeta[i] = to, meta
+		(*render)[i] = typ
+	}
+	return c
 }

@@ -97,6 +97,7 @@ type Source struct {
 	lastEvent time.Time
 	format    *replication.FormatDescriptionEvent // of the binlog being read
 	payload   *replication.BinlogParser           // for compressed transactions, made from format
+	inPayload bool                                // handling the events inside a Transaction_payload event
 }
 
 // txn is the transaction being read.
@@ -118,6 +119,9 @@ type mapped struct {
 	signal   bool // the signal table
 	table    *schema.Table
 	err      error // the table cannot be described; fatal once a row needs it
+	// body is the TABLE_MAP event this was made from, without its header
+	// and checksum (see sameMap); nil: not reusable.
+	body []byte
 }
 
 var _ capture.Source = (*Source)(nil)
@@ -608,6 +612,8 @@ func (s *Source) handle(ctx context.Context, h capture.Handler, ev *replication.
 				return fmt.Errorf("mysql: format description for compressed transactions: %w", err)
 			}
 		}
+		s.inPayload = true
+		defer func() { s.inPayload = false }()
 		for _, inner := range e.Events {
 			again, err := s.payload.Parse(inner.RawData)
 			if err != nil {
@@ -757,9 +763,18 @@ func (s *Source) commit(ctx context.Context, h capture.Handler, ev *replication.
 }
 
 func (s *Source) tableMap(ctx context.Context, h capture.Handler, ev *replication.BinlogEvent, e *replication.TableMapEvent) error {
+	body := s.mapBody(ev)
+	if prev := s.tables[e.TableID]; prev != nil && s.sameMap(prev, body) {
+		return nil // the table version the same map made last time
+	}
 	id := schema.TableID{Namespace: string(e.Schema), Name: string(e.Table)}
 	m := &mapped{id: id, captured: captured(&s.cfg.Filter, id)}
 	s.tables[e.TableID] = m
+	defer func() {
+		if m.err == nil && m.table != nil && body != nil {
+			m.body = bytes.Clone(body)
+		}
+	}()
 	if id == s.signal {
 		m.captured, m.signal = false, true
 		return nil
