@@ -437,12 +437,18 @@ func appendBinaryDecimal(dst []byte, precision, scale int, b []byte) ([]byte, er
 // read as BIT columns of their width and rendered by appendDatetime2
 // (datetime2.go). It is used by one parser, on that parser's goroutine.
 type rowsDecoder struct {
-	// The last table seen, its copy with JSON read as BLOB and DATETIME2
-	// as BIT (nil: nothing to read differently), and which columns of
-	// the copy need rendering.
-	table, recast *replication.TableMapEvent
-	render        []byte // per column: 0, or the original type
-	text          []byte // scratch for rendering
+	table *replication.TableMapEvent // the last table seen
+	// recast is table with the recast types and metadata; recasts says
+	// whether there is anything to recast.
+	recast  replication.TableMapEvent
+	recasts bool
+	// The column types and metadata the recast ones were made from (go-
+	// mysql makes a TableMapEvent per TABLE_MAP, nearly always the same),
+	// the recast ones, and per column 0 or the original type to render.
+	fromTypes, types []byte
+	fromMeta, meta   []uint16
+	render           []byte
+	text             []byte // scratch for rendering
 }
 
 func (d *rowsDecoder) decode(e *replication.RowsEvent, data []byte) error {
@@ -457,12 +463,12 @@ func (d *rowsDecoder) decode(e *replication.RowsEvent, data []byte) error {
 		return e.DecodeData(pos, data)
 	}
 	if d.table != t {
-		d.table, d.recast = t, recast(t, &d.render)
+		d.use(t)
 	}
-	if d.recast == nil {
+	if !d.recasts {
 		return e.DecodeData(pos, data)
 	}
-	e.Table = d.recast
+	e.Table = &d.recast
 	err = e.DecodeData(pos, data)
 	e.Table = t
 	if err != nil {
@@ -492,36 +498,39 @@ func (d *rowsDecoder) decode(e *replication.RowsEvent, data []byte) error {
 	return nil
 }
 
-// recast returns a copy of t with its JSON columns typed BLOB and its
-// DATETIME2 columns typed BIT of the same width, and sets render to the
-// original type of each such column (0 for the others); nil when t has
-// none.
-func recast(t *replication.TableMapEvent, render *[]byte) *replication.TableMapEvent {
-	var c *replication.TableMapEvent
-	for i, typ := range t.ColumnType {
-		var to byte
-		var meta uint16
-		switch typ {
-		case gomysql.MYSQL_TYPE_JSON:
-			to, meta = gomysql.MYSQL_TYPE_BLOB, t.ColumnMeta[i]
-		case gomysql.MYSQL_TYPE_DATETIME2:
-			m, ok := datetime2AsBit(t.ColumnMeta[i])
-			if !ok {
+// use makes t the table rows are decoded for: its copy with the JSON
+// columns typed BLOB and the DATETIME2 columns typed BIT of the same
+// width, when it has any.
+func (d *rowsDecoder) use(t *replication.TableMapEvent) {
+	d.table = t
+	if !bytes.Equal(t.ColumnType, d.fromTypes) || !slices.Equal(t.ColumnMeta, d.fromMeta) {
+		d.fromTypes = append(d.fromTypes[:0], t.ColumnType...)
+		d.fromMeta = append(d.fromMeta[:0], t.ColumnMeta...)
+		d.types = append(d.types[:0], t.ColumnType...)
+		d.meta = append(d.meta[:0], t.ColumnMeta...)
+		d.render = append(d.render[:0], make([]byte, len(t.ColumnType))...)
+		d.recasts = false
+		for i, typ := range t.ColumnType {
+			switch typ {
+			case gomysql.MYSQL_TYPE_JSON:
+				d.types[i] = gomysql.MYSQL_TYPE_BLOB
+			case gomysql.MYSQL_TYPE_DATETIME2:
+				if i >= len(d.meta) {
+					continue
+				}
+				m, ok := datetime2AsBit(d.meta[i])
+				if !ok {
+					continue
+				}
+				d.types[i], d.meta[i] = gomysql.MYSQL_TYPE_BIT, m
+			default:
 				continue
 			}
-			to, meta = gomysql.MYSQL_TYPE_BIT, m
-		default:
-			continue
+			d.render[i], d.recasts = typ, true
 		}
-		if c == nil {
-			c = &replication.TableMapEvent{}
-			*c = *t
-			c.ColumnType = bytes.Clone(t.ColumnType)
-			c.ColumnMeta = slices.Clone(t.ColumnMeta)
-			*render = append((*render)[:0], make([]byte, len(t.ColumnType))...)
-		}
-		c.ColumnType[i], c.ColumnMeta[i] = to, meta
-		(*render)[i] = typ
 	}
-	return c
+	if d.recasts {
+		d.recast = *t
+		d.recast.ColumnType, d.recast.ColumnMeta = d.types, d.meta
+	}
 }
