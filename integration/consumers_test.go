@@ -36,16 +36,21 @@ import (
 //     SchemaRegistry.decode (avsc), Avro longs as BigInt as docs/consuming.md
 //     shows (a JavaScript number cannot hold a long beyond 2^53);
 //   - consume.js --long number: the library's default, which may fail only
-//     as docs/consuming.md says, on those longs.
+//     as docs/consuming.md says, on those longs;
+//   - java/Consume.java: plain Apache Avro Java, the Kafka client's consumer
+//     of bytes, the Confluent wire format read by hand, the writer schema
+//     fetched from the registry and decoded by GenericDatumReader with
+//     Avro's standard logical-type conversions.
 //
-// Every event must decode in the first two, as many as Sluice produced and
+// Every event must decode in all but the third, as many as Sluice produced and
 // the Go harness reader read, and the decoded values of a set of columns
 // must equal the harness reader's.
 
 // consumerCheck is a column whose decoded value is compared with the
 // harness reader's, by kind: "int" (the same integer, every digit),
 // "string", "bytes" (consumers write base64), "decimal:N" (a Connect
-// Decimal of scale N: Python writes the number, Node the unscaled bytes),
+// Decimal of scale N: Python and Java write the number, Node the unscaled
+// bytes),
 // "double" (the same float64; NaN and the infinities as strings).
 type consumerCheck struct{ col, kind string }
 
@@ -63,6 +68,14 @@ func TestConsumersDecodeTypeMatrix(t *testing.T) {
 		t.Fatalf("node: %v: %s", err, testenv.InstallHint)
 	}
 	js := filepath.Join(testenv.ConsumersDir(), "consume.js")
+	javaCP, err := testenv.ConsumerJavaClassPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	java, err := osexec.LookPath("java")
+	if err != nil {
+		t.Fatalf("java: %v: %s", err, testenv.InstallHint)
+	}
 	progs := []consumerProgram{
 		{lang: "python", argv: []string{py, filepath.Join(testenv.ConsumersDir(), "consume.py")}},
 		{lang: "node", argv: []string{node, js}, env: []string{"NODE_PATH=" + nodeModules}},
@@ -70,6 +83,8 @@ func TestConsumersDecodeTypeMatrix(t *testing.T) {
 		// nothing else, fails.
 		{lang: "node --long number", argv: []string{node, js, "--long", "number"}, env: []string{"NODE_PATH=" + nodeModules},
 			onlyError: "potential precision loss"},
+		{lang: "java", argv: []string{java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData", "-Xmx256m",
+			"-cp", javaCP, "Consume"}},
 	}
 
 	k, r := sharedKafka(t), sharedRegistry(t)
@@ -482,8 +497,9 @@ func compareValue(lang, kind string, want, got any) error {
 		}
 		w := decimalString(twosComplement(wb), scale)
 		var g string
-		if lang == "python" {
-			// AvroDeserializer decodes a decimal logical type to decimal.Decimal.
+		if lang == "python" || lang == "java" {
+			// AvroDeserializer decodes a decimal logical type to
+			// decimal.Decimal, Avro's DecimalConversion to BigDecimal.
 			g = fmt.Sprint(got)
 		} else {
 			// avsc without a logical type for decimal: the unscaled bytes.

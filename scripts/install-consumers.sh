@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the consumer clients that integration/consumers_test.go runs, from
-# PyPI and npm only, at the versions pinned in integration/consumers/:
+# PyPI, npm and Maven Central only, at the versions pinned in
+# integration/consumers/:
 #
 #   - Python confluent-kafka with its schema-registry and Avro (fastavro)
 #     extras, wheels only, in a venv:
@@ -10,11 +11,14 @@
 #   - Node kafkajs, @kafkajs/confluent-schema-registry and avsc, from
 #     package-lock.json:
 #     $SLUICE_CACHE/consumers-node-<hash of package.json and package-lock.json>/node_modules
+#   - Java: Apache Avro and kafka-clients of java/pom.xml, resolved with
+#     Maven, and java/Consume.java compiled with javac:
+#     $SLUICE_CACHE/consumers-java-<hash of java/pom.xml and java/Consume.java>/{libs,classes}
 #
 # The hashes name the directories so that a changed pin installs anew;
-# testenv.ConsumerPython and testenv.ConsumerNodeModules compute the same
-# names. Python 3 with venv and Node (>= 18) with npm come from apt when
-# missing. Idempotent: a second run only checks and prints what is installed.
+# testenv.ConsumerPython, testenv.ConsumerNodeModules and
+# testenv.ConsumerJava compute the same names. Python 3 with venv, Node (>= 18)
+# with npm, a Java 17 JDK and Maven come from apt when missing. Idempotent: a second run only checks and prints what is installed.
 # Called by install-deps.sh (make deps).
 set -euo pipefail
 
@@ -34,6 +38,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO=(sudo); fi
 APT=()
 { command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null; } || APT+=(python3 python3-venv)
 { command -v node >/dev/null && command -v npm >/dev/null; } || APT+=(nodejs npm)
+command -v javac >/dev/null || APT+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null || APT+=(maven)
 if [ "${#APT[@]}" -gt 0 ]; then
 	log "apt: installing ${APT[*]}"
 	"${SUDO[@]}" apt-get update -qq
@@ -92,3 +98,26 @@ fi
 log "node: $(cd "$NDIR" && node -p 'const v = (p) => require(p + "/package.json").version;
 `kafkajs ${v("kafkajs")}, @kafkajs/confluent-schema-registry ${v("@kafkajs/confluent-schema-registry")}, avsc ${v("avsc")}, Node ${process.versions.node}`') in $NDIR/node_modules"
 
+
+# ----------------------------------------------------------------- java ----
+JDIR=$SLUICE_CACHE/consumers-java-$(key_of "$CDIR/java/pom.xml" "$CDIR/java/Consume.java")
+if [ ! -f "$JDIR/.complete" ]; then
+	log "java: resolving $CDIR/java/pom.xml from Maven Central into $JDIR/libs"
+	rm -rf "$JDIR"
+	mkdir -p "$JDIR"
+	out=$(mktemp)
+	if ! (cd "$CDIR/java" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies \
+		-DoutputDirectory="$JDIR/libs") >"$out" 2>&1; then
+		cat "$out" >&2
+		rm -f "$out"
+		die "mvn dependency:copy-dependencies failed (output above)"
+	fi
+	if ! javac -Xlint:all -Werror -d "$JDIR/classes" -cp "$JDIR/libs/*" "$CDIR/java/Consume.java" >"$out" 2>&1; then
+		cat "$out" >&2
+		rm -f "$out"
+		die "javac of $CDIR/java/Consume.java failed (output above)"
+	fi
+	rm -f "$out"
+	touch "$JDIR/.complete"
+fi
+log "java: $(cd "$JDIR/libs" && ls avro-*.jar kafka-clients-*.jar | sed 's/\.jar$//' | paste -sd, - | sed 's/,/, /g'), $(javac -version 2>&1) in $JDIR"

@@ -9,7 +9,8 @@
 #   - Apicurio Registry (Confluent-compatible API) from Maven Central into
 #     $SLUICE_CACHE/apicurio-registry-<v>/
 #   - the consumer clients of the consumer tests (Python confluent-kafka from
-#     PyPI, Node kafkajs from npm) under $SLUICE_CACHE: scripts/install-consumers.sh
+#     PyPI, Node kafkajs from npm, Java Apache Avro from Maven Central) under
+#     $SLUICE_CACHE: scripts/install-consumers.sh
 #
 # Tests start their own private server instances on loopback ports; the system
 # services installed by apt are stopped and disabled. For Kafka and the registry

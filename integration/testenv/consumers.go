@@ -1,8 +1,9 @@
 package testenv
 
 // The consumer clients of the consumer tests: the programs in
-// integration/consumers (consume.py, consume.js) and the Python venv and
-// Node modules that scripts/install-consumers.sh installs for them under
+// integration/consumers (consume.py, consume.js, java/Consume.java) and the
+// Python venv, Node modules and Java libraries and classes that
+// scripts/install-consumers.sh installs for them under
 // Cache(), in directories named after a hash of the pin files, so that a
 // changed pin is never run with the packages of an older one.
 
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 )
 
 // ConsumersDir returns integration/consumers of this checkout.
@@ -63,4 +65,20 @@ func ConsumerNodeModules() (string, error) {
 		return "", notInstalled("the Node consumer (kafkajs) of package-lock.json", dir)
 	}
 	return filepath.Join(dir, "node_modules"), nil
+}
+
+// ConsumerJavaClassPath returns the class path of the Java consumer
+// (Consume, a plain Apache Avro consumer): its classes compiled from
+// integration/consumers/java/Consume.java and the Avro and kafka-clients jars
+// of integration/consumers/java/pom.xml.
+func ConsumerJavaClassPath() (string, error) {
+	key, err := pinKey("java/pom.xml", "java/Consume.java")
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(Cache(), "consumers-java-"+key)
+	if !fileExists(filepath.Join(dir, ".complete")) {
+		return "", notInstalled("the Java consumer (Apache Avro) of java/pom.xml and java/Consume.java", dir)
+	}
+	return strings.Join([]string{filepath.Join(dir, "classes"), filepath.Join(dir, "libs", "*")}, string(os.PathListSeparator)), nil
 }
