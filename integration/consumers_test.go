@@ -383,10 +383,13 @@ func runConsumers(t *testing.T, progs []consumerProgram, brokers []string, regis
 }
 
 func runConsumer(pr consumerProgram, brokers []string, registryURL string, topics []string, n int) (consumerOutput, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	// Each stops at its count; the quiet time only ends a consumer that
+	// would otherwise wait for records that never come, and must outlast
+	// a slow group join on a loaded machine.
 	args := append(append([]string{}, pr.argv[1:]...), "--bootstrap", strings.Join(brokers, ","),
-		"--registry", registryURL, "--count", strconv.Itoa(n), "--quiet", "20")
+		"--registry", registryURL, "--count", strconv.Itoa(n), "--quiet", "60")
 	cmd := osexec.CommandContext(ctx, pr.argv[0], append(args, topics...)...)
 	cmd.Env = append(os.Environ(), pr.env...)
 	var stdout, stderr bytes.Buffer
