@@ -45,7 +45,7 @@ var (
 	flagFreshSecs = flag.Int("fresh-seconds", 60, "seconds of steady load per freshness rate")
 	flagRates     = flag.String("rates", "2000,10000", "steady change rates for the freshness scenario")
 	flagWide      = flag.Bool("wide", false, "use ~2 KB rows instead of ~200 bytes")
-	flagOnly      = flag.String("only", "", "comma-separated scenarios to run (kafka,drain,snapshot,watermarks,freshness,bigtxn,mariadb)")
+	flagOnly      = flag.String("only", "", "comma-separated scenarios to run (kafka,drain,transforms,snapshot,watermarks,freshness,bigtxn,mariadb)")
 	flagOut       = flag.String("out", "bench/results/latest.json", "JSON output")
 	flagQuick     = flag.Bool("quick", false, "small sizes for a run of a few minutes")
 	flagProfile   = flag.String("cpuprofile", "", "write a CPU profile of every sluice run to FILE.<n>, and of the producer of each limit that pays for Kafka to FILE.<topic>")
@@ -119,6 +119,7 @@ func run() error {
 	}{
 		{"kafka", benchKafka},
 		{"drain", benchPostgresDrain},
+		{"transforms", benchTransforms},
 		{"snapshot", benchPostgresSnapshot},
 		{"watermarks", benchWatermarks},
 		{"freshness", benchFreshness},

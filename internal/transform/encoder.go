@@ -21,6 +21,38 @@ type Encoder struct {
 	reg    Registrar
 	ensure EnsureTopic
 	topics map[string]*topicState // by topic (or, for the outbox, routed value)
+	// The largest key and value encoded so far: a record's buffers are
+	// allocated at that size once, instead of growing from empty.
+	keyCap, valCap int
+	x              extract      // the unwrapped value's added fields, reused
+	recs           []kgo.Record // records are carved from a block, as the pipeline's slab does
+}
+
+// record returns r in a record carved from the encoder's current block of
+// records (one allocation for many; a block is freed when all of its
+// records are).
+func (e *Encoder) record(r kgo.Record) *kgo.Record {
+	if len(e.recs) == 0 {
+		e.recs = make([]kgo.Record, 64)
+	}
+	p := &e.recs[0]
+	e.recs = e.recs[1:]
+	*p = r
+	return p
+}
+
+// buf returns an empty buffer of capacity *hint (at least min) with the
+// wire header of schema id.
+func buf(hint *int, min, id int) []byte {
+	return schema.AppendWireHeader(make([]byte, 0, max(*hint, min)), id)
+}
+
+// grew records the length of an encoded buffer in *hint (up to 64 KiB,
+// so one huge row does not set the size of every later one).
+func grew(hint *int, b []byte) {
+	if n := len(b); n > *hint && n <= 64<<10 {
+		*hint = n
+	}
 }
 
 // topicState is a topic the encoder writes to, created and with its
@@ -53,11 +85,12 @@ func (e *Encoder) Encode(ctx context.Context, c *capture.Change, now time.Time, 
 	if err != nil {
 		return nil, err
 	}
-	val := schema.AppendWireHeader(nil, ts.valueID)
+	val := buf(&e.valCap, 64, ts.valueID)
 	if val, err = e.codec.AppendValue(val, &schema.Event{Op: byte(c.Op), Before: before, After: after, Source: &c.Source, TsMs: now.UnixMilli(), TsUs: now.UnixMicro(), Txn: txn}); err != nil {
 		return nil, err
 	}
-	recs := []*kgo.Record{{Topic: ts.topic, Key: key, Value: val, Timestamp: now}}
+	grew(&e.valCap, val)
+	recs := []*kgo.Record{e.record(kgo.Record{Topic: ts.topic, Key: key, Value: val, Timestamp: now})}
 	if c.Op == capture.OpDelete && tombstones && key != nil {
 		recs = append(recs, &kgo.Record{Topic: ts.topic, Key: key, Timestamp: now})
 	}
@@ -107,7 +140,9 @@ func (e *Encoder) key(ts *topicState, before, after []any) ([]byte, error) {
 	if row == nil {
 		return nil, nil
 	}
-	return e.codec.AppendKey(schema.AppendWireHeader(nil, ts.keyID), row)
+	key, err := e.codec.AppendKey(buf(&e.keyCap, 16, ts.keyID), row)
+	grew(&e.keyCap, key)
+	return key, err
 }
 
 // unwrap is Debezium's ExtractNewRecordState: the value is the new row
@@ -125,17 +160,19 @@ func (e *Encoder) unwrap(ctx context.Context, c *capture.Change, before, after [
 	if err != nil {
 		return nil, err
 	}
-	x := &extract{op: byte(c.Op), tsMs: now.UnixMilli(), connector: e.codec.Connector(), name: e.chain.name, table: e.codec.Table.ID, src: &c.Source}
+	e.x = extract{op: byte(c.Op), tsMs: now.UnixMilli(), connector: e.codec.Connector(), name: e.chain.name, table: e.codec.Table.ID, src: &c.Source}
+	x := &e.x
 	var recs []*kgo.Record
 	switch {
 	case c.Op != capture.OpDelete:
-		val, err := u.appendValue(schema.AppendWireHeader(nil, ts.valueID), e.codec, after, x, false)
+		val, err := u.appendValue(buf(&e.valCap, 64, ts.valueID), e.codec, after, x, false)
 		if err != nil {
 			return nil, err
 		}
-		return []*kgo.Record{{Topic: ts.topic, Key: key, Value: val, Timestamp: now}}, nil
+		grew(&e.valCap, val)
+		return []*kgo.Record{e.record(kgo.Record{Topic: ts.topic, Key: key, Value: val, Timestamp: now})}, nil
 	case u.deletes == "rewrite":
-		val, err := u.appendValue(schema.AppendWireHeader(nil, ts.valueID), e.codec, before, x, true)
+		val, err := u.appendValue(buf(&e.valCap, 64, ts.valueID), e.codec, before, x, true)
 		if err != nil {
 			return nil, err
 		}
@@ -190,16 +227,17 @@ func (e *Encoder) outbox(ctx context.Context, c *capture.Change, after []any, no
 		// A NULL key is a null Kafka key, as the AvroConverter writes
 		// a null of an optional schema.
 		var err error
-		if key, err = e.codec.AppendColumn(schema.AppendWireHeader(nil, ts.keyID), o.key, k); err != nil {
+		if key, err = e.codec.AppendColumn(buf(&e.keyCap, 16, ts.keyID), o.key, k); err != nil {
 			return nil, err
 		}
+		grew(&e.keyCap, key)
 	}
 	var err error
 	payload := after[t.Column(o.payload)]
 	var val []byte
 	switch {
 	case len(o.envelope) > 0:
-		val = schema.AppendWireHeader(nil, ts.valueID)
+		val = buf(&e.valCap, 64, ts.valueID)
 		if val, err = e.codec.AppendColumn(val, o.payload, payload); err != nil {
 			return nil, err
 		}
@@ -212,14 +250,15 @@ func (e *Encoder) outbox(ctx context.Context, c *capture.Change, after []any, no
 		// A nullable payload's schema is a union with null; a NULL
 		// payload is a null value, as Confluent's AvroConverter writes
 		// a null of an optional schema.
-		val = schema.AppendWireHeader(nil, ts.valueID)
+		val = buf(&e.valCap, 64, ts.valueID)
 		if val, err = e.codec.AppendColumn(val, o.payload, payload); err != nil {
 			return nil, err
 		}
 	}
+	grew(&e.valCap, val)
 	headers := []kgo.RecordHeader{{Key: "id", Value: headerText(after[t.Column(o.id)])}, {Key: "type", Value: headerText(after[t.Column(o.typ)])}}
 	for _, p := range o.headers {
 		headers = append(headers, kgo.RecordHeader{Key: p.alias, Value: headerText(after[t.Column(p.column)])})
 	}
-	return []*kgo.Record{{Topic: ts.topic, Key: key, Value: val, Headers: headers, Timestamp: now}}, nil
+	return []*kgo.Record{e.record(kgo.Record{Topic: ts.topic, Key: key, Value: val, Headers: headers, Timestamp: now})}, nil
 }
