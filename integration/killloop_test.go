@@ -120,7 +120,7 @@ func (l *killLoop) run(t *testing.T) {
 		loadErr <- err
 	}()
 	rng := rand.New(rand.NewPCG(7, 11))
-	const kills = 20
+	kills := matrixKills(t, 20)
 	underLoad := 0
 	var windows []killWindow
 	for i := 0; i < kills; i++ {
