@@ -33,10 +33,16 @@ var coreTests = []string{
 	"TestKillLoop/exactly_once",
 }
 
-// kafkaTests are those of coreTests that depend on the broker.
+// kafkaTests are the Kafka suite: streaming, the exactly-once kill loop,
+// and the tests of transactions whose producer epochs transactions V2
+// changes: fencing a second instance, a commit the killed producer never
+// heard of, a broker restart and a network cut under load.
 var kafkaTests = []string{
 	"TestPostgresStreaming",
 	"TestKillLoop/exactly_once",
+	"TestSecondInstance",
+	"TestExactlyOnceClaimBeforeCheckpointRead",
+	"TestFaultKafka",
 }
 
 // killLoopKills is how many times the matrix's kill loop kills sluice.

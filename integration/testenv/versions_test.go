@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicecdc/sluice/integration/testenv"
 )
@@ -55,7 +57,9 @@ func TestPostgresMajors(t *testing.T) {
 	}
 }
 
-// TestKafka4 starts the Kafka 4 broker of the compatibility matrix.
+// TestKafka4 starts the Kafka 4 broker of the compatibility matrix and
+// checks that it runs transactions V2 (KIP-890: the producer epoch is bumped
+// at every transaction end).
 func TestKafka4(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -65,4 +69,24 @@ func TestKafka4(t *testing.T) {
 	}
 	testenv.Cleanup(t, k)
 	checkKafka(ctx, t, k)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.ClientSoftwareName, req.ClientSoftwareVersion = "sluice-testenv", "1"
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tv := int16(-1)
+	for _, f := range resp.FinalizedFeatures {
+		if f.Name == "transaction.version" {
+			tv = f.MaxVersionLevel
+		}
+	}
+	if tv < 2 {
+		t.Fatalf("Kafka %s: finalized transaction.version %d, want 2 (transactions V2)", k.Version, tv)
+	}
 }
