@@ -169,6 +169,18 @@ func TestPostgresTypeMatrix(t *testing.T) {
 	name := testName(t)
 	ctx := context.Background()
 	cols := typeMatrixColumns()
+	if pg.Major < 15 {
+		// Before PostgreSQL 15 the server cannot print (and so cannot
+		// send) an interval of more than 2^31-1 hours: the extremes it
+		// can.
+		for i := range cols {
+			for j, v := range cols[i].vals {
+				cols[i].vals[j] = strings.NewReplacer(
+					"-2562047788:00:54.775807", "-2147483647:59:59.999999",
+					"2562047788:00:54.775807", "2147483647:59:59.999999").Replace(v)
+			}
+		}
+	}
 
 	exec(t, db, `CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy', 'with space', 'ünï')`)
 	var ddl strings.Builder

@@ -31,6 +31,8 @@ type Source struct {
 	sql   *pgx.Conn
 	cat   *catalog
 	plan  *Plan
+	// version is server_version_num.
+	version int
 
 	// decoder turns the stream's messages into events; its catalog
 	// lookups go through cat.

@@ -744,6 +744,7 @@ func (postgresChecker) CheckSource(ctx context.Context, c *CheckEnv) []string {
 		systemID, _ = pgcapture.SystemIdentifier(cctx, conn)
 	}
 	checkSlotState(ctx, c, slot, systemID)
+	checkSlotFailover(r, si, slot, cfg.Source.Postgres.Slot)
 
 	topics := make([]string, len(tables))
 	for i, t := range tables {
