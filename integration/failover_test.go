@@ -122,3 +122,88 @@ func waitSyncedSlot(ctx context.Context, t *testing.T, standby *testenv.Postgres
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestPostgresFailoverRefused: after a failover Sluice stops, saying which
+// and what to do, when the promoted standby has no copy of the slot (it did
+// not set sync_replication_slots), and when its WAL ends before the
+// checkpoint (it stopped receiving WAL, and nothing held Sluice back).
+func TestPostgresFailoverRefused(t *testing.T) {
+	k, r := sharedKafka(t), sharedRegistry(t)
+	for _, tc := range []struct {
+		name    string
+		standby map[string]string
+		// detach, when set, cuts the standby off the primary before the
+		// last changes.
+		detach bool
+		want   []string
+	}{
+		{name: "slot missing", standby: map[string]string{"sync_replication_slots": "off"},
+			want: []string{"does not exist", "promoted standby had no synchronized copy", "sync_replication_slots = on"}},
+		{name: "standby behind", detach: true,
+			want: []string{"before the checkpoint", "lacks changes Sluice already sent", "synchronized_standby_slots"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			primary, err := testenv.StartPostgres(ctx, testenv.PostgresOptions{Major: failoverMajor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			testenv.Cleanup(t, primary)
+			standby, err := testenv.StartPostgresStandby(ctx, primary, "standby_1", tc.standby)
+			if err != nil {
+				t.Fatal(err)
+			}
+			testenv.Cleanup(t, standby)
+			_, db := pgDB(t, primary)
+			name := testName(t)
+			hosts := fmt.Sprintf("host=%s,%s port=%d,%d user=%s password=%s dbname=%s sslmode=disable target_session_attrs=read-write",
+				primary.Host, standby.Host, primary.Port, standby.Port, testenv.PostgresSuperuser, testenv.PostgresSuperuserPassword, name)
+			exec(t, db, `CREATE TABLE t (id int PRIMARY KEY)`)
+			exec(t, db, `INSERT INTO t SELECT generate_series(1, 10)`)
+			cfg := harness.WriteConfig(t, pgConfig(name, hosts, k, r, ""))
+			p := harness.Start(t, []string{"SLUICE_KAFKA_EXACTLY_ONCE=true"}, "run", "-c", cfg)
+			p.WaitFor(ctx, `msg="snapshots done"`, 90*time.Second)
+			if tc.detach {
+				waitSyncedSlot(ctx, t, standby, name, "sluice_"+name)
+				if err := standby.Reconfigure(ctx, map[string]string{"primary_conninfo": ""}); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(time.Second) // the WAL receiver stops
+			}
+			// Megabytes of WAL: far more than the promoted standby writes
+			// before Sluice reconnects.
+			const rows = 30_000
+			exec(t, db, fmt.Sprintf(`INSERT INTO t SELECT generate_series(11, %d)`, rows))
+			rd := harness.NewReader(t, k.Brokers(), r.URL, name+".public.t")
+			rd.ReadUntil(ctx, t, 2*time.Minute, func(e []harness.Event) bool { return len(e) >= rows })
+			time.Sleep(time.Second) // a checkpoint after them
+			if err := primary.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			if err := standby.Promote(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if tc.detach {
+				c, err := pgx.Connect(ctx, standby.SuperuserDSN(name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var n int
+				err = c.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n)
+				c.Close(ctx)
+				if err != nil || n == rows {
+					t.Fatalf("the promoted standby has %d rows (%v): it was not cut off", n, err)
+				}
+			}
+			if code := p.Wait(2 * time.Minute); code != 1 {
+				t.Fatalf("exit code %d, want 1; output:\n%s", code, p.Output())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(p.Output(), w) {
+					t.Errorf("the output does not say %q:\n%s", w, tailLines(p.Output(), 20))
+				}
+			}
+		})
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -107,10 +109,19 @@ func (pg *Postgres) Promote(ctx context.Context) error {
 	return nil
 }
 
-// Reconfigure sets postgresql.conf entries and reloads the configuration.
+// Reconfigure sets settings with ALTER SYSTEM (which overrides what
+// pg_basebackup -R wrote) and reloads the configuration.
 func (pg *Postgres) Reconfigure(ctx context.Context, conf map[string]string) error {
-	if err := pg.appendConf(conf); err != nil {
-		return err
+	keys := make([]string, 0, len(conf))
+	for k := range conf {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		q := fmt.Sprintf("ALTER SYSTEM SET %s = '%s'", pgx.Identifier{k}.Sanitize(), strings.ReplaceAll(conf[k], "'", "''"))
+		if err := pg.execSocket(ctx, q); err != nil {
+			return fmt.Errorf("testenv: postgres: %s: %w", q, err)
+		}
 	}
 	return pg.execSocket(ctx, "SELECT pg_reload_conf()")
 }
