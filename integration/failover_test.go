@@ -164,6 +164,8 @@ func TestPostgresFailoverRefused(t *testing.T) {
 			cfg := harness.WriteConfig(t, pgConfig(name, hosts, k, r, ""))
 			p := harness.Start(t, []string{"SLUICE_KAFKA_EXACTLY_ONCE=true"}, "run", "-c", cfg)
 			p.WaitFor(ctx, `msg="snapshots done"`, 90*time.Second)
+			_, lines := checkLines(t, pgConfig(name, hosts, k, r, ""), nil)
+			findLine(t, lines, "PASS postgres slot failover: slot sluice_"+name+" has failover = true")
 			if tc.detach {
 				waitSyncedSlot(ctx, t, standby, name, "sluice_"+name)
 				if err := standby.Reconfigure(ctx, map[string]string{"primary_conninfo": ""}); err != nil {
