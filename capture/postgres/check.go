@@ -42,6 +42,16 @@ type ServerInfo struct {
 	EmitMessage bool
 }
 
+// EmitMessageFunction is the signature of pg_logical_emit_message, which
+// heartbeats and watermarks call, for server_version_num version: PostgreSQL
+// 18 added a fourth parameter (flush, with a default).
+func EmitMessageFunction(version int) string {
+	if version >= 180000 {
+		return "pg_logical_emit_message(boolean, text, text, boolean)"
+	}
+	return "pg_logical_emit_message(boolean, text, text)"
+}
+
 // ReadServerInfo reads ServerInfo through conn.
 func ReadServerInfo(ctx context.Context, conn *pgx.Conn) (*ServerInfo, error) {
 	si := &ServerInfo{}
@@ -76,7 +86,7 @@ SELECT current_setting('max_replication_slots')::int,
        current_user::text, current_database()::text,
        r.rolsuper, r.rolreplication OR r.rolsuper,
        has_database_privilege(current_database(), 'CREATE'),
-       has_function_privilege('pg_logical_emit_message(boolean, text, text)', 'EXECUTE')
+       has_function_privilege('`+EmitMessageFunction(si.Version)+`', 'EXECUTE')
 FROM pg_roles r WHERE r.rolname = current_user`).Scan(
 		&si.MaxReplicationSlots, &si.UsedReplicationSlots, &si.MaxWALSenders, &si.UsedWALSenders,
 		&si.User, &si.Database, &si.Superuser, &si.Replication, &si.CreateOnDatabase, &si.EmitMessage)

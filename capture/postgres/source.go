@@ -243,6 +243,6 @@ func (s *Source) heartbeat(ctx context.Context) {
 	_, err := s.sql.Exec(hctx, "SELECT pg_logical_emit_message(false, 'sluice.heartbeat', '')")
 	if err != nil && !s.hbWarned && ctx.Err() == nil {
 		s.hbWarned = true
-		s.log.Warn("heartbeat message failed; idle slots then rely on keepalives only. Fix: GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO the Sluice user", "err", err)
+		s.log.Warn("heartbeat message failed; idle slots then rely on keepalives only. Fix: GRANT EXECUTE ON FUNCTION "+EmitMessageFunction(s.version)+" TO the Sluice user", "err", err)
 	}
 }

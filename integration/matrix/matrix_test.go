@@ -24,9 +24,10 @@ import (
 
 // coreTests are the core compatibility suite: the type matrix, streaming
 // (event shapes, DDL mid-stream, resume), the snapshot-to-stream handoff,
-// DDL during the snapshot, and the exactly-once kill loop.
+// DDL during the snapshot, the exactly-once kill loop, and sluice check.
 var coreTests = []string{
 	"TestPostgresTypeMatrix",
+	"TestCheckPasses",
 	"TestPostgresStreaming",
 	"TestPostgresSnapshotHandoff",
 	"TestPostgresSnapshotDDL",

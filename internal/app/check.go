@@ -733,7 +733,7 @@ func (postgresChecker) CheckSource(ctx context.Context, c *CheckEnv) []string {
 			r.Pass("postgres heartbeats", "EXECUTE on pg_logical_emit_message")
 		} else {
 			r.Warn("postgres heartbeats", "no EXECUTE on pg_logical_emit_message: idle slots then advance only with keepalives, and retain WAL while captured tables are quiet",
-				"GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO "+role)
+				"GRANT EXECUTE ON FUNCTION "+pgcapture.EmitMessageFunction(si.Version)+" TO "+role)
 		}
 	}
 
