@@ -158,10 +158,36 @@ func run(t *testing.T, bin string, v version) {
 		}
 	}
 	if runErr != nil || len(failed) > 0 {
-		t.Errorf("%s: %v did not pass (%v); the output of %s %s:\n%s",
-			v.name, failed, runErr, strings.Join(v.env, " "), strings.Join(cmd.Args[1:], " "), tail(string(data), 200))
+		var out strings.Builder
+		for _, name := range failed {
+			out.WriteString(section(string(data), name))
+		}
+		if out.Len() == 0 {
+			out.WriteString(tail(string(data), 200))
+		}
+		t.Errorf("%s: %v did not pass (%v); %s %s printed:\n%s",
+			v.name, failed, runErr, strings.Join(v.env, " "), strings.Join(cmd.Args[1:], " "), out.String())
 	}
 	t.Logf("%s: %d tests in %s", v.name, len(v.tests), time.Since(start).Round(time.Second))
+}
+
+// section returns the output of test name, from its === RUN line to its
+// result, shortened in the middle.
+func section(out, name string) string {
+	start := strings.Index(out, "=== RUN   "+name+"\n")
+	if start < 0 {
+		return ""
+	}
+	rest := out[start:]
+	end := regexp.MustCompile(`(?m)^\s*--- (PASS|FAIL|SKIP): ` + regexp.QuoteMeta(name) + ` .*$`).FindStringIndex(rest)
+	if end != nil {
+		rest = rest[:end[1]]
+	}
+	l := strings.Split(rest, "\n")
+	if len(l) > 160 {
+		l = append(append(l[:80:80], "..."), l[len(l)-80:]...)
+	}
+	return strings.Join(l, "\n") + "\n"
 }
 
 func tail(s string, lines int) string {
