@@ -14,8 +14,8 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 
-# Installs PostgreSQL 15, MariaDB 10.11, Apache Kafka and the schema
-# registry for the integration tests (idempotent; fast when present).
+# Installs PostgreSQL 15, MariaDB 10.11, MySQL 9, Apache Kafka and the
+# schema registry for the integration tests (idempotent; fast when present).
 deps:
 	bash scripts/install-deps.sh
 
@@ -54,12 +54,19 @@ demo: build
 bench: build deps
 	$(GO) run ./bench $(BENCHFLAGS)
 
-# go test micro-benchmarks of the encoder and the decoders; the output is
-# kept in bench/results/micro.txt so that a regression shows in a diff
-# (compare two runs with benchstat).
-MICRO_PKGS ?= ./schema/ ./snapshot/ ./internal/pipeline/ ./capture/mysql/
+# go test micro-benchmarks of the encoder and the decoders (and goavro
+# encoding the encoder's record, for comparison); the output is kept in
+# bench/results/micro.txt and compared by benchstat with the file as last
+# committed (HEAD), so that a regression shows.
+MICRO_PKGS ?= ./schema/ ./capture/postgres/ ./internal/pipeline/ ./capture/mysql/
+BENCHSTAT_VERSION ?= v0.0.0-20260908200009-22c9c6c9d4da
 microbench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(MICRO_PKGS) | tee bench/results/micro.txt
+	@set -o pipefail; old=$$(mktemp); \
+	  git show HEAD:bench/results/micro.txt > $$old 2>/dev/null || : > $$old; \
+	  $(GO) test -run '^$$' -bench . -benchmem -count 5 $(MICRO_PKGS) | tee bench/results/micro.txt || { rm -f $$old; exit 1; }; \
+	  echo; echo "benchstat: bench/results/micro.txt as committed (old) against this run (new)"; \
+	  $(GO) run golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION) old=$$old new=bench/results/micro.txt; \
+	  rc=$$?; rm -f $$old; exit $$rc
 
 clean:
 	rm -rf bin

@@ -54,6 +54,8 @@ type sluiceProc struct {
 	lines   []string
 	done    chan struct{}
 	snapEnd time.Time
+	// reqDone: when each on-demand snapshot request was done.
+	reqDone []time.Time
 }
 
 var (
@@ -143,6 +145,9 @@ func (p *sluiceProc) scan(r io.Reader) {
 		if strings.Contains(l, "snapshot complete") || strings.Contains(l, `msg="snapshots done"`) {
 			p.snapEnd = time.Now()
 		}
+		if strings.Contains(l, `msg="snapshot request done"`) {
+			p.reqDone = append(p.reqDone, time.Now())
+		}
 		p.mu.Unlock()
 	}
 }
@@ -184,6 +189,36 @@ func (p *sluiceProc) waitMyCheckpoint(pos myPos, timeout time.Duration) (time.Ti
 		}
 	}
 	return time.Time{}, fmt.Errorf("no checkpoint at %v within %s: %s", pos, timeout, p.tail())
+}
+
+// requestsDone returns how many snapshot requests are done so far.
+func (p *sluiceProc) requestsDone() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.reqDone)
+}
+
+// waitRequestDone waits until more than n snapshot requests are done and
+// returns when the next one was.
+func (p *sluiceProc) waitRequestDone(n int, timeout time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		var at time.Time
+		if len(p.reqDone) > n {
+			at = p.reqDone[n]
+		}
+		p.mu.Unlock()
+		if !at.IsZero() {
+			return at, nil
+		}
+		select {
+		case <-p.done:
+			return time.Time{}, fmt.Errorf("sluice exited: %s", p.tail())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return time.Time{}, fmt.Errorf("snapshot request not done within %s: %s", timeout, p.tail())
 }
 
 func (p *sluiceProc) tail() string {

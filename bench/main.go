@@ -23,7 +23,10 @@ import (
 type result struct {
 	Scenario string             `json:"scenario"`
 	Figures  map[string]float64 `json:"figures"`
-	Notes    string             `json:"notes,omitempty"`
+	// Limits holds the exact command line of each limit, by the name of
+	// its figure.
+	Limits map[string]string `json:"limits,omitempty"`
+	Notes  string            `json:"notes,omitempty"`
 }
 
 type report struct {
@@ -42,10 +45,10 @@ var (
 	flagFreshSecs = flag.Int("fresh-seconds", 60, "seconds of steady load per freshness rate")
 	flagRates     = flag.String("rates", "2000,10000", "steady change rates for the freshness scenario")
 	flagWide      = flag.Bool("wide", false, "use ~2 KB rows instead of ~200 bytes")
-	flagOnly      = flag.String("only", "", "comma-separated scenarios to run (kafka,drain,snapshot,freshness,bigtxn,mariadb)")
+	flagOnly      = flag.String("only", "", "comma-separated scenarios to run (kafka,drain,snapshot,watermarks,freshness,bigtxn,mariadb)")
 	flagOut       = flag.String("out", "bench/results/latest.json", "JSON output")
 	flagQuick     = flag.Bool("quick", false, "small sizes for a run of a few minutes")
-	flagProfile   = flag.String("cpuprofile", "", "write a CPU profile of every sluice run to FILE.<n>")
+	flagProfile   = flag.String("cpuprofile", "", "write a CPU profile of every sluice run to FILE.<n>, and of the producer of each limit that pays for Kafka to FILE.<topic>")
 )
 
 func main() {
@@ -80,6 +83,8 @@ func run() error {
 	logf("starting PostgreSQL 15, Kafka %s and the schema registry", testenv.KafkaVersion)
 	pg, err := testenv.StartPostgres(ctx, testenv.PostgresOptions{ExtraConf: map[string]string{
 		"shared_buffers": "512MB", "max_wal_size": "8GB", "checkpoint_timeout": "30min",
+		// Every drain run and limit reads from a slot of its own.
+		"max_replication_slots": "40", "max_wal_senders": "20",
 	}})
 	if err != nil {
 		return err
@@ -115,6 +120,7 @@ func run() error {
 		{"kafka", benchKafka},
 		{"drain", benchPostgresDrain},
 		{"snapshot", benchPostgresSnapshot},
+		{"watermarks", benchWatermarks},
 		{"freshness", benchFreshness},
 		{"bigtxn", benchBigTxn},
 		{"mariadb", benchMariaDB},
@@ -123,10 +129,16 @@ func run() error {
 		if !want(s.name) {
 			continue
 		}
-		logf("scenario %s", s.name)
+		load := loadAverage()
+		logf("scenario %s (load average %.2f)", s.name, load)
 		rs, err := s.fn(ctx, env)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		// How busy the machine was: on a shared machine absolute rates
+		// follow it.
+		for _, r := range rs {
+			r.Figures["load_average_1m_at_start"] = load
 		}
 		rep.Results = append(rep.Results, rs...)
 	}
@@ -136,6 +148,15 @@ func run() error {
 	}
 	b, _ := json.MarshalIndent(rep, "", "  ")
 	return os.WriteFile(*flagOut, append(b, '\n'), 0o644)
+}
+
+// loadAverage returns the 1-minute load average (0 if unknown).
+func loadAverage() float64 {
+	var l float64
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Sscanf(string(b), "%f", &l)
+	}
+	return l
 }
 
 func logf(format string, a ...any) {
@@ -174,7 +195,7 @@ func machine() map[string]any {
 func printTable(rep *report) {
 	fmt.Printf("\nSluice benchmark, %s, %v cores, %.0f GiB, %v\n\n", rep.Date, rep.Machine["cores"], rep.Machine["memory_gib"], rep.Machine["cpu"])
 	for _, r := range rep.Results {
-		fmt.Printf("%-34s", r.Scenario)
+		fmt.Printf("%-44s", r.Scenario)
 		keys := make([]string, 0, len(r.Figures))
 		for k := range r.Figures {
 			keys = append(keys, k)
@@ -182,12 +203,20 @@ func printTable(rep *report) {
 		sortStrings(keys)
 		for i, k := range keys {
 			if i > 0 {
-				fmt.Printf("\n%-34s", "")
+				fmt.Printf("\n%-44s", "")
 			}
-			fmt.Printf("%-28s %14.2f", k, r.Figures[k])
+			fmt.Printf("%-38s %14.2f", k, r.Figures[k])
 		}
 		if r.Notes != "" {
-			fmt.Printf("\n%-34s%s", "", r.Notes)
+			fmt.Printf("\n%-44s%s", "", r.Notes)
+		}
+		keys = keys[:0]
+		for k := range r.Limits {
+			keys = append(keys, k)
+		}
+		sortStrings(keys)
+		for _, k := range keys {
+			fmt.Printf("\n%-44s%s: %s", "", k, r.Limits[k])
 		}
 		fmt.Println()
 	}

@@ -5,9 +5,9 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "github.com/go-sql-driver/mysql"
@@ -110,8 +110,9 @@ http:
 }
 
 // benchMariaDB: the backlog drain (against mariadb-binlog reading the same
-// range from the server to /dev/null) and the snapshot (against
-// `mariadb -e 'SELECT ...'` to /dev/null).
+// range from the server to /dev/null, as is and with the rows decoded, and
+// into Kafka) and the snapshot (against the mariadb client's SELECT to
+// /dev/null, and into Kafka).
 func benchMariaDB(ctx context.Context, e *benchEnv) ([]result, error) {
 	m, err := testenv.StartMariaDB(ctx, testenv.MariaDBOptions{ExtraArgs: []string{"--innodb-buffer-pool-size=512M", "--max-binlog-size=1G"}})
 	if err != nil {
@@ -175,18 +176,41 @@ func benchMariaDB(ctx context.Context, e *benchEnv) ([]result, error) {
 	}
 	logf("mariadb: backlog written in %s, %s:%d .. %s:%d", time.Since(t0).Round(time.Millisecond), start.file, start.pos, end.file, end.pos)
 	// The procedure stops once it has made at least n changes; the rows
-	// left in the table are not the count, so use the target.
+	// left in the table are not the count: the Kafka-paying limit below
+	// counts the rows mariadb-binlog decodes.
 	changes = int64(*flagChanges)
-	t0 = time.Now()
-	args := []string{"--read-from-remote-server", "--host=127.0.0.1", fmt.Sprintf("--port=%d", m.Port), "--user=root",
-		"--password=" + testenv.MariaDBRootPassword, fmt.Sprintf("--start-position=%d", start.pos), fmt.Sprintf("--stop-position=%d", end.pos), start.file}
-	cmd := exec.Command("mariadb-binlog", args...)
-	cmd.Stdout = nil
-	if o, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("mariadb-binlog: %w: %.300s", err, o)
+	binlogArgs := func(extra ...string) []string {
+		return append(append([]string{"--read-from-remote-server", "--host=127.0.0.1", fmt.Sprintf("--port=%d", m.Port), "--user=root",
+			"--password=" + testenv.MariaDBRootPassword}, extra...),
+			fmt.Sprintf("--start-position=%d", start.pos), fmt.Sprintf("--stop-position=%d", end.pos), start.file)
 	}
-	limit := float64(changes) / time.Since(t0).Seconds()
-	logf("mariadb-binlog: %.0f changes/s", limit)
+	// The limits: mariadb-binlog to /dev/null as it prints by default
+	// (row events as base64), and with the rows decoded, as Sluice must.
+	// In the order raw, decoded, Sluice, into Kafka, decoded, raw: on a
+	// shared machine the load drifts, and each limit /dev/null is the
+	// mean of a run before and after Sluice's.
+	decodedArgs := binlogArgs("--base64-output=decode-rows", "--verbose")
+	var rawTook, decodedTook time.Duration
+	var rawCPU, decodedCPU float64
+	var rawCmd, decodedCmd string
+	readers := func() error {
+		raw, err := devNullLimit("mariadb-binlog", binlogArgs()...)
+		if err != nil {
+			return err
+		}
+		decoded, err := devNullLimit("mariadb-binlog", decodedArgs...)
+		if err != nil {
+			return err
+		}
+		rawTook, decodedTook = rawTook+raw.took/2, decodedTook+decoded.took/2
+		rawCPU, decodedCPU = rawCPU+raw.cpu/2, decodedCPU+decoded.cpu/2
+		rawCmd, decodedCmd = raw.cmdline, decoded.cmdline
+		logf("mariadb-binlog: %s, rows decoded: %s", raw.took.Round(time.Millisecond), decoded.took.Round(time.Millisecond))
+		return nil
+	}
+	if err := readers(); err != nil {
+		return nil, err
+	}
 	p, err = e.start(cfg)
 	if err != nil {
 		return nil, err
@@ -195,14 +219,42 @@ func benchMariaDB(ctx context.Context, e *benchEnv) ([]result, error) {
 	if err != nil {
 		return nil, err
 	}
-	rate := float64(changes) / at.Sub(p.started).Seconds()
+	took := at.Sub(p.started)
 	rss, cpu := p.peakRSS(), p.cpuSeconds()
 	p.stop()
-	logf("mariadb drain: %.0f changes/s", rate)
+	shapes, parts, err := e.sampleShapes(ctx, "mydrain.bench.orders", 100_000)
+	if err != nil {
+		return nil, err
+	}
+	kl, err := e.kafkaLimit(ctx, "bench.limit.my_drain", parts, shapes, binlogRows, "mariadb-binlog", decodedArgs...)
+	if err != nil {
+		return nil, err
+	}
+	if kl.changes > 0 {
+		changes = kl.changes
+	}
+	if err := readers(); err != nil {
+		return nil, err
+	}
+	rate := float64(changes) / took.Seconds()
+	rawRate, decodedRate, kafkaRate := float64(changes)/rawTook.Seconds(), float64(changes)/decodedTook.Seconds(), float64(changes)/kl.took.Seconds()
+	logf("mariadb drain: %.0f changes/s; mariadb-binlog %.0f/s, rows decoded %.0f/s, into Kafka %.0f/s", rate, rawRate, decodedRate, kafkaRate)
+	keyB, valB, tombs := meanShape(shapes)
 	out = append(out, result{Scenario: "mariadb drain (exactly-once)", Figures: map[string]float64{
-		"changes": float64(changes), "sluice_changes_per_s": rate, "mariadb_binlog_changes_per_s": limit,
-		"ratio_to_limit": rate / limit, "peak_rss_mib": rss, "sluice_cpu_us_per_change": cpu * 1e6 / float64(changes),
-	}, Notes: "changes: the workload's target count (inserts + updates + deletes); limit: mariadb-binlog --read-from-remote-server to /dev/null"})
+		"changes": float64(changes), "sluice_changes_per_s": rate,
+		"mariadb_binlog_changes_per_s": rawRate, "ratio_to_limit": rate / rawRate,
+		"mariadb_binlog_decoded_changes_per_s": decodedRate, "ratio_to_decoded_limit": rate / decodedRate,
+		"mariadb_binlog_kafka_changes_per_s": kafkaRate, "ratio_to_kafka_limit": rate / kafkaRate,
+		"record_key_bytes": keyB, "record_value_bytes": valB, "tombstones_per_change": tombs,
+		"peak_rss_mib": rss, "sluice_cpu_us_per_change": cpu * 1e6 / float64(changes),
+		"mariadb_binlog_cpu_us_per_change":         rawCPU * 1e6 / float64(changes),
+		"mariadb_binlog_decoded_cpu_us_per_change": decodedCPU * 1e6 / float64(changes),
+		"kafka_limit_reader_cpu_us_per_change":     kl.cpu * 1e6 / float64(changes),
+		"kafka_limit_producer_cpu_us_per_change":   kl.prodCPU * 1e6 / float64(changes),
+	}, Limits: map[string]string{"mariadb_binlog_changes_per_s": rawCmd, "mariadb_binlog_decoded_changes_per_s": decodedCmd,
+		"mariadb_binlog_kafka_changes_per_s": kl.cmdline},
+		Notes: "changes: rows mariadb-binlog decodes in the range (inserts + updates + deletes); limit: mariadb-binlog to /dev/null as it prints by default (row events as base64, not decoded), mean of a run before and after Sluice's; " +
+			"decoded limit: the same with every row decoded to text; kafka limit: the decoded rows, each sent as a pre-encoded record of the size Sluice wrote (not transactional)"})
 
 	// Snapshot.
 	logf("mariadb: loading %d rows", *flagSnapRows)
@@ -211,12 +263,16 @@ func benchMariaDB(ctx context.Context, e *benchEnv) ([]result, error) {
 	  FROM seq_1_to_%d`, myNoteExpr("seq"), *flagSnapRows)); err != nil {
 		return nil, err
 	}
-	t0 = time.Now()
-	q := exec.Command("mariadb", "-h127.0.0.1", fmt.Sprintf("-P%d", m.Port), "-uroot", "-p"+testenv.MariaDBRootPassword, "-e", "SELECT * FROM bench.items")
-	if o, err := q.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("mariadb: %w: %.300s", err, o)
+	// The limit: the mariadb client streaming the rows (--quick) in batch
+	// format to /dev/null.
+	clientArgs := []string{"--host=127.0.0.1", fmt.Sprintf("--port=%d", m.Port), "--user=root", "--password=" + testenv.MariaDBRootPassword,
+		"--batch", "--quick", "--skip-column-names", "-e", "SELECT * FROM bench.items"}
+	// In the order client, Sluice, client into Kafka, client.
+	client, err := devNullLimit("mariadb", clientArgs...)
+	if err != nil {
+		return nil, err
 	}
-	clientRate := float64(*flagSnapRows) / time.Since(t0).Seconds()
+	clientTook := client.took / 2
 	cfg, err = e.myConfig("mysnap", dsn, "bench.items", 54102, "snapshot: {mode: initial_only}\n")
 	if err != nil {
 		return nil, err
@@ -230,10 +286,32 @@ func benchMariaDB(ctx context.Context, e *benchEnv) ([]result, error) {
 	if p.snapEnd.IsZero() {
 		return nil, fmt.Errorf("mariadb snapshot did not complete: %s", p.tail())
 	}
+	var srss float64
+	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		srss = float64(ru.Maxrss) / 1024 // KiB
+	}
 	srate := float64(*flagSnapRows) / p.snapEnd.Sub(p.started).Seconds()
-	logf("mariadb snapshot: %.0f rows/s (client %.0f)", srate, clientRate)
+	shapes, parts, err = e.sampleShapes(ctx, "mysnap.bench.items", 100_000)
+	if err != nil {
+		return nil, err
+	}
+	skl, err := e.kafkaLimit(ctx, "bench.limit.my_snapshot", parts, shapes, everyLine, "mariadb", clientArgs...)
+	if err != nil {
+		return nil, err
+	}
+	if client, err = devNullLimit("mariadb", clientArgs...); err != nil {
+		return nil, err
+	}
+	clientRate := float64(*flagSnapRows) / (clientTook + client.took/2).Seconds()
+	skafka := float64(*flagSnapRows) / skl.took.Seconds()
+	logf("mariadb snapshot: %.0f rows/s (client %.0f, client into Kafka %.0f), peak RSS %.0f MiB", srate, clientRate, skafka, srss)
+	keyB, valB, _ = meanShape(shapes)
 	out = append(out, result{Scenario: "mariadb snapshot", Figures: map[string]float64{
 		"rows": float64(*flagSnapRows), "sluice_rows_per_s": srate, "mariadb_client_rows_per_s": clientRate, "ratio_to_limit": srate / clientRate,
-	}, Notes: "limit: mariadb -e 'SELECT * FROM ...' (output discarded)"})
+		"mariadb_client_kafka_rows_per_s": skafka, "ratio_to_kafka_limit": srate / skafka, "peak_rss_mib": srss,
+		"record_key_bytes": keyB, "record_value_bytes": valB,
+	}, Limits: map[string]string{"mariadb_client_rows_per_s": client.cmdline, "mariadb_client_kafka_rows_per_s": skl.cmdline},
+		Notes: "sluice: start to the snapshot's last checkpoint in Kafka (exactly-once), peak RSS of the whole run; limit: the mariadb client to /dev/null (reading only), mean of a run before and after; " +
+			"kafka limit: the client's rows, each sent as a pre-encoded record of the size Sluice wrote (not transactional)"})
 	return out, nil
 }

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -60,7 +60,7 @@ func changesOf(ctx context.Context, db *pgx.Conn, table string) (int64, error) {
 // benchPostgresDrain: a backlog of committed changes waits in the slot;
 // Sluice drains it (exactly-once and at-least-once, each from its own slot
 // at the same start), and pg_recvlogical reads the same range with
-// pgoutput to /dev/null.
+// pgoutput to /dev/null, and into Kafka.
 func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 	dsn, db, err := e.db(ctx, "drain")
 	if err != nil {
@@ -72,21 +72,34 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 			return nil, err
 		}
 	}
-	// Create Sluice's slots (snapshot never: the table is empty) and the
-	// baseline's slot before the workload, so all read the same range.
-	// Each mode drains its own slot, *flagDrainRuns times, in the order
-	// eos alo alo eos ...: on a shared machine the load drifts, and the
-	// exactly-once cost is the ratio of the two means.
-	var names []string
+	// Every run reads the same range from a slot of its own, created
+	// before the workload: Sluice in each delivery mode, pg_recvlogical to
+	// /dev/null ("null") and pg_recvlogical into Kafka ("kafka"), each
+	// *flagDrainRuns times, in the order eos null kafka alo, then alo
+	// kafka null eos, ...: on a shared machine the load drifts, and each
+	// kind's runs are centred on the same moment, so a steady drift
+	// cancels out of the ratios of the means. (The first run is Sluice's,
+	// so the Kafka limit can sample the size of its records.)
+	var seq []string
 	for i := 1; i <= *flagDrainRuns; i++ {
-		a, b := fmt.Sprintf("drain_eos_%d", i), fmt.Sprintf("drain_alo_%d", i)
+		kinds := []string{"eos", "null", "kafka", "alo"}
 		if i%2 == 0 {
-			a, b = b, a
+			slices.Reverse(kinds)
 		}
-		names = append(names, a, b)
+		for _, k := range kinds {
+			seq = append(seq, fmt.Sprintf("drain_%s_%d", k, i))
+		}
 	}
+	kind := func(n string) string { return strings.Split(n, "_")[1] }
 	cfgs := map[string]string{}
-	for _, n := range names {
+	for _, n := range seq {
+		if k := kind(n); k == "null" || k == "kafka" {
+			if _, err := db.Exec(ctx, `SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, n); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		// Sluice's slot: snapshot never (the table is empty).
 		cfg, err := e.config(n, dsn, "public.orders", "snapshot: {mode: never}\n")
 		if err != nil {
 			return nil, err
@@ -101,9 +114,6 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 			return nil, err
 		}
 		p.stop()
-	}
-	if _, err := db.Exec(ctx, `SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')`); err != nil {
-		return nil, err
 	}
 	logf("writing %d changes", *flagChanges)
 	t0 := time.Now()
@@ -120,45 +130,94 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 	}
 	logf("%d changes written in %s; WAL end %s", changes, time.Since(t0).Round(time.Millisecond), end)
 
-	// The limit: pg_recvlogical, pgoutput, same publication, to /dev/null.
-	t0 = time.Now()
-	cmd := exec.Command(filepath.Join(pgBinDir(), "pg_recvlogical"), "-d", dsn, "--slot", "bench_recv", "--start",
-		"-o", "proto_version=1", "-o", "publication_names=sluice_drain_eos_1", "-E", end.String(), "--no-loop", "-f", "/dev/null")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("pg_recvlogical: %w: %s", err, out)
+	// The limits: pg_recvlogical, pgoutput, Sluice's publication, to
+	// /dev/null, and the same into Kafka.
+	recvArgs := func(slot string) []string {
+		return []string{"-d", dsn, "--slot", slot, "--start", "-o", "proto_version=1",
+			"-o", "publication_names=sluice_drain_eos_1", "-E", end.String(), "--no-loop", "-f", "-"}
 	}
-	recv := time.Since(t0)
-	recvRate := float64(changes) / recv.Seconds()
-	logf("pg_recvlogical: %.0f changes/s", recvRate)
+	recvBin := filepath.Join(pgBinDir(), "pg_recvlogical")
+	type run struct{ rate, rss, cpu, prodCPU float64 }
+	runs := map[string][]run{} // by kind
+	limits := map[string]string{}
+	var shapes []recordShape
+	var parts int32
+	for _, n := range seq {
+		switch kind(n) {
+		case "null":
+			recv, err := devNullLimit(recvBin, recvArgs(n)...)
+			if err != nil {
+				return nil, err
+			}
+			runs["null"] = append(runs["null"], run{rate: float64(changes) / recv.took.Seconds(), cpu: recv.cpu})
+			limits["pg_recvlogical_changes_per_s"] = recv.cmdline
+			logf("pg_recvlogical: %.0f changes/s", float64(changes)/recv.took.Seconds())
+		case "kafka":
+			if shapes == nil {
+				if shapes, parts, err = e.sampleShapes(ctx, seq[0]+".public.orders", 100_000); err != nil {
+					return nil, err
+				}
+			}
+			kl, err := e.kafkaLimit(ctx, "bench.limit."+n, parts, shapes, pgoutputChanges, recvBin, recvArgs(n)...)
+			if err != nil {
+				return nil, err
+			}
+			if kl.changes != changes {
+				logf("warning: pg_recvlogical printed %d changes, the table counts %d", kl.changes, changes)
+			}
+			runs["kafka"] = append(runs["kafka"], run{rate: float64(changes) / kl.took.Seconds(), cpu: kl.cpu, prodCPU: kl.prodCPU})
+			limits["pg_recvlogical_kafka_changes_per_s"] = kl.cmdline
+			logf("pg_recvlogical into Kafka: %.0f changes/s", float64(changes)/kl.took.Seconds())
+		default:
+			p, err := e.start(cfgs[n], eosEnv(n))
+			if err != nil {
+				return nil, err
+			}
+			at, err := p.waitCheckpoint(end, 30*time.Minute)
+			if err != nil {
+				return nil, err
+			}
+			d := at.Sub(p.started)
+			rss := p.peakRSS()
+			cpu := p.cpuSeconds()
+			p.stop()
+			rate := float64(changes) / d.Seconds()
+			logf("%s: %.0f changes/s, peak RSS %.0f MiB", n, rate, rss)
+			runs[kind(n)] = append(runs[kind(n)], run{rate: rate, rss: rss, cpu: cpu})
+		}
+	}
+	meanRate := func(rs []run) (mean, lo, hi float64) {
+		for i, r := range rs {
+			mean += r.rate / float64(len(rs))
+			if i == 0 || r.rate < lo {
+				lo = r.rate
+			}
+			hi = max(hi, r.rate)
+		}
+		return
+	}
+	// CPU microseconds per change of the limits' processes (the reader's
+	// writes into a pipe cost it more than into /dev/null).
+	cpuPerChange := func(rs []run, f func(run) float64) float64 {
+		var sum float64
+		for _, r := range rs {
+			sum += f(r)
+		}
+		return sum / float64(len(rs)) * 1e6 / float64(changes)
+	}
+	recvCPU := cpuPerChange(runs["null"], func(r run) float64 { return r.cpu })
+	kafkaReaderCPU := cpuPerChange(runs["kafka"], func(r run) float64 { return r.cpu })
+	kafkaProducerCPU := cpuPerChange(runs["kafka"], func(r run) float64 { return r.prodCPU })
+	recvRate, recvLo, recvHi := meanRate(runs["null"])
+	kafkaRate, kafkaLo, kafkaHi := meanRate(runs["kafka"])
+	keyB, valB, tombs := meanShape(shapes)
 
-	type run struct{ rate, rss, cpu float64 }
-	runs := map[string][]run{} // by mode
-	for _, n := range names {
-		p, err := e.start(cfgs[n], eosEnv(n))
-		if err != nil {
-			return nil, err
-		}
-		at, err := p.waitCheckpoint(end, 30*time.Minute)
-		if err != nil {
-			return nil, err
-		}
-		d := at.Sub(p.started)
-		rss := p.peakRSS()
-		cpu := p.cpuSeconds()
-		p.stop()
-		rate := float64(changes) / d.Seconds()
-		logf("%s: %.0f changes/s, peak RSS %.0f MiB", n, rate, rss)
-		mode := "exactly-once"
-		if strings.Contains(n, "_alo") {
-			mode = "at-least-once"
-		}
-		runs[mode] = append(runs[mode], run{rate, rss, cpu})
-	}
 	var out []result
 	mean := map[string]float64{}
 	for _, mode := range []string{"exactly-once", "at-least-once"} {
+		k := map[string]string{"exactly-once": "eos", "at-least-once": "alo"}[mode]
 		var sum, lo, hi, rss, cpu float64
-		for i, r := range runs[mode] {
+		for i, r := range runs[k] {
 			sum += r.rate
 			cpu += r.cpu
 			rss = max(rss, r.rss)
@@ -167,19 +226,33 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 			}
 			hi = max(hi, r.rate)
 		}
-		n := float64(len(runs[mode]))
+		n := float64(len(runs[k]))
 		mean[mode] = sum / n
 		out = append(out, result{Scenario: "postgres drain (" + mode + ")", Figures: map[string]float64{
-			"changes":                      float64(changes),
-			"runs":                         n,
-			"sluice_changes_per_s":         mean[mode],
-			"sluice_changes_per_s_min":     lo,
-			"sluice_changes_per_s_max":     hi,
-			"pg_recvlogical_changes_per_s": recvRate,
-			"ratio_to_limit":               mean[mode] / recvRate,
-			"peak_rss_mib":                 rss,
-			"sluice_cpu_us_per_change":     cpu / n * 1e6 / float64(changes),
-		}, Notes: "mean of the runs; each run drains its own slot over the same range"})
+			"changes":                                float64(changes),
+			"runs":                                   n,
+			"sluice_changes_per_s":                   mean[mode],
+			"sluice_changes_per_s_min":               lo,
+			"sluice_changes_per_s_max":               hi,
+			"pg_recvlogical_changes_per_s":           recvRate,
+			"pg_recvlogical_changes_per_s_min":       recvLo,
+			"pg_recvlogical_changes_per_s_max":       recvHi,
+			"pg_recvlogical_kafka_changes_per_s_min": kafkaLo,
+			"pg_recvlogical_kafka_changes_per_s_max": kafkaHi,
+			"ratio_to_limit":                         mean[mode] / recvRate,
+			"pg_recvlogical_kafka_changes_per_s":     kafkaRate,
+			"ratio_to_kafka_limit":                   mean[mode] / kafkaRate,
+			"pg_recvlogical_cpu_us_per_change":       recvCPU,
+			"kafka_limit_reader_cpu_us_per_change":   kafkaReaderCPU,
+			"kafka_limit_producer_cpu_us_per_change": kafkaProducerCPU,
+			"record_key_bytes":                       keyB,
+			"record_value_bytes":                     valB,
+			"tombstones_per_change":                  tombs,
+			"peak_rss_mib":                           rss,
+			"sluice_cpu_us_per_change":               cpu / n * 1e6 / float64(changes),
+		}, Limits: limits, Notes: "means of the runs, interleaved (eos null kafka alo alo kafka null eos ...); each run drains its own slot over the same range; " +
+			"limit: pg_recvlogical to /dev/null (reading only); kafka limit: pg_recvlogical's output split into changes, " +
+			"each sent as a pre-encoded record of the size Sluice wrote (not transactional)"})
 	}
 	out = append(out, result{Scenario: "exactly-once cost", Figures: map[string]float64{
 		"eos_over_alo_throughput": mean["exactly-once"] / mean["at-least-once"],
@@ -194,8 +267,8 @@ func eosEnv(name string) string {
 
 func pgBinDir() string { return "/usr/lib/postgresql/15/bin" }
 
-// benchPostgresSnapshot: Sluice snapshots a table into Kafka; the limit is
-// psql's \copy of the same table to /dev/null.
+// benchPostgresSnapshot: Sluice snapshots a table into Kafka; the limits
+// are psql's COPY of the same table to /dev/null, and into Kafka.
 func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 	dsn, db, err := e.db(ctx, "snap")
 	if err != nil {
@@ -218,40 +291,45 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 	if _, err := db.Exec(ctx, "ALTER TABLE items SET (autovacuum_enabled = false); CHECKPOINT"); err != nil {
 		return nil, err
 	}
-	t0 := time.Now()
-	m := e.meter()
-	cmd := exec.Command("psql", "-X", "-q", dsn, "-c", `\copy (SELECT * FROM items) TO '/dev/null'`)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("psql: %w: %s", err, out)
+	// The runs, in the order COPY, Sluice, COPY into Kafka, Sluice with
+	// lz4, COPY: on a shared machine the load drifts, and COPY's rate is
+	// the mean of the runs before and after.
+	copyArgs := []string{"-X", "-q", dsn, "-c", `COPY (SELECT * FROM items) TO STDOUT`}
+	var copyRate, copyCPU float64
+	var copyCmd string
+	runCopy := func() error {
+		m := e.meter()
+		cp, err := devNullLimit("psql", copyArgs...)
+		if err != nil {
+			return err
+		}
+		pg, _ := m.since()
+		rate := float64(*flagSnapRows) / cp.took.Seconds()
+		copyRate += rate / 2
+		copyCPU += (pg + cp.cpu) / 2
+		copyCmd = cp.cmdline
+		logf("psql COPY: %.0f rows/s", rate)
+		return nil
 	}
-	copyRate := float64(*flagSnapRows) / time.Since(t0).Seconds()
-	copyPG, _ := m.since()
-	copyCPU := copyPG + cmd.ProcessState.UserTime().Seconds() + cmd.ProcessState.SystemTime().Seconds()
-	logf("psql \\copy: %.0f rows/s", copyRate)
-	// Once as configured by default (no compression), once with lz4, to
-	// show what compression costs.
-	var out []result
-	for _, v := range []struct{ name, env, scenario string }{
-		{"snap", "", "postgres snapshot"},
-		{"snaplz4", "SLUICE_KAFKA_COMPRESSION=lz4", "postgres snapshot (kafka.compression lz4)"},
-	} {
+	type variant struct{ name, env, scenario string }
+	runSluice := func(v variant) (result, error) {
 		cfg, err := e.config(v.name, dsn, "public.items", "snapshot: {mode: initial_only}\n")
 		if err != nil {
-			return nil, err
+			return result{}, err
 		}
-		m = e.meter()
+		m := e.meter()
 		var env []string
 		if v.env != "" {
 			env = append(env, v.env)
 		}
 		p, err := e.start(cfg, env...)
 		if err != nil {
-			return nil, err
+			return result{}, err
 		}
 		<-p.done
 		_ = p.cmd.Wait()
 		if p.snapEnd.IsZero() {
-			return nil, fmt.Errorf("snapshot did not complete: %s", p.tail())
+			return result{}, fmt.Errorf("snapshot did not complete: %s", p.tail())
 		}
 		pgCPU, kafkaCPU := m.since()
 		sluiceCPU := p.cmd.ProcessState.UserTime().Seconds() + p.cmd.ProcessState.SystemTime().Seconds()
@@ -260,12 +338,51 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 			rss = float64(ru.Maxrss) / 1024 // KiB
 		}
 		rate := float64(*flagSnapRows) / p.snapEnd.Sub(p.started).Seconds()
-		logf("%s: %.0f rows/s, peak RSS %.0f MiB; CPU seconds: sluice %.2f, kafka %.2f, postgres %.2f (psql \\copy and its backend: %.2f)",
-			v.scenario, rate, rss, sluiceCPU, kafkaCPU, pgCPU, copyCPU)
-		out = append(out, result{Scenario: v.scenario, Figures: map[string]float64{
-			"rows": float64(*flagSnapRows), "sluice_rows_per_s": rate, "psql_copy_rows_per_s": copyRate, "ratio_to_limit": rate / copyRate,
-			"sluice_cpu_s": sluiceCPU, "kafka_cpu_s": kafkaCPU, "postgres_cpu_s": pgCPU, "psql_copy_cpu_s": copyCPU, "peak_rss_mib": rss,
-		}, Notes: "sluice: start to the snapshot's checkpoint in Kafka (exactly-once); psql: \\copy to /dev/null; CPU seconds of each process over the run (2 cores)"})
+		logf("%s: %.0f rows/s, peak RSS %.0f MiB; CPU seconds: sluice %.2f, kafka %.2f, postgres %.2f",
+			v.scenario, rate, rss, sluiceCPU, kafkaCPU, pgCPU)
+		return result{Scenario: v.scenario, Figures: map[string]float64{
+			"rows": float64(*flagSnapRows), "sluice_rows_per_s": rate,
+			"sluice_cpu_s": sluiceCPU, "kafka_cpu_s": kafkaCPU, "postgres_cpu_s": pgCPU, "peak_rss_mib": rss,
+		}, Notes: "sluice: start to the snapshot's last checkpoint in Kafka (exactly-once), peak RSS of the whole run; " +
+			"limit: psql COPY to /dev/null (reading only), mean of a run before and after; " +
+			"kafka limit: COPY's rows, each sent as a pre-encoded record of the size Sluice wrote (not transactional, not compressed); " +
+			"CPU seconds of each process over the run (2 cores)"}, nil
+	}
+	if err := runCopy(); err != nil {
+		return nil, err
+	}
+	plain, err := runSluice(variant{"snap", "", "postgres snapshot"})
+	if err != nil {
+		return nil, err
+	}
+	// The limit that also pays for Kafka: COPY's rows into the broker as
+	// records of the size Sluice wrote.
+	shapes, parts, err := e.sampleShapes(ctx, "snap.public.items", 100_000)
+	if err != nil {
+		return nil, err
+	}
+	kl, err := e.kafkaLimit(ctx, "bench.limit.pg_snapshot", parts, shapes, everyLine, "psql", copyArgs...)
+	if err != nil {
+		return nil, err
+	}
+	kafkaRate := float64(*flagSnapRows) / kl.took.Seconds()
+	logf("psql COPY into Kafka: %.0f rows/s", kafkaRate)
+	// Once more with lz4, to show what compression costs.
+	lz4, err := runSluice(variant{"snaplz4", "SLUICE_KAFKA_COMPRESSION=lz4", "postgres snapshot (kafka.compression lz4)"})
+	if err != nil {
+		return nil, err
+	}
+	if err := runCopy(); err != nil {
+		return nil, err
+	}
+	keyB, valB, _ := meanShape(shapes)
+	out := []result{plain, lz4}
+	for i := range out {
+		f := out[i].Figures
+		f["psql_copy_rows_per_s"], f["ratio_to_limit"], f["psql_copy_cpu_s"] = copyRate, f["sluice_rows_per_s"]/copyRate, copyCPU
+		f["psql_copy_kafka_rows_per_s"], f["ratio_to_kafka_limit"] = kafkaRate, f["sluice_rows_per_s"]/kafkaRate
+		f["record_key_bytes"], f["record_value_bytes"] = keyB, valB
+		out[i].Limits = map[string]string{"psql_copy_rows_per_s": copyCmd, "psql_copy_kafka_rows_per_s": kl.cmdline}
 	}
 	return out, nil
 }

@@ -88,6 +88,12 @@ type Checkpoint struct {
 	// none is): a restart resumes each at the chunk after the last one
 	// delivered.
 	Snapshot *SnapshotState `json:"snapshot,omitempty"`
+	// Txn is set when the checkpoint falls inside a source transaction too
+	// long for one Kafka transaction: that transaction is the next one
+	// after Position, and its first Txn.Events changes were delivered
+	// (committed with this checkpoint). A restart reads it again from
+	// Position and skips them. Nil at a transaction boundary.
+	Txn *TxnProgress `json:"txn,omitempty"`
 	// Tables lists the captured tables ("<namespace>.<table>", sorted):
 	// a table missing from it at the next start is new, and its snapshot
 	// is taken while streaming. Nil in checkpoints of older releases.
@@ -100,6 +106,18 @@ type Checkpoint struct {
 	Slot string `json:"slot,omitempty"`
 	// TsMs is when the checkpoint was written.
 	TsMs int64 `json:"ts_ms"`
+}
+
+// TxnProgress is how much of a source transaction a checkpoint inside it
+// covers; Debezium's Postgres lsn_proc/event serial and MySQL row/event
+// offsets serve the same purpose.
+type TxnProgress struct {
+	// ID identifies the transaction by its first change (GTID, binlog
+	// position, or xid and LSN), so that a restart replaying another
+	// transaction is refused rather than skipping the wrong changes.
+	ID string `json:"id"`
+	// Events is the number of the transaction's row changes delivered.
+	Events int64 `json:"events"`
 }
 
 // Marshal encodes the checkpoint as JSON for the offsets topic.

@@ -52,7 +52,7 @@ func myServerID() uint32 { return 5000 + myServerIDs.Add(1) }
 
 // myDB creates a fresh database for the test and returns its name and a
 // root connection pool to it (one connection, so session settings stick).
-func myDB(t testing.TB, m *testenv.MariaDB) (string, *sql.DB) {
+func myDB(t testing.TB, m myServer) (string, *sql.DB) {
 	t.Helper()
 	name := testName(t)
 	admin := myOpen(t, m, "")
@@ -65,13 +65,16 @@ func myDB(t testing.TB, m *testenv.MariaDB) (string, *sql.DB) {
 	return name, db
 }
 
-func myOpen(t testing.TB, m *testenv.MariaDB, dbname string) *sql.DB {
+func myOpen(t testing.TB, m myServer, dbname string) *sql.DB {
 	t.Helper()
-	cfg, err := mysql.ParseDSN(m.GoSQLDSN("root", testenv.MariaDBRootPassword, dbname))
+	cfg, err := mysql.ParseDSN(m.GoSQLDSN("root", myRootPassword(m), dbname))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Params = map[string]string{"time_zone": "'+00:00'"}
+	if _, ok := m.(*testenv.MySQL); ok {
+		cfg.Params["cte_max_recursion_depth"] = "100000000" // mySeq
+	}
 	cfg.MultiStatements = true
 	c, err := mysql.NewConnector(cfg)
 	if err != nil {
@@ -91,7 +94,7 @@ func myExec(t testing.TB, db *sql.DB, q string, args ...any) {
 	}
 }
 
-// myConfig returns a Sluice configuration for a MariaDB source capturing
+// myConfig returns a Sluice configuration for a MariaDB or MySQL source capturing
 // the database db.
 func myConfig(name, dsn, db string, serverID uint32, k *testenv.Kafka, r *testenv.Registry, extra string) string {
 	return fmt.Sprintf(`name: %s
@@ -116,12 +119,7 @@ checkpoint:
 // the server's current binlog position.
 func myWaitCaughtUp(t testing.TB, db *sql.DB, brokers []string, name string, timeout time.Duration) {
 	t.Helper()
-	var file string
-	var pos uint32
-	var a, b any
-	if err := db.QueryRowContext(context.Background(), "SHOW MASTER STATUS").Scan(&file, &pos, &a, &b); err != nil {
-		t.Fatal(err)
-	}
+	file, pos := myHead(t, db)
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		cp := storedCheckpoint(t, brokers, name)

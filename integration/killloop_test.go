@@ -90,6 +90,11 @@ type killLoop struct {
 	reg     string
 	config  string // YAML
 	eos     bool
+	// kills is how many times the process is killed (default 20).
+	kills int
+	// onKill, when set, is given the checkpoint stored at each kill: the
+	// one the next start resumes from.
+	onKill func(cp *checkpoint.Checkpoint)
 	// commitPos, when set, is called once the load is checkpointed and
 	// returns the position a repeated event is judged by: that of its
 	// transaction's commit. Default: the event's own position (right for a
@@ -98,6 +103,9 @@ type killLoop struct {
 	commitPos func(t testing.TB) func(e *harness.Event) harness.Pos
 }
 
+// In exactly-once mode the kill loops also run with transaction metadata
+// on, and check it (checkTxnMetadata).
+
 // killWindow is what at-least-once may deliver again after one kill: the
 // changes committed after the checkpoint stored at the kill, up to the
 // end of the source's log at that moment.
@@ -105,7 +113,8 @@ type killWindow struct{ from, to harness.Pos }
 
 func (l *killLoop) run(t *testing.T) {
 	cfg := harness.WriteConfig(t, l.config)
-	env := []string{fmt.Sprintf("SLUICE_KAFKA_EXACTLY_ONCE=%v", l.eos), "SLUICE_LOG_LEVEL=info"}
+	env := []string{fmt.Sprintf("SLUICE_KAFKA_EXACTLY_ONCE=%v", l.eos), "SLUICE_LOG_LEVEL=info",
+		fmt.Sprintf("SLUICE_KAFKA_TRANSACTION_METADATA=%v", l.eos)}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -120,7 +129,10 @@ func (l *killLoop) run(t *testing.T) {
 		loadErr <- err
 	}()
 	rng := rand.New(rand.NewPCG(7, 11))
-	kills := matrixKills(t, 20)
+	kills := l.kills
+	if kills == 0 {
+		kills = matrixKills(t, 20)
+	}
 	underLoad := 0
 	var windows []killWindow
 	for i := 0; i < kills; i++ {
@@ -131,7 +143,11 @@ func (l *killLoop) run(t *testing.T) {
 		}
 		p.Kill()
 		to := l.src.head(t)
-		from := l.src.checkpointPos(storedCheckpoint(t, l.brokers, l.name))
+		cp := storedCheckpoint(t, l.brokers, l.name)
+		if l.onKill != nil {
+			l.onKill(cp)
+		}
+		from := l.src.checkpointPos(cp)
 		windows = append(windows, killWindow{from: from, to: to})
 		p = harness.Start(t, env, "run", "-c", cfg)
 	}
@@ -163,6 +179,9 @@ func (l *killLoop) run(t *testing.T) {
 	}
 	if outside != 0 {
 		t.Errorf("%d duplicated events were changes before the checkpoint stored at a kill", outside)
+	}
+	if l.eos {
+		checkTxnMetadata(t, l.brokers, l.reg, l.name, evs)
 	}
 	if code := p.Interrupt(60 * time.Second); code != 0 {
 		t.Errorf("graceful stop exit code %d", code)

@@ -150,11 +150,15 @@ func TestMySQLBadSettings(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// Another server, whose GTIDs this one lacks: a failover that
+		// cannot be followed (TestMySQLFailover follows one that can).
 		other := *good
 		other.ServerID = "mariadb:99:0"
+		other.Position.GTIDSet = "0-99-1000000"
 		write(other)
 		code, out := harness.Run(t, 120*time.Second, nil, "run", "-c", c)
-		if code != 1 || !strings.Contains(out, "the checkpoint belongs to server mariadb:99:0 but source.dsn reaches server mariadb:1:0") {
+		if code != 1 || !strings.Contains(out, "the checkpoint belongs to server mariadb:99:0 but source.dsn reaches server mariadb:1:0") ||
+			!strings.Contains(out, "missing domain 0: checkpoint at 0-99-1000000") {
 			t.Errorf("other server: exit %d, output:\n%s", code, out)
 		}
 		logRefusal(t, out)

@@ -19,6 +19,11 @@ type myLoad struct {
 	tables []string
 	rows   int64
 	maxTxn int
+	// mariadb: the server's flavor (mySeqOf).
+	mariadb bool
+	// gtidNext, when set, gives the gtid_next of the n-th transaction
+	// (MySQL: "AUTOMATIC", or "AUTOMATIC:tag" for a tagged GTID).
+	gtidNext func(n int64) string
 	// pause between transactions spreads the load over time (MariaDB
 	// writes it faster than a fault test can inject its faults).
 	pause time.Duration
@@ -29,13 +34,13 @@ func newMyLoad(t testing.TB, db *sql.DB, tables []string, rows int64, maxTxn int
 	for _, tb := range tables {
 		myExec(t, db, fmt.Sprintf("CREATE TABLE %s (id bigint PRIMARY KEY, v bigint NOT NULL, pad varchar(64))", tb))
 	}
-	l := &myLoad{tables: tables, rows: rows, maxTxn: maxTxn}
+	l := &myLoad{tables: tables, rows: rows, maxTxn: maxTxn, mariadb: myFlavorMariaDB(t, db)}
 	l.nextID.Store(1)
 	return l
 }
 
 // run executes the load until rows are inserted or ctx ends. Rows come
-// from MariaDB's sequence engine (seq_<a>_to_<b>).
+// from mySeq.
 func (l *myLoad) run(ctx context.Context, db *sql.DB) error {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for l.nextID.Load() <= l.rows {
@@ -47,11 +52,17 @@ func (l *myLoad) run(ctx context.Context, db *sql.DB) error {
 		last := min(first+n-1, l.rows)
 		tb := l.tables[rng.IntN(len(l.tables))]
 		other := l.tables[rng.IntN(len(l.tables))]
+		if l.gtidNext != nil {
+			// db has one connection: the transaction below runs on it.
+			if _, err := db.ExecContext(ctx, "SET gtid_next = '"+l.gtidNext(l.txns.Load())+"'"); err != nil {
+				return err
+			}
+		}
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (id, v, pad) SELECT seq, 0, MD5(seq) FROM seq_%d_to_%d", tb, first, last))
+		res, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (id, v, pad) SELECT seq, 0, "+myPad+" FROM %s", tb, mySeqOf(l.mariadb, first, last, 1)))
 		if err != nil {
 			_ = tx.Rollback()
 			return err

@@ -21,7 +21,11 @@ import (
 // decoded with the same old schemas (the table versions come from the
 // binlog, never from today's definition).
 func TestMySQLDDL(t *testing.T) {
-	m, k, r := sharedMariaDB(t), sharedKafka(t), sharedRegistry(t)
+	forMyServers(t, func(t *testing.T, _ myServerCase, m myServer) { testMySQLDDL(t, m) })
+}
+
+func testMySQLDDL(t *testing.T, m myServer) {
+	k, r := sharedKafka(t), sharedRegistry(t)
 	dbname, db := myDB(t, m)
 	name := testName(t)
 	ctx := context.Background()
@@ -181,7 +185,11 @@ func TestMySQLDDL(t *testing.T) {
 // as one GTID group, MySQL 8.0.21+ as BEGIN ... COMMIT) is on the
 // schema-change topic and in the schema history, and its rows arrive.
 func TestMySQLDDLInsideGroup(t *testing.T) {
-	m, k, r := sharedMariaDB(t), sharedKafka(t), sharedRegistry(t)
+	forMyServers(t, func(t *testing.T, _ myServerCase, m myServer) { testMySQLDDLInsideGroup(t, m) })
+}
+
+func testMySQLDDLInsideGroup(t *testing.T, m myServer) {
+	k, r := sharedKafka(t), sharedRegistry(t)
 	dbname, db := myDB(t, m)
 	name := testName(t)
 	ctx := context.Background()
@@ -189,7 +197,7 @@ func TestMySQLDDLInsideGroup(t *testing.T) {
 	cfg := harness.WriteConfig(t, myConfig(name, m.RootDSN(""), dbname, myServerID(), k, r, ""))
 	p := harness.Start(t, nil, "run", "-c", cfg)
 	p.WaitFor(ctx, "msg=streaming", 90*time.Second)
-	const ctas = "CREATE TABLE copy (id int PRIMARY KEY, v varchar(10)) SELECT seq AS id, 'x' AS v FROM seq_1_to_3"
+	ctas := "CREATE TABLE copy (id int PRIMARY KEY, v varchar(10)) SELECT seq AS id, 'x' AS v FROM " + mySeq(t, db, 1, 3, 1)
 	myExec(t, db, ctas)
 	myExec(t, db, "INSERT INTO t VALUES (1)")
 

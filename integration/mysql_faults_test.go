@@ -18,7 +18,7 @@ import (
 // myLoadDB opens the load's own connection to the test database, so that
 // the test's queries (head, final state) never wait for a load
 // transaction.
-func myLoadDB(t testing.TB, m *testenv.MariaDB, dbname string) *sql.DB {
+func myLoadDB(t testing.TB, m myServer, dbname string) *sql.DB {
 	t.Helper()
 	db := myOpen(t, m, dbname)
 	db.SetMaxOpenConns(1)
@@ -28,23 +28,26 @@ func myLoadDB(t testing.TB, m *testenv.MariaDB, dbname string) *sql.DB {
 
 // TestMySQLKillLoop is TestKillLoop on MariaDB: 20 SIGKILLs at random
 // moments during a mixed multi-table load with transactions of 1 to 1000
-// rows, in both delivery modes.
+// rows, in both delivery modes. Every other server of the matrix gets 5
+// kills in exactly-once mode, with a smaller load.
 func TestMySQLKillLoop(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		eos  bool
-	}{{"exactly_once", true}, {"at_least_once", false}} {
-		t.Run(mode.name, func(t *testing.T) { testMySQLKillLoop(t, mode.eos) })
-	}
+	forMyServers(t, func(t *testing.T, sc myServerCase, m myServer) {
+		if sc.core {
+			t.Run("exactly_once", func(t *testing.T) { testMySQLKillLoop(t, m, true, 5, 30_000) })
+			return
+		}
+		t.Run("exactly_once", func(t *testing.T) { testMySQLKillLoop(t, m, true, 20, 150_000) })
+		t.Run("at_least_once", func(t *testing.T) { testMySQLKillLoop(t, m, false, 20, 150_000) })
+	})
 }
 
-func testMySQLKillLoop(t *testing.T, eos bool) {
-	m, k, r := sharedMariaDB(t), sharedKafka(t), sharedRegistry(t)
+func testMySQLKillLoop(t *testing.T, m myServer, eos bool, kills int, rows int64) {
+	k, r := sharedKafka(t), sharedRegistry(t)
 	dbname, db := myDB(t, m)
 	name := testName(t)
 	tables := []string{"t1", "t2", "t3"}
-	load := newMyLoad(t, db, tables, 150_000, 1000)
-	// About 300 transactions over about 20s, the time the kills take.
+	load := newMyLoad(t, db, tables, rows, 1000)
+	// About 300 transactions over about 20s, the time 20 kills take.
 	load.pause = 60 * time.Millisecond
 	src := &mySource{db: db, dbname: dbname, serverID: myServerID()}
 	loadDB := myLoadDB(t, m, dbname)
@@ -54,6 +57,7 @@ func testMySQLKillLoop(t *testing.T, eos bool) {
 		brokers: k.Brokers(), reg: r.URL,
 		config: myConfig(name, m.RootDSN(""), dbname, src.serverID, k, r, ""),
 		eos:    eos,
+		kills:  kills,
 	}).run(t)
 }
 

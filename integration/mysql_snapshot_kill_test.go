@@ -50,23 +50,23 @@ func testMySQLSnapshotKills(t *testing.T, eos bool) {
 	// Concurrent changes: updates (v+1) and deletes of existing rows,
 	// inserts of new ones, in small transactions.
 	var changes atomic.Int64
+	// The load stops between transactions: a statement cancelled in
+	// flight may still commit after the final state is read.
+	var stopLoad atomic.Bool
 	loadDone := make(chan error, 1)
 	go func() {
 		w := myOpen(t, m, dbname)
 		defer w.Close()
 		rng := rand.New(rand.NewPCG(3, 4))
 		next := int64(1_000_000)
-		for ctx.Err() == nil {
+		for !stopLoad.Load() {
 			tb := tables[rng.IntN(len(tables))]
 			lo := 1 + rng.Int64N(killPreload)
-			err := myTxn(ctx, w,
+			err := myTxn(context.Background(), w,
 				fmt.Sprintf("UPDATE %s SET v = v + 1 WHERE id BETWEEN %d AND %d", tb, lo, lo+20),
 				fmt.Sprintf("DELETE FROM %s WHERE id = %d", tb, 1+rng.Int64N(killPreload)),
 				fmt.Sprintf("INSERT INTO %s VALUES (%d, 0, 'new'), (%d, 0, 'new')", tb, next, next+1))
 			if err != nil {
-				if ctx.Err() != nil {
-					break
-				}
 				loadDone <- err
 				return
 			}
@@ -78,6 +78,7 @@ func testMySQLSnapshotKills(t *testing.T, eos bool) {
 	}()
 
 	outputs, p := killDuringSnapshot(ctx, t, env, cfg, len(tables))
+	stopLoad.Store(true)
 	cancel()
 	if err := <-loadDone; err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,16 +35,19 @@ func TestMySQLSnapshotOnDemand(t *testing.T) {
 	p.WaitFor(ctx, `msg="snapshots done"`, 90*time.Second)
 
 	// Updates (v+1) and deletes while the requested snapshot runs.
+	// The load stops between transactions: a statement cancelled in
+	// flight may still commit after the final state is read.
+	var stopLoad atomic.Bool
 	loadDone := make(chan error, 1)
 	go func() {
 		w := myOpen(t, m, dbname)
 		defer w.Close()
 		rng := rand.New(rand.NewPCG(7, 8))
-		for ctx.Err() == nil {
+		for !stopLoad.Load() {
 			lo := 1 + rng.Int64N(rows)
-			err := myTxn(ctx, w, fmt.Sprintf("UPDATE t SET v = v + 1 WHERE id BETWEEN %d AND %d", lo, lo+10),
+			err := myTxn(context.Background(), w, fmt.Sprintf("UPDATE t SET v = v + 1 WHERE id BETWEEN %d AND %d", lo, lo+10),
 				fmt.Sprintf("DELETE FROM t WHERE id = %d", 1+rng.Int64N(rows)))
-			if err != nil && ctx.Err() == nil {
+			if err != nil {
 				loadDone <- err
 				return
 			}
@@ -56,6 +60,7 @@ func TestMySQLSnapshotOnDemand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "done") {
 		t.Fatalf("sluice snapshot --wait: exit %d, want 0 and done", code)
 	}
+	stopLoad.Store(true)
 	cancel()
 	if err := <-loadDone; err != nil {
 		t.Fatal(err)

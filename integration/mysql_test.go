@@ -9,12 +9,16 @@ import (
 	"github.com/sluicecdc/sluice/integration/harness"
 )
 
-// TestMySQLStreaming covers the event shapes on MariaDB: snapshot reads,
-// create, update, delete with its tombstone, a key change, a multi-row
-// statement, and a graceful stop that a restart resumes from without
-// repeating anything.
+// TestMySQLStreaming covers the event shapes on MariaDB and MySQL:
+// snapshot reads, create, update, delete with its tombstone, a key change,
+// a multi-row statement, and a graceful stop that a restart resumes from
+// (by GTID) without repeating anything.
 func TestMySQLStreaming(t *testing.T) {
-	m, k, r := sharedMariaDB(t), sharedKafka(t), sharedRegistry(t)
+	forMyServers(t, testMySQLStreaming)
+}
+
+func testMySQLStreaming(t *testing.T, sc myServerCase, m myServer) {
+	k, r := sharedKafka(t), sharedRegistry(t)
 	dbname, db := myDB(t, m)
 	name := testName(t)
 	myExec(t, db, "CREATE TABLE orders (id bigint PRIMARY KEY, note varchar(20) NOT NULL, qty int)")
@@ -64,8 +68,17 @@ func TestMySQLStreaming(t *testing.T) {
 			continue
 		}
 		src := e.Source()
-		if src["connector"] != "mysql" || src["name"] != name || src["table"] != "orders" || src["db"] != dbname {
+		// Debezium's MariaDB or MySQL connector, as the server is.
+		connector := "mysql"
+		if sc.mariadb {
+			connector = "mariadb"
+		}
+		if src["connector"] != connector || src["name"] != name || src["table"] != "orders" || src["db"] != dbname || src["sequence"] != nil {
 			t.Fatalf("source block %v", src)
+		}
+		checkDebeziumTimes(t, e)
+		if e.Op() == "r" && num(src["server_id"]) != 0 {
+			t.Errorf("snapshot event source %v: want server_id 0, as Debezium's snapshot reads", src)
 		}
 		if e.Op() != "r" && (src["gtid"] == nil || !strings.HasPrefix(src["file"].(string), "mysql-bin.") || num(src["server_id"]) != 1) {
 			t.Errorf("streamed event source %v: want gtid, file and server_id 1", src)
@@ -77,11 +90,20 @@ func TestMySQLStreaming(t *testing.T) {
 		t.Fatalf("graceful stop exit code %d", code)
 	}
 	cp := storedCheckpoint(t, k.Brokers(), name)
-	if cp == nil || cp.Position.GTIDSet == "" || !strings.HasPrefix(cp.ServerID, "mariadb:1:") {
+	identity := "mysql:"
+	if sc.mariadb {
+		identity = "mariadb:1:"
+	}
+	if cp == nil || cp.Position.GTIDSet == "" || !strings.HasPrefix(cp.ServerID, identity) {
 		t.Fatalf("checkpoint %+v: want a GTID set and the server identity", cp)
 	}
 	p2 := harness.Start(t, nil, "run", "-c", cfg)
 	p2.WaitFor(ctx, "msg=streaming", 90*time.Second)
+	// The restart resumes by GTID (MariaDB: its GTID position; MySQL:
+	// auto-position with the checkpoint's executed set).
+	if !strings.Contains(p2.Output(), "gtid "+cp.Position.GTIDSet+"\" by=gtid") {
+		t.Errorf("restart did not stream from the checkpoint's GTID set %s:\n%s", cp.Position.GTIDSet, grepLines(p2.Output(), "msg=streaming"))
+	}
 	myExec(t, db, "INSERT INTO orders VALUES (9, 'nine', 9)")
 	more := rd.ReadUntil(ctx, t, 90*time.Second, func(e []harness.Event) bool { return len(e) >= 1 })
 	if len(more) != 1 || more[0].Op() != "c" || num(more[0].Key["id"]) != 9 {

@@ -45,7 +45,9 @@ func TestPostgresStreaming(t *testing.T) {
 	name := testName(t)
 	exec(t, db, `CREATE TABLE orders (id bigint PRIMARY KEY, note text NOT NULL, qty int)`)
 	exec(t, db, `INSERT INTO orders VALUES (1, 'one', 1), (2, 'two', 2), (3, 'three', 3)`)
-	cfg := harness.WriteConfig(t, pgConfig(name, dsn, k, r, ""))
+	// Truncate events are skipped by default, as Debezium's; this test
+	// covers them.
+	cfg := harness.WriteConfig(t, withSkippedOperations(pgConfig(name, dsn, k, r, ""), "[]"))
 	p := harness.Start(t, nil, "run", "-c", cfg)
 	ctx := context.Background()
 	p.WaitFor(ctx, "msg=streaming", 60*time.Second)
@@ -101,8 +103,16 @@ func TestPostgresStreaming(t *testing.T) {
 		if e.Value == nil {
 			continue
 		}
-		if src := e.Source(); src["connector"] != "postgres" || src["name"] != name || src["table"] != "orders" || src["schema"] != "public" {
+		src := e.Source()
+		if src["connector"] != "postgresql" || src["name"] != name || src["table"] != "orders" || src["schema"] != "public" {
 			t.Fatalf("source block %v", src)
+		}
+		checkDebeziumTimes(t, e)
+		// sequence is Debezium's ["<lastCommitLsn>","<lsn>"].
+		var seq []*string
+		if s, _ := src["sequence"].(string); json.Unmarshal([]byte(s), &seq) != nil || len(seq) != 2 || seq[1] == nil ||
+			*seq[1] != fmt.Sprint(num(src["lsn"])) || (e.Op() != "r" && seq[0] == nil) {
+			t.Errorf("%s event: sequence %v, lsn %v; want [\"<last commit lsn>\",\"<lsn>\"]", e.Op(), src["sequence"], src["lsn"])
 		}
 	}
 

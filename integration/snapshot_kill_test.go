@@ -62,9 +62,12 @@ func testSnapshotKills(t *testing.T, eos bool) {
 	// Concurrent changes: updates (v+1) and deletes of existing rows,
 	// inserts of new ones, in small transactions.
 	var changes atomic.Int64
+	// The load stops between transactions: a statement cancelled in
+	// flight may still commit after the final state is read.
+	var stopLoad atomic.Bool
 	loadDone := make(chan error, 1)
 	go func() {
-		conn, err := pgx.Connect(ctx, dsn)
+		conn, err := pgx.Connect(context.Background(), dsn)
 		if err != nil {
 			loadDone <- err
 			return
@@ -72,17 +75,14 @@ func testSnapshotKills(t *testing.T, eos bool) {
 		defer conn.Close(context.Background())
 		rng := rand.New(rand.NewPCG(3, 4))
 		next := int64(1_000_000)
-		for ctx.Err() == nil {
+		for !stopLoad.Load() {
 			tb := tables[rng.IntN(len(tables))]
 			lo := 1 + rng.Int64N(killPreload)
 			q := fmt.Sprintf(`UPDATE %[1]s SET v = v + 1 WHERE id BETWEEN %[2]d AND %[2]d + 20;
 				DELETE FROM %[1]s WHERE id = %[3]d;
 				INSERT INTO %[1]s VALUES (%[4]d, 0, 'new'), (%[5]d, 0, 'new')`,
 				tb, lo, 1+rng.Int64N(killPreload), next, next+1)
-			if _, err := conn.Exec(ctx, q); err != nil {
-				if ctx.Err() != nil {
-					break
-				}
+			if _, err := conn.Exec(context.Background(), q); err != nil {
 				loadDone <- err
 				return
 			}
@@ -94,6 +94,7 @@ func testSnapshotKills(t *testing.T, eos bool) {
 	}()
 
 	outputs, p := killDuringSnapshot(ctx, t, env, cfg, len(tables))
+	stopLoad.Store(true)
 	cancel()
 	if err := <-loadDone; err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,19 +36,22 @@ func TestPostgresSnapshotOnDemand(t *testing.T) {
 	p.WaitFor(ctx, `msg="snapshots done"`, 90*time.Second)
 
 	// Updates (v+1) and deletes while the requested snapshot runs.
+	// The load stops between transactions: a statement cancelled in
+	// flight may still commit after the final state is read.
+	var stopLoad atomic.Bool
 	loadDone := make(chan error, 1)
 	go func() {
-		conn, err := pgx.Connect(ctx, dsn)
+		conn, err := pgx.Connect(context.Background(), dsn)
 		if err != nil {
 			loadDone <- err
 			return
 		}
 		defer conn.Close(context.Background())
 		rng := rand.New(rand.NewPCG(7, 8))
-		for ctx.Err() == nil {
+		for !stopLoad.Load() {
 			lo := 1 + rng.Int64N(rows)
-			if _, err := conn.Exec(ctx, fmt.Sprintf(`UPDATE t SET v = v + 1 WHERE id BETWEEN %d AND %d; DELETE FROM t WHERE id = %d`,
-				lo, lo+10, 1+rng.Int64N(rows))); err != nil && ctx.Err() == nil {
+			if _, err := conn.Exec(context.Background(), fmt.Sprintf(`UPDATE t SET v = v + 1 WHERE id BETWEEN %d AND %d; DELETE FROM t WHERE id = %d`,
+				lo, lo+10, 1+rng.Int64N(rows))); err != nil {
 				loadDone <- err
 				return
 			}
@@ -60,6 +64,7 @@ func TestPostgresSnapshotOnDemand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "done") {
 		t.Fatalf("sluice snapshot --wait: exit %d, want 0 and done", code)
 	}
+	stopLoad.Store(true)
 	cancel()
 	if err := <-loadDone; err != nil {
 		t.Fatal(err)

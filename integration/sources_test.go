@@ -101,18 +101,13 @@ func (s *mySource) sourceYAML(dsn string) string {
 func (s *mySource) prefix(name string) string { return name + "." + s.dbname + "." }
 
 func (s *mySource) preload(t testing.TB, table string, n int64) {
-	myExec(t, s.db, fmt.Sprintf("INSERT INTO %s (id, v, pad) SELECT seq, 0, MD5(seq) FROM seq_1_to_%d", table, n))
+	myExec(t, s.db, fmt.Sprintf("INSERT INTO %s (id, v, pad) SELECT seq, 0, "+myPad+" FROM %s", table, mySeq(t, s.db, 1, n, 1)))
 }
 
 func (s *mySource) head(t testing.TB) harness.Pos {
 	t.Helper()
-	var file string
-	var pos int64
-	var a, b any
-	if err := s.db.QueryRowContext(context.Background(), "SHOW MASTER STATUS").Scan(&file, &pos, &a, &b); err != nil {
-		t.Fatal(err)
-	}
-	return harness.Pos{File: file, A: pos}
+	file, pos := myHead(t, s.db)
+	return harness.Pos{File: file, A: int64(pos)}
 }
 
 func (s *mySource) checkpointPos(cp *checkpoint.Checkpoint) harness.Pos {

@@ -157,6 +157,12 @@ func typeMatrixColumns() []typeCol {
 			 ELSE lpad(to_hex($c::int & 255), 2, '0') || lpad(to_hex($c::int >> 8), 2, '0') END`,
 			[]string{"'000000000000'", "'111111111111'", "'100000000001'", "'000000000001'", "'000100000000'", "'101010101010'", "'000010000000'"}},
 		{"c_varbit", "varbit(20)", "string", text, []string{"''", "'0'", "'1'", "'01'", "'10100000000000000001'", "'00000000000000000000'"}},
+		// hstore is io.debezium.data.Json: a compact object in hstore's
+		// own key order, NULL values as null, {} when empty.
+		{"c_hstore", "hstore", "string",
+			`CASE WHEN $c IS NOT NULL THEN '{' || coalesce((SELECT string_agg(to_json(key)::text || ':' || coalesce(to_json(value)::text, 'null'), ',') FROM each($c)), '') || '}' END`,
+			[]string{"''", "'a=>1, b=>NULL'", `'"q\"k"=>"back\\slash", "<&>"=>"é 😀", "NULL"=>"NULL"'`, "'x=>\"\"'"}},
+		{"c_ltree", "ltree", "string", text, []string{"'Top.Science.Astronomy'", "''", "'a'"}},
 	}
 }
 
@@ -182,6 +188,8 @@ func TestPostgresTypeMatrix(t *testing.T) {
 		}
 	}
 
+	exec(t, db, `CREATE EXTENSION hstore`)
+	exec(t, db, `CREATE EXTENSION ltree`)
 	exec(t, db, `CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy', 'with space', 'ünï')`)
 	var ddl strings.Builder
 	ddl.WriteString("CREATE TABLE types (id int PRIMARY KEY")

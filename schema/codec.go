@@ -30,12 +30,16 @@ type Codec struct {
 	KeySchema   string // "" when the table has no key
 	ValueSchema string
 
-	kind    SourceKind
-	name    string // connector name, for source.name
-	cols    []int  // emitted columns: indexes into Table.Columns
-	types   []ColumnType
-	keyCols []int // indexes into Table.Columns
-	keyType []ColumnType
+	kind      SourceKind
+	connector string // source.connector: postgresql, mysql or mariadb
+	name      string // connector name, for source.name
+	cols      []int  // emitted columns: indexes into Table.Columns
+	types     []ColumnType
+	keyCols   []int // indexes into Table.Columns
+	keyType   []ColumnType
+	// valueRecord is the Avro schema of the Value record (the before and
+	// after images), for transforms that emit a row without the envelope.
+	valueRecord map[string]any
 }
 
 // TableError reports a table version that cannot be mapped to Avro: a
@@ -76,6 +80,18 @@ type CodecOptions struct {
 	// Exclude names columns (exact, case-sensitive) left out of the value.
 	// Key columns cannot be excluded.
 	Exclude map[string]bool
+	// Override gives named value columns a type of their own instead of
+	// the type mapping's (a masked column becomes a string). Key columns
+	// cannot be overridden.
+	Override map[string]ColumnType
+	// Connector is source.connector, and names the source block's schema
+	// (io.debezium.connector.<connector>.Source). Empty: Kind.Connector();
+	// "mariadb" for a MariaDB server, as Debezium's MariaDB connector.
+	Connector string
+	// AvroLogicalTypes adds the standard Avro logicalTypes to temporal and
+	// uuid columns (see WithLogicalTypes). False writes exactly Debezium's
+	// schemas.
+	AvroLogicalTypes bool
 }
 
 // NewCodec builds the key and value schemas of a table version for topic,
@@ -85,7 +101,10 @@ func NewCodec(topic string, t *Table, o CodecOptions) (*Codec, error) {
 	if mapper == nil {
 		return nil, fmt.Errorf("no type mapping for source kind %q", o.Kind)
 	}
-	c := &Codec{Table: t, Topic: topic, kind: o.Kind, name: o.Name}
+	c := &Codec{Table: t, Topic: topic, kind: o.Kind, connector: o.Connector, name: o.Name}
+	if c.connector == "" {
+		c.connector = o.Kind.Connector()
+	}
 	ns := avroNamespace(topic)
 	isKey := make(map[int]bool, len(t.Key))
 	for _, k := range t.Key {
@@ -103,10 +122,20 @@ func NewCodec(topic string, t *Table, o CodecOptions) (*Codec, error) {
 			}
 			continue
 		}
-		ct, err := mapper(col)
-		if err != nil {
-			return nil, &TableError{Table: t.ID, Column: col.Name, Type: col.Type, Err: err,
-				Fix: "exclude the column (source.exclude_columns: [" + t.ID.String() + "." + col.Name + "]) or change its type"}
+		ct, over := o.Override[col.Name]
+		if over && isKey[i] {
+			return nil, &TableError{Table: t.ID, Column: col.Name, Err: errors.New("is part of the key and cannot change its type"),
+				Fix: "leave the key column out of the transform that changes it"}
+		}
+		if !over {
+			var err error
+			if ct, err = mapper(col); err != nil {
+				return nil, &TableError{Table: t.ID, Column: col.Name, Type: col.Type, Err: err,
+					Fix: "exclude the column (source.exclude_columns: [" + t.ID.String() + "." + col.Name + "]) or change its type"}
+			}
+			if o.AvroLogicalTypes {
+				ct = WithLogicalTypes(o.Kind, ct)
+			}
 		}
 		fname := AvroName(col.Name)
 		if prev, dup := seen[fname]; dup {
@@ -122,12 +151,16 @@ func NewCodec(topic string, t *Table, o CodecOptions) (*Codec, error) {
 		"type": "record", "name": "Value", "namespace": ns,
 		"connect.name": ns + ".Value", "fields": orEmpty(valueFields),
 	}
+	c.valueRecord = valueRecord
 	if len(t.Key) > 0 {
 		var keyFields []any
 		kdefined := map[string]bool{}
 		for _, k := range t.Key {
 			col := &t.Columns[k]
 			ct, err := mapper(col)
+			if o.AvroLogicalTypes {
+				ct = WithLogicalTypes(o.Kind, ct)
+			}
 			if err != nil {
 				return nil, &TableError{Table: t.ID, Column: col.Name, Type: col.Type, Err: err,
 					Fix: "change the key column's type; docs/TYPES.md lists the supported types"}
@@ -146,15 +179,18 @@ func NewCodec(topic string, t *Table, o CodecOptions) (*Codec, error) {
 		}
 		c.KeySchema = string(b)
 	}
+	// The envelope of Debezium 3.x (Envelope.SCHEMA_VERSION 2).
 	env := map[string]any{
 		"type": "record", "name": "Envelope", "namespace": ns,
-		"connect.name": ns + ".Envelope", "connect.version": 1,
+		"connect.name": ns + ".Envelope", "connect.version": 2,
 		"fields": []any{
 			optField("before", []any{"null", valueRecord}),
 			optField("after", []any{"null", ns + ".Value"}),
-			field("source", sourceSchema(o.Kind)),
+			field("source", sourceSchema(c.connector)),
 			field("op", "string"),
 			optField("ts_ms", []any{"null", "long"}),
+			optField("ts_us", []any{"null", "long"}),
+			optField("ts_ns", []any{"null", "long"}),
 			optField("transaction", []any{"null", transactionBlock}),
 		},
 	}
@@ -258,7 +294,9 @@ type Event struct {
 	Before []any // nil: absent
 	After  []any
 	Source *SourceInfo
-	TsMs   int64 // processing time
+	TsMs   int64     // processing time
+	TsUs   int64     // the same in µs; 0: TsMs*1000
+	Txn    *TxnBlock // the transaction block; nil: null
 }
 
 // AppendValue appends the Avro envelope of one change event.
@@ -270,18 +308,33 @@ func (c *Codec) AppendValue(dst []byte, e *Event) ([]byte, error) {
 	if dst, err = c.appendRow(dst, e.After); err != nil {
 		return dst, err
 	}
-	dst = appendSource(dst, c.kind, c.name, c.Table.ID, e.Source)
+	dst = appendSource(dst, c.connector, c.name, c.Table.ID, e.Source)
 	dst = AppendString(dst, string(rune(e.Op)))
 	dst = AppendLong(AppendNullableSome(dst), e.TsMs)
-	dst = AppendNullableNull(dst) // transaction
-	return dst, nil
+	us := e.TsUs
+	if us == 0 {
+		us = e.TsMs * 1000
+	}
+	dst = AppendLong(AppendNullableSome(dst), us)
+	dst = AppendLong(AppendNullableSome(dst), us*1000)
+	if e.Txn == nil {
+		return AppendNullableNull(dst), nil // transaction
+	}
+	dst = AppendString(AppendNullableSome(dst), e.Txn.ID)
+	dst = AppendLong(dst, e.Txn.TotalOrder)
+	return AppendLong(dst, e.Txn.CollectionOrder), nil
 }
 
 func (c *Codec) appendRow(dst []byte, row []any) ([]byte, error) {
 	if row == nil {
 		return AppendNullableNull(dst), nil
 	}
-	dst = AppendNullableSome(dst)
+	return c.AppendRecord(AppendNullableSome(dst), row)
+}
+
+// AppendRecord appends row (values in Table.Columns order) as the Value
+// record of ValueRecord, without the envelope's null union.
+func (c *Codec) AppendRecord(dst []byte, row []any) ([]byte, error) {
 	var err error
 	for i, ci := range c.cols {
 		v := row[ci]

@@ -36,3 +36,13 @@ func assertGolden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs from the generated schema; if the change is intended, run go test ./schema -run Golden -update and review the diff.\ngot:\n%s", path, got)
 	}
 }
+
+// mustRead returns the golden file testdata/name.
+func mustRead(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -11,8 +11,8 @@ import (
 
 // Schema-change events of a MySQL source, written to the topic <name> as
 // Debezium's MySQL connector writes them: key
-// io.debezium.connector.mysql.SchemaChangeKey {databaseName}, value
-// io.debezium.connector.mysql.SchemaChangeValue {source, ts_ms,
+// io.debezium.connector.<connector>.SchemaChangeKey {databaseName}, value
+// io.debezium.connector.<connector>.SchemaChangeValue {source, ts_ms,
 // databaseName, schemaName, ddl, tableChanges}. tableChanges names each
 // table a CREATE, ALTER, DROP, RENAME or TRUNCATE statement touches
 // (type and id); its table is null: Sluice learns table definitions from
@@ -25,6 +25,7 @@ type SchemaChangeCodec struct {
 	KeySchema   string
 	ValueSchema string
 	name        string
+	connector   string
 }
 
 // TableChange is one entry of tableChanges.
@@ -43,10 +44,11 @@ type SchemaChangeEvent struct {
 
 // NewMySQLSchemaChangeCodec builds the key and value schemas for the
 // schema-change topic of connector name, validated with goavro.
-func NewMySQLSchemaChangeCodec(topic, name string) (*SchemaChangeCodec, error) {
+// connector is source.connector: mysql, or mariadb for a MariaDB server.
+func NewMySQLSchemaChangeCodec(topic, name, connector string) (*SchemaChangeCodec, error) {
 	key := map[string]any{
-		"type": "record", "name": "SchemaChangeKey", "namespace": "io.debezium.connector.mysql",
-		"connect.name": "io.debezium.connector.mysql.SchemaChangeKey", "connect.version": 1,
+		"type": "record", "name": "SchemaChangeKey", "namespace": "io.debezium.connector." + connector,
+		"connect.name": "io.debezium.connector." + connector + ".SchemaChangeKey", "connect.version": 1,
 		"fields": []any{field("databaseName", "string")},
 	}
 	optString := []any{"null", "string"}
@@ -79,10 +81,10 @@ func NewMySQLSchemaChangeCodec(topic, name string) (*SchemaChangeCodec, error) {
 		"fields":       []any{field("type", "string"), field("id", "string"), optField("table", []any{"null", table})},
 	}
 	value := map[string]any{
-		"type": "record", "name": "SchemaChangeValue", "namespace": "io.debezium.connector.mysql",
-		"connect.name": "io.debezium.connector.mysql.SchemaChangeValue", "connect.version": 1,
+		"type": "record", "name": "SchemaChangeValue", "namespace": "io.debezium.connector." + connector,
+		"connect.name": "io.debezium.connector." + connector + ".SchemaChangeValue", "connect.version": 1,
 		"fields": []any{
-			field("source", sourceSchema(MySQL)),
+			field("source", sourceSchema(connector)),
 			field("ts_ms", "long"),
 			optField("databaseName", optString),
 			optField("schemaName", optString),
@@ -90,7 +92,7 @@ func NewMySQLSchemaChangeCodec(topic, name string) (*SchemaChangeCodec, error) {
 			field("tableChanges", map[string]any{"type": "array", "items": change}),
 		},
 	}
-	c := &SchemaChangeCodec{Topic: topic, name: name}
+	c := &SchemaChangeCodec{Topic: topic, name: name, connector: connector}
 	kb, err := json.Marshal(key)
 	if err != nil {
 		return nil, err
@@ -120,7 +122,7 @@ func (c *SchemaChangeCodec) AppendValue(dst []byte, e *SchemaChangeEvent) ([]byt
 	if !utf8.ValidString(e.DDL) {
 		return dst, fmt.Errorf("%w: the DDL statement is not valid UTF-8", ErrMySQLUnrepresentable)
 	}
-	dst = appendSource(dst, MySQL, c.name, TableID{Namespace: e.Database}, e.Source)
+	dst = appendSource(dst, c.connector, c.name, TableID{Namespace: e.Database}, e.Source)
 	dst = AppendLong(dst, e.TsMs)
 	dst = appendOptString(dst, e.Database)
 	dst = AppendNullableNull(dst) // schemaName: MySQL has none

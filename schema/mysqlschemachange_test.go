@@ -32,7 +32,7 @@ func TestDDLTableChanges(t *testing.T) {
 }
 
 func TestMySQLSchemaChangeCodec(t *testing.T) {
-	c, err := NewMySQLSchemaChangeCodec("inv", "inv")
+	c, err := NewMySQLSchemaChangeCodec("inv", "inv", "mysql")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
 	"sort"
 	"strconv"
 	"strings"
@@ -134,7 +135,9 @@ func mysqlAppendUTF32(dst, b []byte) ([]byte, error) {
 // escaped as encoding/json does without HTML escaping, integers as written
 // and every other number as the shortest text of its float64 value with a
 // ".0" when that text would otherwise read as an integer (so 1.0 stays a
-// double). MariaDB's JSON is text and never goes through here.
+// double), unless that text is not the number as written: a DECIMAL kept
+// in a document with more digits than a double holds keeps every digit as
+// written. MariaDB's JSON is text and never goes through here.
 
 func mysqlAppendBinaryJSON(dst []byte, raw any) ([]byte, error) {
 	b, err := mysqlBytes(raw)
@@ -228,7 +231,11 @@ func mysqlWriteJSONString(w *bytes.Buffer, s string) {
 
 // mysqlCanonicalNumber keeps an integer that fits MySQL's JSON integers
 // (int64 or uint64) as written, and prints every other number from its
-// float64 value.
+// float64 value where that is the same number: always for up to 15
+// significant digits (a double holds any such decimal), and for more when
+// the shortest text of the double has the value written (a double printed
+// by MySQL or by the binlog decoder). Anything else, a DECIMAL of more
+// digits, is written as is, so that no digit is lost.
 func mysqlCanonicalNumber(s string) string {
 	if !strings.ContainsAny(s, ".eE") {
 		if _, err := strconv.ParseInt(s, 10, 64); err == nil {
@@ -243,8 +250,33 @@ func mysqlCanonicalNumber(s string) string {
 		return s
 	}
 	out := strconv.FormatFloat(f, 'g', -1, 64)
+	if mysqlSignificantDigits(s) > 15 {
+		in, ok1 := new(big.Rat).SetString(s)
+		got, ok2 := new(big.Rat).SetString(out)
+		if !ok1 || !ok2 || in.Cmp(got) != 0 {
+			return s
+		}
+	}
 	if !strings.ContainsAny(out, ".eEI") {
 		out += ".0"
 	}
 	return out
+}
+
+// mysqlSignificantDigits counts the digits of a JSON number's mantissa
+// from its first non-zero digit.
+func mysqlSignificantDigits(s string) int {
+	n, started := 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == 'e' || c == 'E' {
+			break
+		}
+		if c < '0' || c > '9' || (c == '0' && !started) {
+			continue
+		}
+		started = true
+		n++
+	}
+	return n
 }

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -121,21 +122,22 @@ func mysqlTypeOf(c *Column) (myType, error) {
 	case "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
 		return myType{avro: "bytes", append: func(dst []byte, raw any) ([]byte, error) { return mysqlAppendBinary(dst, raw, 0) }}, nil
 	case "date":
-		return myType{avro: pgTimeAvro("int", "io.debezium.time.Date", "date"), append: mysqlAppendDate}, nil
+		return myType{avro: pgNamed("int", "io.debezium.time.Date"), append: mysqlAppendDate}, nil
 	case "datetime":
 		if mysqlFsp(c) <= 3 {
-			return myType{avro: pgTimeAvro("long", "io.debezium.time.Timestamp", "local-timestamp-millis"),
+			return myType{avro: pgNamed("long", "io.debezium.time.Timestamp"),
 				append: func(dst []byte, raw any) ([]byte, error) { return mysqlAppendDatetime(dst, raw, true) }}, nil
 		}
-		return myType{avro: pgTimeAvro("long", "io.debezium.time.MicroTimestamp", "local-timestamp-micros"),
+		return myType{avro: pgNamed("long", "io.debezium.time.MicroTimestamp"),
 			append: func(dst []byte, raw any) ([]byte, error) { return mysqlAppendDatetime(dst, raw, false) }}, nil
 	case "timestamp":
 		width := mysqlFsp(c)
 		return myType{avro: pgNamed("string", "io.debezium.time.ZonedTimestamp"),
 			append: func(dst []byte, raw any) ([]byte, error) { return mysqlAppendTimestamp(dst, raw, width) }}, nil
 	case "time":
-		// No time-micros logicalType: MySQL times run from -838:59:59 to
-		// 838:59:59, outside the time of day that logical type means.
+		// Never a time-micros logicalType, even with avro_logical_types:
+		// MySQL times run from -838:59:59 to 838:59:59, outside the time
+		// of day that logical type means.
 		return myType{avro: pgNamed("long", "io.debezium.time.MicroTime"), append: mysqlAppendTime}, nil
 	case "year":
 		return myType{avro: pgNamed("int", "io.debezium.time.Year"), append: mysqlAppendYear}, nil
@@ -149,18 +151,23 @@ func mysqlTypeOf(c *Column) (myType, error) {
 		if c.Charset == "" {
 			return myType{avro: pgNamed("string", "io.debezium.data.Json"), append: mysqlAppendBinaryJSON}, nil
 		}
+		// A plain string, without io.debezium.data.Json, as Debezium's
+		// MariaDB connector writes it: to its JDBC driver and binlog
+		// reader the column is the LONGTEXT it is stored as.
 		dec, err := mysqlCharsetDecoder(c.Charset)
 		if err != nil {
 			return myType{}, err
 		}
-		return myType{avro: pgNamed("string", "io.debezium.data.Json"), append: func(dst []byte, raw any) ([]byte, error) {
+		return myType{avro: "string", append: func(dst []byte, raw any) ([]byte, error) {
 			b, err := mysqlBytes(raw)
 			if err != nil {
 				return dst, err
 			}
 			return dec(dst, b)
 		}}, nil
-	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
+	case "point":
+		return myType{avro: pgPointType().avro, append: mysqlAppendPoint}, nil
+	case "geometry", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
 		"geometrycollection", "geomcollection":
 		return myType{avro: mysqlGeometryAvro(), append: mysqlAppendGeometry}, nil
 	}
@@ -572,7 +579,41 @@ func mysqlAppendGeometry(dst []byte, raw any) ([]byte, error) {
 		return dst, err
 	}
 	dst = AppendBytes(dst, wkb)
-	return AppendInt(AppendNullableSome(dst), int32(srid)), nil
+	return mysqlAppendSRID(dst, srid), nil
+}
+
+// mysqlAppendSRID appends the optional srid; SRID 0 (none) is null, as
+// Debezium's binlog connectors write it.
+func mysqlAppendSRID(dst []byte, srid uint32) []byte {
+	if srid == 0 {
+		return AppendNullableNull(dst)
+	}
+	return AppendInt(AppendNullableSome(dst), int32(srid))
+}
+
+// A POINT is io.debezium.data.geometry.Point {x, y, wkb, srid}, as
+// Debezium's binlog connectors write it: the coordinates read from the
+// point's WKB, the WKB as stored, and the SRID (null for 0).
+func mysqlAppendPoint(dst []byte, raw any) ([]byte, error) {
+	b, err := mysqlBytes(raw)
+	if err != nil {
+		return dst, err
+	}
+	srid, wkb, err := mysqlSplitGeometry(b)
+	if err != nil {
+		return dst, err
+	}
+	var order binary.ByteOrder = binary.LittleEndian
+	if wkb[0] == 0 {
+		order = binary.BigEndian
+	}
+	if len(wkb) != 21 || order.Uint32(wkb[1:5]) != 1 {
+		return dst, fmt.Errorf("%w: a POINT's WKB is not one point (21 bytes, type 1): % x", ErrMySQLMalformed, wkb[:min(len(wkb), 9)])
+	}
+	dst = AppendDouble(dst, math.Float64frombits(order.Uint64(wkb[5:13])))
+	dst = AppendDouble(dst, math.Float64frombits(order.Uint64(wkb[13:21])))
+	dst = AppendBytes(AppendNullableSome(dst), wkb)
+	return mysqlAppendSRID(dst, srid), nil
 }
 
 // mysqlSplitGeometry splits MySQL's internal geometry format into SRID and

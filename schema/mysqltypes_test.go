@@ -50,7 +50,7 @@ func myRunCases(t *testing.T, cases []myCase) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			codec := pgCodecFor(t, ct.Avro)
+			codec := pgCodecFor(t, WithLogicalTypes(MySQL, ct).Avro)
 			buf, err := myEncode(ct, tc.raw)
 			if tc.err != nil {
 				if !errors.Is(err, tc.err) {
@@ -275,10 +275,17 @@ func TestMySQLJSONAndGeometry(t *testing.T) {
 		{col: mysqlJSON, raw: `{"a":[1,2.5,1.0,1e+300,true,null,"<é>"],"b":1}`,
 			want: `{"a":[1,2.5,1.0,1e+300,true,null,"<é>"],"b":1}`},
 		{col: mysqlJSON, raw: "18446744073709551615", want: "18446744073709551615"},
+		{col: mysqlJSON, raw: `[12345678901234567890.123456789, -0.000000000000000000001234567, 1.50000000000000000000, 0.30000000000000004, 18446744073709551616]`,
+			want: `[12345678901234567890.123456789,-1.234567e-21,1.5,0.30000000000000004,18446744073709551616]`},
 		{col: mysqlJSON, raw: "", want: "null"},
 		{col: mysqlJSON, raw: "{", err: myBad},
 		{col: mysqlJSON, raw: "1 2", err: myBad},
-		{col: myCol("point"), raw: point, want: map[string]any{"srid": int32(4326), "wkb": point[4:]}},
+		{col: myCol("point"), raw: point, want: map[string]any{"srid": int32(4326), "wkb": point[4:], "x": 1.0, "y": 2.0}},
+		{col: myCol("point"), raw: append([]byte{0, 0, 0, 0}, point[4:]...), want: map[string]any{"srid": nil, "wkb": point[4:], "x": 1.0, "y": 2.0}},
+		{col: myCol("point"), raw: []byte{0, 0, 0, 0, 0, 0, 0, 0, 1, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0},
+			want: map[string]any{"srid": nil, "wkb": []byte{0, 0, 0, 0, 1, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0}, "x": 1.0, "y": -2.0}},
+		{col: myCol("point"), raw: append([]byte{0, 0, 0, 0}, point[4:24]...), err: myBad},
+		{col: myCol("geometry"), raw: append([]byte{0, 0, 0, 0}, point[4:]...), want: map[string]any{"srid": nil, "wkb": point[4:]}},
 		{col: myCol("geometry"), raw: point[:8], err: myBad},
 		{col: myCol("geometry"), raw: append([]byte{0, 0, 0, 0x80}, point[4:]...), err: myUnrep},
 	})

@@ -37,7 +37,8 @@ func pgArrayTypeOf(c *Column) (pgType, error) {
 			return pgAppendArray(dst, text, delim, elemAppend)
 		},
 	}
-	if eu := et.unavailable; eu != nil {
+	switch eu := et.unavailable; {
+	case eu != nil:
 		// Debezium's placeholder for an array is a one-element array
 		// holding the element type's placeholder.
 		t.unavailable = func(dst []byte) []byte {
@@ -45,8 +46,24 @@ func pgArrayTypeOf(c *Column) (pgType, error) {
 			dst = eu(AppendNullableSome(dst))
 			return AppendLong(dst, 0)
 		}
+	case elem.Type == "int4" || elem.Type == "int8":
+		// Debezium 3.x gives integer[] and bigint[] a placeholder of
+		// their own: the placeholder's bytes, one element each. Both
+		// element types are zigzag varints in Avro, so one encoding serves.
+		t.unavailable = pgAppendUnavailableIntArray
 	}
 	return t, nil
+}
+
+// pgAppendUnavailableIntArray appends Debezium's placeholder for an
+// unchanged TOASTed integer[] or bigint[]: [95, 95, 100, 101, ...], the
+// bytes of UnavailableValue.
+func pgAppendUnavailableIntArray(dst []byte) []byte {
+	dst = AppendLong(dst, int64(len(UnavailableValue)))
+	for i := 0; i < len(UnavailableValue); i++ {
+		dst = AppendLong(AppendNullableSome(dst), int64(UnavailableValue[i]))
+	}
+	return AppendLong(dst, 0)
 }
 
 // pgElemColumn describes an array's element: Elem when the caller gave it,

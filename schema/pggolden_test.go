@@ -29,7 +29,7 @@ func pgGoldenColumns() []Column {
 		c("c_timestamp", "timestamp", -1), c("c_timestamp3", "timestamp", 3), c("c_timestamptz", "timestamptz", -1),
 		c("c_interval", "interval", -1), c("c_point", "point", -1),
 		{Name: "c_enum", Type: "mood", Kind: "e", TypeMod: -1, Nullable: true, Enum: []string{"sad", "ok", "happy"}},
-		c("c_int4range", "int4range", -1), c("c_tsvector", "tsvector", -1),
+		c("c_int4range", "int4range", -1), c("c_tsvector", "tsvector", -1), c("c_hstore", "hstore", -1), c("c_ltree", "ltree", -1),
 		{Name: "c_composite", Type: "address", Kind: "c", TypeMod: -1, Nullable: true},
 		c("c_int4_array", "_int4", -1), c("c_text_array", "_text", -1), c("c_numeric_array", "_numeric", -1),
 		c("c_numeric_12_2_array", "_numeric", pgNumericMod(12, 2)), c("c_timestamptz_array", "_timestamptz", -1),

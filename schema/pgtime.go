@@ -30,12 +30,6 @@ const (
 	pgMaxTimestampDays = math.MaxInt64 / pgMicrosPerDay
 )
 
-func pgTimeAvro(physical, connectName, logicalType string) map[string]any {
-	m := pgNamed(physical, connectName)
-	m["logicalType"] = logicalType
-	return m
-}
-
 // pgTimePrecision returns the fractional-second precision of a time,
 // timetz, timestamp or timestamptz column: the typmod, or Precision when
 // there is no typmod (an explicit 0 cannot be told apart from "unset" there),
@@ -51,7 +45,7 @@ func pgTimePrecision(c *Column) int {
 }
 
 func pgDateType() pgType {
-	return pgType{avro: pgTimeAvro("int", "io.debezium.time.Date", "date"), append: pgAppendDate}
+	return pgType{avro: pgNamed("int", "io.debezium.time.Date"), append: pgAppendDate}
 }
 
 func pgAppendDate(dst, text []byte) ([]byte, error) {
@@ -77,9 +71,9 @@ func pgAppendDate(dst, text []byte) ([]byte, error) {
 // time and becomes a whole day.
 func pgTimeType(c *Column) pgType {
 	if pgTimePrecision(c) <= 3 {
-		return pgType{avro: pgTimeAvro("int", "io.debezium.time.Time", "time-millis"), append: pgAppendTimeMillis}
+		return pgType{avro: pgNamed("int", "io.debezium.time.Time"), append: pgAppendTimeMillis}
 	}
-	return pgType{avro: pgTimeAvro("long", "io.debezium.time.MicroTime", "time-micros"), append: pgAppendTimeMicros}
+	return pgType{avro: pgNamed("long", "io.debezium.time.MicroTime"), append: pgAppendTimeMicros}
 }
 
 func pgAppendTimeMillis(dst, text []byte) ([]byte, error) {
@@ -156,9 +150,9 @@ func pgAppendOffset(b []byte, off int64) []byte {
 // clock, which is what local-timestamp-* means.
 func pgTimestampType(c *Column) pgType {
 	if pgTimePrecision(c) <= 3 {
-		return pgType{avro: pgTimeAvro("long", "io.debezium.time.Timestamp", "local-timestamp-millis"), append: pgAppendTimestampMillis}
+		return pgType{avro: pgNamed("long", "io.debezium.time.Timestamp"), append: pgAppendTimestampMillis}
 	}
-	return pgType{avro: pgTimeAvro("long", "io.debezium.time.MicroTimestamp", "local-timestamp-micros"), append: pgAppendTimestampMicros}
+	return pgType{avro: pgNamed("long", "io.debezium.time.MicroTimestamp"), append: pgAppendTimestampMicros}
 }
 
 func pgAppendTimestampMillis(dst, text []byte) ([]byte, error) {

@@ -195,7 +195,7 @@ func TestPostgresTimetzLossless(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	codec := pgCodecFor(t, ct.Avro)
+	codec := pgCodecFor(t, WithLogicalTypes(Postgres, ct).Avro)
 	clocks := []string{"00:00:00", "00:00:00.000001", "09:30:00.5", "12:34:56.123456", "23:59:59.999999"}
 	offsets := []int{0, 1, 59, 60, 3600, 5400, 19800, 19815, 15*3600 + 59*60 + 59}
 	seen := map[string]string{}

@@ -134,9 +134,7 @@ func pgTypeOf(c *Column) (pgType, error) {
 		// Fixed-size or tiny values: never TOASTed, so no placeholder.
 		return pgTextType(nil, false), nil
 	case "uuid":
-		avro := pgNamed("string", "io.debezium.data.Uuid")
-		avro["logicalType"] = "uuid"
-		return pgType{avro: avro, append: pgAppendUUID}, nil
+		return pgType{avro: pgNamed("string", "io.debezium.data.Uuid"), append: pgAppendUUID}, nil
 	case "bytea":
 		return pgType{avro: "bytes", append: pgAppendBytea, unavailable: pgAppendUnavailableBytes}, nil
 	case "bit":
@@ -157,6 +155,12 @@ func pgTypeOf(c *Column) (pgType, error) {
 		return pgIntervalType(), nil
 	case "point":
 		return pgPointType(), nil
+	case "hstore":
+		return pgHstoreType(), nil
+	case "ltree":
+		return pgTextType(pgNamed("string", "io.debezium.data.Ltree"), true), nil
+	case "tsvector":
+		return pgTextType(pgNamed("string", "io.debezium.data.Tsvector"), true), nil
 	}
 	// Anything else keeps its text: the lossless fallback, documented in
 	// docs/TYPES.md. Unknown types may be varlena and TOASTed.
@@ -348,7 +352,8 @@ func pgAppendBool(dst, text []byte) ([]byte, error) {
 }
 
 // pgAppendUUID checks the canonical 8-4-4-4-12 form, so that the uuid
-// logicalType never carries anything else.
+// logicalType (schema_registry.avro_logical_types) never carries anything
+// else.
 func pgAppendUUID(dst, text []byte) ([]byte, error) {
 	if len(text) != 36 {
 		return dst, pgMalformed("uuid", text)

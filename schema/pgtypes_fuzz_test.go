@@ -38,7 +38,7 @@ func pgFuzzAppend(t *testing.T, col Column, text []byte) (got any, ok bool) {
 	if !bytes.HasPrefix(buf, prefix) {
 		t.Fatalf("%s %q: dst prefix overwritten", col.Type, text)
 	}
-	return pgDecode(t, pgCodecFor(t, ct.Avro), buf[len(prefix):]), true
+	return pgDecode(t, pgCodecFor(t, WithLogicalTypes(Postgres, ct).Avro), buf[len(prefix):]), true
 }
 
 var pgFuzzArrayCols = []Column{

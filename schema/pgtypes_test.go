@@ -177,6 +177,9 @@ func pgEqual(got, want any) bool {
 	return reflect.DeepEqual(got, want)
 }
 
+// pgRunCases decodes through the schema with the optional logicalTypes, so
+// that temporal values come back typed and are easy to state;
+// TestDefaultSchemasDecodeSpecialValues covers the default schemas.
 func pgRunCases(t *testing.T, cases []pgCase) {
 	t.Helper()
 	for _, tc := range cases {
@@ -190,7 +193,7 @@ func pgRunCases(t *testing.T, cases []pgCase) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			codec := pgCodecFor(t, ct.Avro)
+			codec := pgCodecFor(t, WithLogicalTypes(Postgres, ct).Avro)
 			buf, err := pgEncode(ct, tc.in)
 			if tc.err != nil {
 				if !errors.Is(err, tc.err) {
@@ -419,7 +422,7 @@ func TestPostgresUnavailable(t *testing.T) {
 		{pgCol("varchar", 20), UnavailableValue},
 		{pgCol("jsonb", -1), UnavailableValue},
 		{pgCol("xml", -1), UnavailableValue},
-		{pgCol("hstore", -1), UnavailableValue},
+		{pgCol("hstore", -1), `{"` + UnavailableValue + `":"` + UnavailableValue + `"}`}, // as Debezium's hstore placeholder map
 		{pgCol("varbit", -1), UnavailableValue},
 		{pgCol("bytea", -1), []byte(UnavailableValue)},
 		{pgCol("bit", 100), []byte(UnavailableValue)},
@@ -428,7 +431,11 @@ func TestPostgresUnavailable(t *testing.T) {
 		{pgCol("numeric", -1), nil},
 		{pgCol("numeric", pgNumericMod(10, 2)), nil},
 		{pgCol("int4", -1), nil},
-		{pgCol("_int4", -1), nil},
+		{pgCol("_int4", -1), unavailableInts(func(b byte) any { return int32(b) })},
+		{pgCol("_int8", -1), unavailableInts(func(b byte) any { return int64(b) })},
+		{pgCol("_int2", -1), nil},
+		{pgCol("_numeric", -1), nil},
+		{pgCol("_float8", -1), nil},
 		{pgCol("uuid", -1), nil},
 		{pgCol("timestamptz", -1), nil},
 		{Column{Type: "mood", Kind: "e", Enum: []string{"a"}}, nil},
@@ -447,11 +454,21 @@ func TestPostgresUnavailable(t *testing.T) {
 			t.Errorf("%s: no placeholder", tc.col.Type)
 			continue
 		}
-		got := pgDecode(t, pgCodecFor(t, ct.Avro), ct.Unavailable(AppendNullableSome(nil)))
+		got := pgDecode(t, pgCodecFor(t, WithLogicalTypes(Postgres, ct).Avro), ct.Unavailable(AppendNullableSome(nil)))
 		if !pgEqual(got, tc.want) {
 			t.Errorf("%s: placeholder decodes to %#v, want %#v", tc.col.Type, got, tc.want)
 		}
 	}
+}
+
+// unavailableInts is Debezium's integer[]/bigint[] placeholder: the bytes
+// of UnavailableValue as elements.
+func unavailableInts(conv func(byte) any) []any {
+	out := make([]any, len(UnavailableValue))
+	for i := range out {
+		out[i] = conv(UnavailableValue[i])
+	}
+	return out
 }
 
 func TestPostgresRawTypes(t *testing.T) {

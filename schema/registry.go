@@ -16,7 +16,9 @@ import (
 // Registry registers schemas with a Confluent-compatible schema registry
 // and caches their ids, so the hot path never does network I/O.
 type Registry struct {
-	cl *sr.Client
+	cl   *sr.Client
+	url  string // the configured base URL, for fix hints
+	auth bool   // basic auth is configured
 
 	mu   sync.Mutex
 	ids  map[string]int // subject + "\x00" + schema -> id
@@ -47,7 +49,7 @@ func NewRegistry(o RegistryOptions) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %w", ErrRegistry, o.URL, err)
 	}
-	return &Registry{cl: cl, ids: map[string]int{}, byID: map[int]string{}}, nil
+	return &Registry{cl: cl, url: o.URL, auth: o.Username != "", ids: map[string]int{}, byID: map[int]string{}}, nil
 }
 
 // Client returns the underlying franz-go client.
@@ -68,8 +70,8 @@ func (r *Registry) Register(ctx context.Context, subject, schema string) (int, e
 		var re *sr.ResponseError
 		if errors.As(err, &re) && re.StatusCode == http.StatusConflict {
 			return 0, fmt.Errorf("schema registry rejected a new schema for subject %q as incompatible with the previous version (%s); "+
-				"a column type change is not backward compatible: set the subject's compatibility to NONE "+
-				"(PUT /config/%s {\"compatibility\":\"NONE\"}) if consumers can cope, then restart: %w: %w", subject, re.Message, subject, ErrIncompatible, err)
+				"a column type change is not backward compatible: if the consumers can cope, set that subject's compatibility to NONE, then restart: %s: %w: %w",
+				subject, re.Message, RelaxHint(r.url, subject, r.auth), ErrIncompatible, err)
 		}
 		return 0, fmt.Errorf("%w: register subject %q: %w", ErrRegistry, subject, err)
 	}

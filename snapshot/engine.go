@@ -38,11 +38,18 @@ import (
 //	    whose rows it commits; a restart resumes at the next chunk.
 //	S5. Streaming never waits for a read: the source's goroutine only
 //	    hands over rows already read.
-//	S6. A table's next chunk is read only once the one before is handed
-//	    over and, where its high watermark is a transaction boundary,
-//	    committed with its progress: a crash reads again at most one chunk
-//	    per table being read (snapshot.parallelism × snapshot.chunk_size
-//	    rows).
+//	S6. At most snapshot.parallelism chunks, over all tables, are read
+//	    and not yet handed over and committed with their progress: a crash
+//	    reads again at most snapshot.parallelism × snapshot.chunk_size
+//	    rows. A table's chunks are read one after another in key order
+//	    (the next starts after the last key of the one before, once the
+//	    one before is read), so their windows do not overlap and they are
+//	    handed over in key order. A table has at most two chunks in
+//	    flight (readAhead).
+//	S7. After a chunk of a table is read again [S3], none of that table's
+//	    chunks read after it is handed over: the reader starts again after
+//	    the last chunk handed over, so a table's progress never skips a
+//	    chunk.
 
 // Source is what the engine needs of a database. capture/postgres and
 // capture/mysql implement it; the engine knows nothing else of them.
@@ -105,6 +112,11 @@ type Engine struct {
 	log  *slog.Logger
 	run  string // prefix of this engine's watermark ids
 
+	// slots holds one token per chunk read and not yet handed over and
+	// committed [S6]; a reader takes one before a chunk's low watermark
+	// and gives it back once it has the chunk's result.
+	slots chan struct{}
+
 	mu       sync.Mutex
 	inflight map[string]*chunk // by id, from before its low watermark until its high one is handled
 	queue    []*job            // tables no reader has taken yet
@@ -130,12 +142,18 @@ type job struct {
 	id      schema.TableID
 	tp      *TableProgress
 	through []string // the table's last key when its snapshot started (reader's)
+	// epoch counts the reader's restarts after a chunk read again
+	// (reader's, set on each chunk); rejected is the last epoch one of
+	// whose chunks was rejected (source goroutine's) [S7].
+	epoch    int
+	rejected int
 }
 
 // chunk is one read between a low and a high watermark.
 type chunk struct {
 	id    string
 	job   *job
+	epoch int // job.epoch when the chunk was made [S7]
 	table *schema.Table
 	rows  [][]any
 	last  []string
@@ -171,7 +189,8 @@ func NewEngine(src Source, next Downstream, o EngineOptions, state *checkpoint.S
 	_, _ = rand.Read(b[:])
 	e := &Engine{src: src, next: next, o: o, log: o.Logger, run: o.Name + "/" + hex.EncodeToString(b[:]),
 		inflight: map[string]*chunk{}, wake: make(chan struct{}, 1), versions: map[schema.TableID]*schema.Table{},
-		done: make(chan struct{})}
+		slots: make(chan struct{}, o.Parallelism),
+		done:  make(chan struct{})}
 	if state != nil {
 		e.finished = slices.Clone(state.Finished)
 		for _, ts := range state.Tables {
@@ -185,7 +204,7 @@ func NewEngine(src Source, next Downstream, o EngineOptions, state *checkpoint.S
 }
 
 func (e *Engine) addJob(ts checkpoint.TableSnapshot) {
-	j := &job{ts: ts, id: schema.TableID{Namespace: ts.Namespace, Name: ts.Name},
+	j := &job{ts: ts, id: schema.TableID{Namespace: ts.Namespace, Name: ts.Name}, rejected: -1,
 		tp: &TableProgress{ID: schema.TableID{Namespace: ts.Namespace, Name: ts.Name}, Total: ts.Total}}
 	j.tp.Done.Store(ts.Rows)
 	e.jobs = append(e.jobs, j)
@@ -330,9 +349,10 @@ func (e *Engine) reader(ctx context.Context) error {
 	}
 }
 
-// readTable reads one table chunk after chunk, each handed over before the
-// next is read, so that the table's progress only ever names a prefix of
-// its rows [S4].
+// readTable reads one table chunk after chunk, in key order, each read
+// as soon as the one before is read and a slot is free [S6]; it takes the
+// chunks' results in the same order, so that the table's progress only
+// ever names a prefix of its rows [S4, S7].
 func (e *Engine) readTable(ctx context.Context, j *job) error {
 	t, err := e.src.Describe(ctx, j.id)
 	if errors.Is(err, capture.ErrNoTable) {
@@ -358,7 +378,64 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 	j.tp.start()
 	e.log.Info("snapshot of table started", "table", j.id.String(), "estimate", j.tp.Total,
 		"resume_after", strings.Join(after, ","), "through", strings.Join(j.through, ","))
+	var (
+		pending []*chunk // read, oldest first, results not yet taken
+		handed  = after  // the last key of the last chunk handed over
+		readAll bool     // the table's final chunk is read
+	)
+	// result takes the oldest pending chunk's result and gives its slot
+	// back. A chunk read again [S3] discards the chunks read after it (the
+	// engine rejects them [S7]) and the reader starts again after the
+	// last one handed over, with the table described again.
+	result := func() (done bool, err error) {
+		c := pending[0]
+		var ok bool
+		select {
+		case ok = <-c.result:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+		<-e.slots
+		pending = pending[1:]
+		if ok {
+			if c.last != nil {
+				handed = c.last
+			}
+			return c.final, nil
+		}
+		for _, c := range pending {
+			select {
+			case <-c.result:
+			case <-ctx.Done():
+				return false, ctx.Err()
+			}
+			<-e.slots
+		}
+		pending, readAll, after = nil, false, handed
+		e.mu.Lock()
+		j.epoch++
+		e.mu.Unlock()
+		t, err = e.src.Describe(ctx, j.id)
+		return false, err
+	}
 	for {
+		if readAll || len(pending) >= readAhead || !e.takeSlot(ctx, len(pending) > 0) {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			done, err := result()
+			if errors.Is(err, capture.ErrNoTable) {
+				return e.dropTable(ctx, j)
+			}
+			if err != nil {
+				return err
+			}
+			if done {
+				e.log.Info("snapshot of table done", "table", j.id.String(), "rows", j.tp.Done.Load())
+				return nil
+			}
+			continue
+		}
 		c := e.newChunk(j, t)
 		c.through = j.through
 		if err := e.src.Mark(ctx, c.id+"/l"); err != nil {
@@ -386,29 +463,37 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 			e.drop(c)
 			return err
 		}
-		var ok bool
+		pending = append(pending, c)
+		readAll = final
+		if last != nil {
+			after = last
+		}
+	}
+}
+
+// readAhead is how many chunks of one table may be read and not yet
+// handed over and committed: one read while the one before is committed
+// overlaps the two, and more would only hold more rows in memory.
+const readAhead = 2
+
+// takeSlot takes a slot for a chunk [S6]. When none is free and the
+// reader has chunks of its own pending, it returns false at once: the
+// reader then takes its oldest result, which frees one. Otherwise it
+// waits for a slot; false then means ctx ended.
+func (e *Engine) takeSlot(ctx context.Context, ownPending bool) bool {
+	if ownPending {
 		select {
-		case ok = <-c.result:
-		case <-ctx.Done():
-			return ctx.Err()
+		case e.slots <- struct{}{}:
+			return true
+		default:
+			return false
 		}
-		if !ok {
-			// [S3] The schema changed or the table was truncated during
-			// the window: describe it again and read the chunk again.
-			t, err = e.src.Describe(ctx, j.id)
-			if errors.Is(err, capture.ErrNoTable) {
-				return e.dropTable(ctx, j)
-			}
-			if err != nil {
-				return err
-			}
-			continue
-		}
-		if final {
-			e.log.Info("snapshot of table done", "table", j.id.String(), "rows", j.tp.Done.Load())
-			return nil
-		}
-		after = last
+	}
+	select {
+	case e.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
@@ -439,7 +524,7 @@ func (e *Engine) newChunk(j *job, t *schema.Table) *chunk {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.seq++
-	c := &chunk{id: e.run + "/" + strconv.FormatUint(e.seq, 10), job: j, table: t, result: make(chan bool, 1)}
+	c := &chunk{id: e.run + "/" + strconv.FormatUint(e.seq, 10), job: j, epoch: j.epoch, table: t, result: make(chan bool, 1)}
 	e.inflight[c.id] = c
 	return c
 }
@@ -561,7 +646,9 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 			break
 		}
 	}
-	if c.invalid || !read || c.touched == nil {
+	if c.invalid || !read || c.touched == nil || c.epoch <= c.job.rejected {
+		// Read again, and so every chunk of the table read after it [S7].
+		c.job.rejected = max(c.job.rejected, c.epoch)
 		c.result <- false
 		return nil
 	}
@@ -593,15 +680,24 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 	info := e.src.SourceInfo(c.table, at)
 	info.TsMs = now
 	for i, vals := range keep {
+		// Debezium's markers, in its order of precedence: the snapshot's
+		// last row, its first, a table's last, a table's first.
 		mark := "incremental"
 		if j.ts.Initial {
-			mark = "true"
-			if !e.firstDone {
-				mark, e.firstDone = "first", true
-			}
-			if lastOfAll && i == len(keep)-1 {
+			lastOfTable := c.final && i == len(keep)-1
+			switch {
+			case lastOfAll && lastOfTable:
 				mark = "last"
+			case !e.firstDone:
+				mark = "first"
+			case lastOfTable:
+				mark = "last_in_data_collection"
+			case j.ts.Rows == 0 && i == 0:
+				mark = "first_in_data_collection"
+			default:
+				mark = "true"
 			}
+			e.firstDone = true
 		}
 		info.Snapshot = mark
 		e.change = capture.Change{Op: capture.OpRead, Table: c.table, After: vals, Source: info}

@@ -126,12 +126,19 @@ func (s *sink) Signal(context.Context, *capture.Signal) error             { retu
 func (s *sink) SetSnapshotState(st *checkpoint.SnapshotState)             { s.state = st }
 
 // runEngine runs e against db's stream until the snapshot is done.
-func runEngine(t *testing.T, e *Engine, db *fakeDB) {
+func runEngine(t *testing.T, e *Engine, db *fakeDB) { runEngineAfter(t, e, db, nil) }
+
+// runEngineAfter is runEngine whose stream is held (Run reads meanwhile)
+// until hold returns.
+func runEngineAfter(t *testing.T, e *Engine, db *fakeDB, hold func()) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- e.Run(ctx) }()
+	if hold != nil {
+		hold()
+	}
 	for {
 		select {
 		case ev := <-db.stream:
@@ -141,6 +148,8 @@ func runEngine(t *testing.T, e *Engine, db *fakeDB) {
 				err = e.Watermark(ctx, ev)
 			case *capture.Change:
 				err = e.Change(ctx, ev)
+			case *capture.SchemaChange:
+				err = e.SchemaChange(ctx, ev)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -330,5 +339,98 @@ func TestDroppedTableEndsItsSnapshot(t *testing.T) {
 	runEngine(t, e, db)
 	if len(out.events) != 0 || out.state != nil || e.Pending() {
 		t.Fatalf("events %q, state %+v after the table was dropped", out.events, out.state)
+	}
+}
+
+// waitFor polls cond for up to 5s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// TestS6ReadAhead: a table's chunks are read ahead of their hand-over, up
+// to readAhead chunks read and not handed over, and still handed over
+// once each, in key order.
+func TestS6ReadAhead(t *testing.T) {
+	db := newFakeDB(10)
+	var mu sync.Mutex
+	reads := 0
+	db.beforeRead = func([]string) { mu.Lock(); reads++; mu.Unlock() }
+	count := func() int { mu.Lock(); defer mu.Unlock(); return reads }
+	out := &sink{}
+	e := NewEngine(db, out, EngineOptions{ChunkSize: 2, Parallelism: 3, Logger: slog.New(slog.DiscardHandler), Name: "test"}, nil)
+	e.Add([]schema.TableID{testTable.ID}, nil, true, "")
+	runEngineAfter(t, e, db, func() {
+		waitFor(t, "2 chunks read ahead", func() bool { return count() == readAhead })
+		time.Sleep(50 * time.Millisecond)
+		if n := count(); n != readAhead {
+			t.Errorf("%d chunks of one table read before any was handed over, want %d", n, readAhead)
+		}
+	})
+	var want []string
+	for i := 1; i <= 10; i++ {
+		mark := "true"
+		switch i {
+		case 1:
+			mark = "first"
+		case 10:
+			mark = "last"
+		}
+		want = append(want, fmt.Sprintf("r %d=v%d %s", i, i, mark))
+	}
+	if !slices.Equal(out.events, want) {
+		t.Fatalf("events %q, want %q", out.events, want)
+	}
+}
+
+// TestSnapshotMarkersAsDebezium: an initial snapshot of two tables marks
+// its rows as Debezium's does: the snapshot's first and last rows, each
+// other table's first and last, true in between.
+func TestSnapshotMarkersAsDebezium(t *testing.T) {
+	db := newFakeDB(3)
+	out := &sink{}
+	e := NewEngine(db, out, EngineOptions{ChunkSize: 2, Parallelism: 1, Logger: slog.New(slog.DiscardHandler), Name: "test"}, nil)
+	e.Add([]schema.TableID{{Namespace: "public", Name: "a"}, {Namespace: "public", Name: "b"}}, nil, true, "")
+	runEngine(t, e, db)
+	want := []string{
+		"r 1=v1 first", "r 2=v2 true", "r 3=v3 last_in_data_collection",
+		"r 1=v1 first_in_data_collection", "r 2=v2 true", "r 3=v3 last",
+	}
+	if !slices.Equal(out.events, want) {
+		t.Fatalf("events %q, want %q", out.events, want)
+	}
+}
+
+// TestS7RereadDiscardsLaterChunks: when a chunk must be read again [S3],
+// the chunks of its table read after it are not handed over; the reader
+// starts again after the last chunk handed over, so every row is handed
+// over once, in key order.
+func TestS7RereadDiscardsLaterChunks(t *testing.T) {
+	db := newFakeDB(6)
+	var mu sync.Mutex
+	reads := 0
+	db.beforeRead = func([]string) {
+		mu.Lock()
+		reads++
+		first := reads == 1
+		mu.Unlock()
+		if first {
+			db.stream <- &capture.SchemaChange{Table: testTable} // inside the first chunk's window
+		}
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return reads }
+	out := &sink{}
+	e := NewEngine(db, out, EngineOptions{ChunkSize: 2, Parallelism: 3, Logger: slog.New(slog.DiscardHandler), Name: "test"}, nil)
+	e.Add([]schema.TableID{testTable.ID}, nil, false, "")
+	runEngineAfter(t, e, db, func() {
+		waitFor(t, "2 chunks read ahead", func() bool { return count() == 2 })
+	})
+	want := []string{"r 1=v1 incremental", "r 2=v2 incremental", "r 3=v3 incremental", "r 4=v4 incremental", "r 5=v5 incremental", "r 6=v6 incremental"}
+	if n := count(); n != 5 || !slices.Equal(out.events, want) {
+		t.Fatalf("%d reads, events %q; want 5 reads (2 discarded) and %q", n, out.events, want)
 	}
 }

@@ -23,9 +23,9 @@ import (
 	"github.com/sluicecdc/sluice/snapshot"
 )
 
-// The integration tests run MariaDB, which has neither MySQL's binary JSON
-// nor its GTIDs, so those are tested here on bytes captured from a real
-// MySQL: testdata/mysql-json-gtid.binlog was written by MySQL 9.7.4
+// MySQL's binary JSON and GTIDs are tested here, without a server, on bytes
+// captured from a real MySQL (the integration tests also stream from a live
+// one): testdata/mysql-json-gtid.binlog was written by MySQL 9.7.4
 // (Debian sid's mysql-server-core 9.7.4-2) running the statements of
 // testdata/mysql-json-gtid.sql, and testdata/mysql-json-gtid.expected is
 // the server's own text of the rows (SELECT output). Both were made by
@@ -529,6 +529,31 @@ func TestCapturedJSONFormats(t *testing.T) {
 	}
 }
 
+// TestJSONDecimalKeepsEveryDigit: a DECIMAL of 20+ significant digits in
+// a MySQL JSON document keeps every digit in the stream (the binlog's
+// binary JSON) and in the snapshot (SELECT's text), and both give the same
+// text.
+func TestJSONDecimalKeepsEveryDigit(t *testing.T) {
+	// {"d": CAST('12345678901234567890.12345' AS DECIMAL(25,5)), "f": 0.1}
+	dec := []byte{jsonOpaque, gomysql.MYSQL_TYPE_NEWDECIMAL, 14, 25, 5, 0x8c, 0x14, 0x9a, 0xa4, 0x35, 0x0d, 0xfb, 0x38, 0xd2, 0x00, 0x30, 0x39}
+	text, err := AppendJSONText(nil, dec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := schema.MySQLCanonicalJSON([]byte(`{"f": 0.1, "d": ` + string(text) + `}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot, err := schema.MySQLCanonicalJSON([]byte(`{"d": 12345678901234567890.12345, "f": 0.1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"d":12345678901234567890.12345,"f":0.1}`
+	if string(stream) != want || string(snapshot) != want {
+		t.Errorf("stream %s, snapshot %s; want %s", stream, snapshot, want)
+	}
+}
+
 func TestAppendJSONText(t *testing.T) {
 	packed := func(v int64) []byte { // an 8-byte little-endian packed temporal
 		b := make([]byte, 8)
@@ -555,6 +580,9 @@ func TestAppendJSONText(t *testing.T) {
 		{opaque(gomysql.MYSQL_TYPE_NEWDECIMAL, []byte{4, 2, 0x7e, 0xfa}), "-1.05"},
 		{opaque(gomysql.MYSQL_TYPE_NEWDECIMAL, []byte{2, 2, 0x80 | 7}), "0.07"},
 		{opaque(gomysql.MYSQL_TYPE_BIT, []byte{5}), `"base64:type16:BQ=="`},
+		// DECIMAL(25,5): 25 significant digits, more than a double holds.
+		{opaque(gomysql.MYSQL_TYPE_NEWDECIMAL, []byte{25, 5, 0x8c, 0x14, 0x9a, 0xa4, 0x35, 0x0d, 0xfb, 0x38, 0xd2, 0x00, 0x30, 0x39}),
+			"12345678901234567890.12345"},
 	} {
 		got, err := AppendJSONText(nil, tc.doc)
 		if err != nil || string(got) != tc.want {

@@ -23,13 +23,12 @@ import (
 // is refused (docs/mysql.md).
 type Snapshotter struct {
 	*Marker
-	db  *sql.DB
-	srv *Server
+	db *sql.DB
 }
 
 // Snapshotter returns a snapshotter on the source's connection pool.
 func (s *Source) Snapshotter() *Snapshotter {
-	return &Snapshotter{Marker: s.marker(), db: s.db, srv: s.srv}
+	return &Snapshotter{Marker: s.marker(), db: s.db}
 }
 
 func (s *Source) marker() *Marker {
@@ -72,7 +71,9 @@ func (sn *Snapshotter) Estimate(ctx context.Context, id schema.TableID) int64 {
 
 // SourceInfo is the source block of a row read at pos.
 func (sn *Snapshotter) SourceInfo(t *schema.Table, pos checkpoint.Position) capture.SourceInfo {
-	return capture.SourceInfo{DB: t.ID.Namespace, ServerID: int64(sn.srv.ServerID), File: pos.File, Pos: int64(pos.Pos)}
+	// server_id 0: Debezium's snapshot reads carry no binlog event's
+	// server id.
+	return capture.SourceInfo{DB: t.ID.Namespace, File: pos.File, Pos: int64(pos.Pos)}
 }
 
 // Last returns the primary key of t's last row (the server's text of each

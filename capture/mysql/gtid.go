@@ -279,6 +279,46 @@ func (s MySQLGTIDSet) Contains(o MySQLGTIDSet) bool {
 	return true
 }
 
+// Minus returns the transactions of s that are not in o.
+func (s MySQLGTIDSet) Minus(o MySQLGTIDSet) MySQLGTIDSet {
+	out := MySQLGTIDSet{sets: map[string][]Interval{}}
+	for src, ivs := range s.sets {
+		for _, iv := range ivs {
+			rest := []Interval{iv}
+			for _, x := range o.sets[src] {
+				var next []Interval
+				for _, r := range rest {
+					if x.End < r.Start || x.Start > r.End {
+						next = append(next, r)
+						continue
+					}
+					if x.Start > r.Start {
+						next = append(next, Interval{r.Start, x.Start - 1})
+					}
+					if x.End < r.End {
+						next = append(next, Interval{x.End + 1, r.End})
+					}
+				}
+				rest = next
+			}
+			for _, r := range rest {
+				out.addInterval(src, r)
+			}
+		}
+	}
+	return out
+}
+
+// Empty reports whether the set has no transaction.
+func (s MySQLGTIDSet) Empty() bool {
+	for _, ivs := range s.sets {
+		if len(ivs) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Tagged reports whether the set has tagged GTIDs (uuid:tag:n).
 func (s MySQLGTIDSet) Tagged() bool {
 	for src := range s.sets {

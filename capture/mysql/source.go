@@ -61,6 +61,9 @@ type Plan struct {
 	// Added are the tables captured since the checkpoint was written, whose
 	// snapshot is due (snapshot.mode not never).
 	Added []schema.TableID
+	// Checkpoint is the checkpoint resumed from: Open's cp, or after a
+	// failover a copy whose position is the GTID set alone (failover.go).
+	Checkpoint *checkpoint.Checkpoint
 }
 
 // Source streams committed row changes from the binary log.
@@ -153,10 +156,23 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 	}
 	plan := &Plan{Server: s.srv}
 	if cp != nil && cp.ServerID != "" && cp.ServerID != s.srv.Identity() {
-		return nil, nil, &SetupError{What: "mysql server identity",
-			Err: fmt.Errorf("the checkpoint belongs to server %s but source.dsn reaches server %s", cp.ServerID, s.srv.Identity()),
-			Fix: "point source.dsn at the original server, or give this source a new name (a new name starts over with a snapshot)"}
+		// Another server: followed by GTID when it has every transaction of
+		// the checkpoint (failover.go), else refused.
+		executed, err := ExecutedGTIDs(ctx, s.db, s.srv)
+		if err != nil {
+			return nil, nil, err
+		}
+		pos, err := FailoverStart(cp.ServerID, cp.Position, s.srv, executed)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.log.Warn("following a failover: the checkpoint belongs to another server; resuming by GTID on this one",
+			"checkpoint_server", cp.ServerID, "server", s.srv.Identity(), "gtid", pos.GTIDSet, "old_position", cp.Position.String())
+		c := *cp
+		c.Position = pos
+		cp = &c
 	}
+	plan.Checkpoint = cp
 	if s.colls, err = Collations(ctx, s.db); err != nil {
 		return nil, nil, err
 	}
@@ -294,8 +310,14 @@ var errStopped = errors.New("stopped")
 func (s *Source) Run(ctx context.Context, h capture.Handler) error {
 	backoff := time.Second
 	var failingSince time.Time
-	for {
-		err := s.stream(ctx, h)
+	for first := true; ; first = false {
+		var err error
+		if !first {
+			err = s.sameServer(ctx)
+		}
+		if err == nil {
+			err = s.stream(ctx, h)
+		}
 		switch {
 		case errors.Is(err, errStopped):
 			return nil
@@ -336,6 +358,29 @@ func (s *Source) Run(ctx context.Context, h capture.Handler) error {
 		}
 		backoff = min(backoff*2, 30*time.Second)
 	}
+}
+
+// errOtherServer reports that source.dsn reaches another server than the
+// one Open checked the checkpoint against.
+var errOtherServer = errors.New("mysql: source.dsn reaches another server")
+
+// sameServer checks, before a reconnect, that source.dsn still reaches the
+// server Open inspected. After a failover behind the same address the
+// position held means nothing on the new server (a file:position) or must
+// first be checked against it (a GTID set), so Run returns and the
+// pipeline restarts, where Open decides whether to follow (failover.go).
+// An unreachable server is a connection error, retried.
+func (s *Source) sameServer(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	srv, err := Inspect(cctx, s.db)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errConnection, err)
+	}
+	if srv.Identity() != s.srv.Identity() {
+		return fmt.Errorf("%w: %s, not %s (a failover?); restarting to check the checkpoint against it", errOtherServer, srv.Identity(), s.srv.Identity())
+	}
+	return nil
 }
 
 // retriable reports whether a stream error is a broken connection (retry)
@@ -420,6 +465,7 @@ func (s *Source) stream(ctx context.Context, h capture.Handler) error {
 		err error
 	)
 	start := s.committed
+	by := "gtid"
 	switch {
 	case start.GTIDSet != "" && s.srv.Flavor == FlavorMariaDB:
 		var set gomysql.GTIDSet
@@ -434,12 +480,13 @@ func (s *Source) stream(ctx context.Context, h capture.Handler) error {
 			st, err = syncer.StartSyncGTID(set)
 		}
 	default:
+		by = "file:position"
 		st, err = syncer.StartSync(gomysql.Position{Name: start.File, Pos: start.Pos})
 	}
 	if err != nil {
 		return s.streamError(err)
 	}
-	s.log.Info("streaming", "flavor", s.srv.Flavor, "from", start.String(), "server_id", s.cfg.ServerID)
+	s.log.Info("streaming", "flavor", s.srv.Flavor, "from", start.String(), "by", by, "server_id", s.cfg.ServerID)
 	s.tables = map[uint64]*mapped{}
 	var hb time.Time
 	for {

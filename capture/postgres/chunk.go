@@ -127,7 +127,9 @@ func (sn *Snapshotter) Estimate(ctx context.Context, id schema.TableID) int64 {
 
 // SourceInfo is the source block of a row read at pos.
 func (sn *Snapshotter) SourceInfo(_ *schema.Table, pos checkpoint.Position) capture.SourceInfo {
-	return capture.SourceInfo{DB: sn.db, LSN: int64(pos.LSN)}
+	// sequence [pos, pos], as Debezium's snapshot reads carry the
+	// snapshot's LSN as both the last commit and the change's position.
+	return capture.SourceInfo{DB: sn.db, LSN: int64(pos.LSN), LastCommitLSN: int64(pos.LSN)}
 }
 
 // Last returns the key (or ctid) of t's last row in chunk order, nil when

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -56,10 +57,21 @@ type decoder struct {
 	skipTxn  bool
 	xid      uint32
 	commitTs int64
+	commitUs int64
+	// origin and originLSN name the replication origin the transaction
+	// came from (pgoutput's Origin message), as Debezium's source.origin
+	// and source.origin_lsn.
+	origin    string
+	originLSN int64
 
 	before, after []any
 	change        capture.Change
 	scratch       []byte
+
+	// messages are the logical decoding messages delivered as row
+	// changes (message.go); log reports the ones that cannot be.
+	messages Messages
+	log      *slog.Logger
 }
 
 func (d *decoder) init(l catalogLookup, f *Filter, db string, heartbeat bool, start checkpoint.LSN) {
@@ -221,6 +233,8 @@ func (d *decoder) handle(ctx context.Context, h capture.Handler, xld pglogrepl.X
 		d.inTxn = true
 		d.xid = m.Xid
 		d.commitTs = m.CommitTime.UnixMilli()
+		d.commitUs = m.CommitTime.UnixMicro()
+		d.origin, d.originLSN = "", 0
 		// A transaction that committed before the start position was
 		// delivered before the checkpoint: never deliver it twice.
 		d.skipTxn = checkpoint.LSN(m.FinalLSN) < d.startLSN
@@ -235,6 +249,8 @@ func (d *decoder) handle(ctx context.Context, h capture.Handler, xld pglogrepl.X
 			d.lastCommit = end
 		}
 		return h.Commit(ctx, checkpoint.Position{LSN: end})
+	case *pglogrepl.OriginMessage:
+		d.origin, d.originLSN = m.Name, int64(m.CommitLSN)
 	case *pglogrepl.RelationMessage:
 		return d.relation(ctx, h, m, at)
 	case *pglogrepl.InsertMessage:
@@ -300,6 +316,9 @@ func (d *decoder) handle(ctx context.Context, h capture.Handler, xld pglogrepl.X
 			}
 		}
 	case *pglogrepl.LogicalDecodingMessage:
+		if t := d.messages[m.Prefix]; t != nil {
+			return d.message(ctx, h, t, m, at)
+		}
 		if m.Prefix == SignalPrefix && m.Transactional && d.inTxn {
 			if d.skipTxn {
 				return nil
@@ -333,6 +352,29 @@ func (d *decoder) handle(ctx context.Context, h capture.Handler, xld pglogrepl.X
 		}
 	}
 	return nil
+}
+
+// message delivers a logical decoding message of a Messages prefix as an
+// insert into its table, at its place in its transaction. A
+// non-transactional one is not part of any transaction (it is written
+// even when the transaction around it rolls back), so it cannot be
+// delivered with its writes: it is logged and left out.
+func (d *decoder) message(ctx context.Context, h capture.Handler, t *schema.Table, m *pglogrepl.LogicalDecodingMessage, at pglogrepl.LSN) error {
+	if !m.Transactional || !d.inTxn {
+		if d.log != nil {
+			d.log.Warn("non-transactional logical decoding message ignored: only pg_logical_emit_message(true, ...) commits with its transaction",
+				"prefix", m.Prefix, "lsn", at.String())
+		}
+		return nil
+	}
+	if d.skipTxn {
+		return nil
+	}
+	row, err := messageRow(t, m.Content, at)
+	if err != nil {
+		return err
+	}
+	return d.emit(ctx, h, &relation{id: t.ID, captured: true, table: t}, capture.OpCreate, nil, row, at)
 }
 
 func (d *decoder) rel(id uint32) (*relation, error) {
@@ -602,6 +644,9 @@ func keyChanged(t *schema.Table, before, after []any) bool {
 func (d *decoder) emit(ctx context.Context, h capture.Handler, rel *relation, op capture.Op, before, after []any, lsn pglogrepl.LSN) error {
 	c := &d.change
 	*c = capture.Change{Op: op, Table: rel.table, Before: before, After: after}
-	c.Source = capture.SourceInfo{TsMs: d.commitTs, DB: d.db, TxID: int64(d.xid), LSN: int64(lsn)}
+	// lastCommit is the end of the transaction before this one: with the
+	// change's LSN it is Debezium's source.sequence.
+	c.Source = capture.SourceInfo{TsMs: d.commitTs, TsUs: d.commitUs, DB: d.db, TxID: int64(d.xid), LSN: int64(lsn),
+		LastCommitLSN: int64(d.lastCommit), Origin: d.origin, OriginLSN: d.originLSN}
 	return h.Change(ctx, c)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/jackc/pglogrepl"
 
@@ -378,3 +379,31 @@ func (h *checkingHandler) Commit(context.Context, checkpoint.Position) error   {
 func (h *checkingHandler) Idle(context.Context, checkpoint.Position) error     { return nil }
 func (h *checkingHandler) Watermark(context.Context, *capture.Watermark) error { return nil }
 func (h *checkingHandler) Signal(context.Context, *capture.Signal) error       { return nil }
+
+// TestSourceInfoAsDebezium: a change carries the commit time in µs, the
+// end of the transaction committed before its own (Debezium's
+// sequence[0]) and, for a transaction from another node, its replication
+// origin.
+func TestSourceInfoAsDebezium(t *testing.T) {
+	st := newStream(t, 0)
+	st.lsn = 0x100
+	st.txn(1, relMsg(7, "t", 'd', col("id", oidInt4, true)),
+		&pglogrepl.InsertMessage{RelationID: 7, Tuple: tup(text("1"))})
+	end := st.rec.of("commit")[0].pos.LSN
+	st.txn(2, &pglogrepl.OriginMessage{CommitLSN: 0xABC, Name: "node_b"},
+		&pglogrepl.InsertMessage{RelationID: 7, Tuple: tup(text("2"))})
+	st.txn(3, &pglogrepl.InsertMessage{RelationID: 7, Tuple: tup(text("3"))})
+	ch := st.rec.of("change")
+	if len(ch) != 3 {
+		t.Fatalf("changes %+v", ch)
+	}
+	if s := ch[0].src; s.LastCommitLSN != 0 || s.TsUs != time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixMicro() || s.Origin != "" {
+		t.Errorf("first change source %+v, want no last commit and the commit time in µs", s)
+	}
+	if s := ch[1].src; s.LastCommitLSN != int64(end) || s.Origin != "node_b" || s.OriginLSN != 0xABC {
+		t.Errorf("second change source %+v, want last commit %d and origin node_b/0xABC", s, end)
+	}
+	if s := ch[2].src; s.Origin != "" || s.OriginLSN != 0 {
+		t.Errorf("third change source %+v, want no origin", s)
+	}
+}

@@ -23,6 +23,10 @@ type Config struct {
 	Slot        string
 	Publication string
 	Filter      Filter
+	// ExcludeColumns holds the columns left out of events, by table
+	// ("<schema>.<table>") and column name: Open does not refuse a table
+	// for them (toast.go).
+	ExcludeColumns map[string]map[string]bool
 	// TLS, when not nil, is used for every connection (see WithTLS); it
 	// overrides the DSN's sslmode and related parameters.
 	TLS *tls.Config
@@ -32,7 +36,10 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// StatusInterval is how often the flushed position is reported.
 	StatusInterval time.Duration
-	Logger         *slog.Logger
+	// Messages are the logical decoding message prefixes delivered as row
+	// changes (the outbox transform's messages). Nil: none.
+	Messages Messages
+	Logger   *slog.Logger
 	// ReloadCheckpoint, when set, reads the stored checkpoint again. Open
 	// calls it once the slot is known to be free, and decides from what it
 	// returns (see Plan.Checkpoint).
@@ -122,6 +129,19 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 	if len(plan.Tables) == 0 {
 		return nil, nil, &SetupError{What: "source.tables", Err: errors.New("no table matches"),
 			Fix: "check the table names (case-sensitive, <schema>.<table>) and that the user can see them"}
+	}
+	// Before anything is read: an unchanged TOASTed value with no
+	// placeholder would stop the pipeline for good once it is in the slot.
+	ids := make([]schema.TableID, len(plan.Tables))
+	for i, t := range plan.Tables {
+		ids[i] = t.ID
+	}
+	risks, err := toastRisks(ctx, s.cat, newResolver(s.cat), ids, cfg.ExcludeColumns)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(risks) > 0 {
+		return nil, nil, toastError(risks)
 	}
 	// Tables newly captured join the publication; the snapshot engine then
 	// reads their existing rows while streaming (plan.Added).
@@ -226,6 +246,7 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 		}
 	}
 	s.decoder.init(s.cat, &s.cfg.Filter, ident.DBName, cfg.HeartbeatInterval > 0, plan.StartLSN)
+	s.decoder.messages, s.decoder.log = cfg.Messages, cfg.Logger
 	s.acked.Store(uint64(plan.StartLSN))
 	s.plan = plan
 	return s, plan, nil

@@ -42,6 +42,10 @@ func wire(m pglogrepl.Message) []byte {
 		u64(uint64(m.FinalLSN))
 		pgTime(m.CommitTime)
 		u32(m.Xid)
+	case *pglogrepl.OriginMessage:
+		b = append(b, 'O')
+		u64(uint64(m.CommitLSN))
+		str(m.Name)
 	case *pglogrepl.CommitMessage:
 		b = append(b, 'C', m.Flags)
 		u64(uint64(m.CommitLSN))
@@ -193,6 +197,7 @@ type event struct {
 	after  []any
 	pos    checkpoint.Position
 	lsn    int64
+	src    capture.SourceInfo
 }
 
 type recorder struct{ events []event }
@@ -212,7 +217,7 @@ func copyRow(r []any) []any {
 }
 
 func (r *recorder) Change(_ context.Context, c *capture.Change) error {
-	r.events = append(r.events, event{kind: "change", table: c.Table, op: c.Op, before: copyRow(c.Before), after: copyRow(c.After), lsn: c.Source.LSN})
+	r.events = append(r.events, event{kind: "change", table: c.Table, op: c.Op, before: copyRow(c.Before), after: copyRow(c.After), lsn: c.Source.LSN, src: c.Source})
 	return nil
 }
 

@@ -39,6 +39,17 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	return p
 }
 
+// Retarget sends new connections to target (a failover behind one
+// address); open connections are closed.
+func (p *Proxy) Retarget(target string) {
+	p.mu.Lock()
+	p.target = target
+	for c := range p.conns {
+		_ = c.Close()
+	}
+	p.mu.Unlock()
+}
+
 // Addr is the proxy's "127.0.0.1:port".
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
@@ -52,13 +63,13 @@ func (p *Proxy) accept() {
 			return
 		}
 		p.mu.Lock()
-		cut := p.cut
+		cut, target := p.cut, p.target
 		p.mu.Unlock()
 		if cut {
 			_ = c.Close()
 			continue
 		}
-		s, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+		s, err := net.DialTimeout("tcp", target, 5*time.Second)
 		if err != nil {
 			_ = c.Close()
 			continue

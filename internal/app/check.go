@@ -725,6 +725,7 @@ func (postgresChecker) CheckSource(ctx context.Context, c *CheckEnv) []string {
 	} else {
 		checkTablePrivileges(r, tables, role)
 		checkPrimaryKeys(r, tables)
+		checkToast(cctx, r, conn, tables, cfg.Source.ExcludeColumns)
 		checkPublication(cctx, r, conn, cfg, si, tables)
 	}
 

@@ -285,19 +285,29 @@ func checkMySQLCheckpoint(ctx, cctx context.Context, c *CheckEnv, db *sql.DB, sr
 		r.Pass(what, "no checkpoint stored: sluice run starts from scratch")
 		return
 	}
-	if cp.ServerID != "" {
-		if cp.ServerID != srv.Identity() {
-			r.Fail("mysql server identity", fmt.Sprintf("the checkpoint belongs to server %s but source.dsn reaches server %s", cp.ServerID, srv.Identity()),
-				"point source.dsn at the original server, or give this source a new name (a new name starts over with a snapshot)")
+	pos := cp.Position
+	switch {
+	case cp.ServerID == "":
+	case cp.ServerID != srv.Identity():
+		// Another server: what mysql.Open decides (capture/mysql/failover.go).
+		executed, err := mycapture.ExecutedGTIDs(cctx, db, srv)
+		if err == nil {
+			pos, err = mycapture.FailoverStart(cp.ServerID, cp.Position, srv, executed)
+		}
+		if err != nil {
+			mysqlFail(r, "mysql server identity", err, "")
 			return
 		}
+		r.Pass("mysql server identity", fmt.Sprintf("the checkpoint belongs to server %s, not to this one (%s), but this server has executed every GTID of it: sluice run follows the failover and resumes by GTID",
+			cp.ServerID, srv.Identity()))
+	default:
 		r.Pass("mysql server identity", "the checkpoint belongs to this server ("+srv.Identity()+")")
 	}
 	if !cp.SnapshotDone && c.Config.Snapshot.Mode != config.SnapshotNever {
 		r.Pass(what, cp.Position.String()+": the snapshot is not complete, so sluice run takes it again")
 		return
 	}
-	if err := mycapture.ValidateStart(cctx, db, srv, cp.Position); err != nil {
+	if err := mycapture.ValidateStart(cctx, db, srv, pos); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			r.Fail(what, err.Error(), "")
 			return
@@ -305,5 +315,5 @@ func checkMySQLCheckpoint(ctx, cctx context.Context, c *CheckEnv, db *sql.DB, sr
 		mysqlFail(r, what, err, "")
 		return
 	}
-	r.Pass(what, cp.Position.String()+": still in the server's binary log")
+	r.Pass(what, pos.String()+": still in the server's binary log")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/sluicecdc/sluice/emit"
 	"github.com/sluicecdc/sluice/internal/config"
 	"github.com/sluicecdc/sluice/internal/pipeline"
+	"github.com/sluicecdc/sluice/internal/transform"
 	"github.com/sluicecdc/sluice/schema"
 	"github.com/sluicecdc/sluice/snapshot"
 )
@@ -133,10 +134,20 @@ func excludeMap(cols []string) map[string]map[string]bool {
 // it can fence the first.
 func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logger, st *State, kind schema.SourceKind, claim bool) (*emit.Producer, pipeline.Options, *checkpoint.Checkpoint, error) {
 	po := pipeline.Options{
-		Name: cfg.Name, Kind: kind, Tombstones: cfg.Kafka.Tombstones,
+		Name: cfg.Name, Kind: kind, Tombstones: cfg.Kafka.Tombstones, AvroLogicalTypes: cfg.SchemaRegistry.AvroLogicalTypes,
 		Partitions: int32(cfg.Kafka.Partitions), Replication: int16(cfg.Kafka.ReplicationFactor),
 		CommitInterval: cfg.Checkpoint.Interval, CommitEvents: cfg.Checkpoint.MaxEvents,
+		SplitAfter:     cfg.Kafka.TransactionTimeout / 2, // [I7]
+		TxnMetadata:    cfg.Kafka.TransactionMetadata,
 		ExcludeColumns: excludeMap(cfg.Source.ExcludeColumns), Logger: log, Metrics: st.Metrics,
+		SkipOps: skipOps(&cfg.Source),
+	}
+	if len(cfg.Transforms) > 0 {
+		chain, err := transform.New(cfg.Transforms, kind, cfg.Name, log)
+		if err != nil {
+			return nil, po, nil, err
+		}
+		po.Transforms = chain
 	}
 	prod, err := emit.NewProducer(env.Kafka)
 	if err != nil {
@@ -233,8 +244,9 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 	src, plan, err := pgcapture.Open(ctx, pgcapture.Config{
 		DSN: cfg.Source.DSN, TLS: stls, Slot: cfg.Source.Postgres.Slot, Publication: cfg.Source.Postgres.Publication,
 		Filter:            pgcapture.Filter{Include: cfg.Source.Tables, Exclude: cfg.Source.ExcludeTables},
+		ExcludeColumns:    excludeMap(cfg.Source.ExcludeColumns),
 		HeartbeatInterval: cfg.Source.Postgres.HeartbeatInterval, StatusInterval: cfg.Source.Postgres.StatusInterval,
-		Logger: log, ReloadCheckpoint: reload,
+		Logger: log, ReloadCheckpoint: reload, Messages: transform.MessageTables(cfg.Transforms),
 	}, cp, cfg.Snapshot.Mode)
 	if err != nil {
 		return capture.FromSource(err)
@@ -261,6 +273,9 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 	}
 	sn := src.Snapshotter()
 	defer sn.Close()
+	if err := checkTransforms(ctx, po, sn, ids, log); err != nil {
+		return err
+	}
 	eng := snapshot.NewEngine(sn, p, snapshot.EngineOptions{
 		ChunkSize: cfg.Snapshot.ChunkSize, Parallelism: cfg.Snapshot.Parallelism, ProgressInterval: cfg.Snapshot.ProgressInterval,
 		Logger: log, Progress: st.Snapshot, Name: cfg.Name,
@@ -295,6 +310,17 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 		log.Info("snapshots under way", "tables", len(eng.State()))
 	}
 	return stream(ctx, src, p, eng, cfg.Snapshot.Mode == pgcapture.SnapshotInitialOnly, st, stopper, log)
+}
+
+// skipOps is source.skipped_operations as pipeline.Options.SkipOps.
+func skipOps(s *config.Source) string {
+	var ops []byte
+	for _, op := range []byte("cudt") {
+		if s.SkipsOp(op) {
+			ops = append(ops, op)
+		}
+	}
+	return string(ops)
 }
 
 // stoppable is a source that can stop at a transaction boundary.

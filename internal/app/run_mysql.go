@@ -57,7 +57,11 @@ func runMySQLOnce(ctx context.Context, cfg *config.Config, conn *mycapture.ConnC
 	}
 	defer src.Close()
 	started()
+	cp = plan.Checkpoint // after a failover, the position on this server
 	po.ServerID = plan.Server.Identity()
+	if plan.Server.Flavor == mycapture.FlavorMariaDB {
+		po.Connector = "mariadb" // as Debezium's MariaDB connector names itself
+	}
 	ids := plan.Tables
 	for _, id := range ids {
 		po.Tables = append(po.Tables, id.String())
@@ -85,7 +89,11 @@ func runMySQLOnce(ctx context.Context, cfg *config.Config, conn *mycapture.ConnC
 	if cp != nil && !plan.Snapshot {
 		state = cp.Snapshot
 	}
-	eng := snapshot.NewEngine(src.Snapshotter(), &versionsOnce{Pipeline: p, last: map[schema.TableID]*schema.Table{}}, snapshot.EngineOptions{
+	sn := src.Snapshotter()
+	if err := checkTransforms(ctx, po, sn, ids, log); err != nil {
+		return err
+	}
+	eng := snapshot.NewEngine(sn, &versionsOnce{Pipeline: p, last: map[schema.TableID]*schema.Table{}}, snapshot.EngineOptions{
 		ChunkSize: cfg.Snapshot.ChunkSize, Parallelism: cfg.Snapshot.Parallelism, ProgressInterval: cfg.Snapshot.ProgressInterval,
 		Logger: log, Progress: st.Snapshot, Name: cfg.Name,
 		Captured: func(id schema.TableID) bool { return slices.Contains(ids, id) },

@@ -49,6 +49,10 @@ type StatusReport struct {
 	// streaming), with the rows delivered and the estimate; the running
 	// instance logs their rate and ETA, and exports them on /metrics.
 	Snapshots []SnapshotStatus `json:"snapshots,omitempty"`
+	// InsideTransaction is set when the checkpoint falls inside a source
+	// transaction too long for one Kafka transaction: the next run reads
+	// it again from CheckpointPosition and skips its delivered changes.
+	InsideTransaction *checkpoint.TxnProgress `json:"inside_transaction,omitempty"`
 	// CheckpointServerID is the source server the checkpoint belongs to.
 	CheckpointServerID string `json:"checkpoint_server_id,omitempty"`
 
@@ -121,6 +125,7 @@ func Status(ctx context.Context, cfg *config.Config) *StatusReport {
 		pos := cp.Position
 		st.CheckpointPosition = &pos
 		st.SnapshotDone = cp.SnapshotDone
+		st.InsideTransaction = cp.Txn
 		if cp.Snapshot != nil {
 			for _, t := range cp.Snapshot.Tables {
 				st.Snapshots = append(st.Snapshots, SnapshotStatus{Table: t.Namespace + "." + t.Name, Rows: t.Rows,
@@ -257,6 +262,9 @@ func (st *StatusReport) WriteText(w io.Writer) error {
 	switch {
 	case st.CheckpointFound:
 		row("checkpoint", st.CheckpointPosition.String())
+		if tp := st.InsideTransaction; tp != nil {
+			row("inside transaction", fmt.Sprintf("%s: %d changes delivered (a transaction too long for one Kafka transaction)", tp.ID, tp.Events))
+		}
 		if st.CheckpointAgeSeconds != nil {
 			row("checkpoint age", fmt.Sprintf("%.1fs (written %s)", *st.CheckpointAgeSeconds, st.CheckpointTime))
 		}

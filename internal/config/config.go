@@ -58,6 +58,11 @@ type Config struct {
 	// Kafka is where the change events go.
 	Kafka Kafka `mapstructure:"kafka"`
 
+	// Transforms are applied to the change events, as Debezium's single
+	// message transforms (outbox, unwrap, mask; docs/transforms.md).
+	// Default empty.
+	Transforms []Transform `mapstructure:"transforms"`
+
 	// SchemaRegistry is the Confluent-compatible Schema Registry the Avro
 	// schemas are registered with.
 	SchemaRegistry SchemaRegistry `mapstructure:"schema_registry"`
@@ -103,6 +108,12 @@ type Source struct {
 	// ExcludeColumns lists "<schema>.<table>.<column>" columns that are
 	// never read or emitted, e.g. public.customers.ssn. Default empty.
 	ExcludeColumns []string `mapstructure:"exclude_columns"`
+	// SkippedOperations lists the operations whose change events are not
+	// emitted, as Debezium's skipped.operations: c (create), u (update),
+	// d (delete), t (truncate), or the single value none. Default [t]:
+	// truncate events are skipped unless removed from the list; [] or
+	// [none] emits every operation. Snapshot reads (r) are never skipped.
+	SkippedOperations []string `mapstructure:"skipped_operations"`
 	// Postgres holds the settings used when Type is postgres.
 	Postgres PostgresSource `mapstructure:"postgres"`
 	// MySQL holds the settings used when Type is mysql.
@@ -251,6 +262,15 @@ type SchemaRegistry struct {
 	PasswordFile string `mapstructure:"password_file"`
 	// TLS configures TLS to the registry (for https:// URLs).
 	TLS TLS `mapstructure:"tls"`
+	// AvroLogicalTypes adds the standard Avro logicalTypes to temporal
+	// and uuid columns (date, time-millis, time-micros,
+	// local-timestamp-millis, local-timestamp-micros, uuid), so that
+	// generic Avro readers return typed values. Default false: the
+	// schemas are exactly Debezium's, whose only logicalType is decimal.
+	// Values a logical type cannot hold (±infinity, BC dates, years after
+	// 9999, 24:00:00) may then fail in consumers that convert them; see
+	// docs/TYPES.md. Changing it registers a new schema version.
+	AvroLogicalTypes bool `mapstructure:"avro_logical_types"`
 }
 
 // HTTP configures Sluice's own HTTP server.
@@ -306,6 +326,17 @@ type TLS struct {
 	InsecureSkipVerify bool `mapstructure:"insecure_skip_verify"`
 }
 
+// SkipsOp reports whether events of the Debezium operation code op (c, u,
+// d, t) are skipped under SkippedOperations.
+func (s *Source) SkipsOp(op byte) bool {
+	for _, o := range s.SkippedOperations {
+		if len(o) == 1 && o[0] == op {
+			return true
+		}
+	}
+	return false
+}
+
 // Defaults returns the configuration used for every key that neither the
 // file nor the environment sets. Name-derived defaults (slot, publication,
 // client_id) are empty here; Load fills them from the name.
@@ -316,6 +347,8 @@ func Defaults() Config {
 			Tables:         []string{},
 			ExcludeTables:  []string{},
 			ExcludeColumns: []string{},
+			// As Debezium's skipped.operations default.
+			SkippedOperations: []string{"t"},
 			Postgres: PostgresSource{
 				HeartbeatInterval: 10 * time.Second,
 				StatusInterval:    10 * time.Second,
@@ -427,6 +460,10 @@ func dumpLeaf(f reflect.StructField, v reflect.Value) string {
 	case v.Kind() == reflect.Slice:
 		items := make([]string, v.Len())
 		for i := range items {
+			if t, ok := v.Index(i).Interface().(Transform); ok {
+				items[i] = t.String() // a flow mapping, salt masked
+				continue
+			}
 			items[i] = strconv.Quote(v.Index(i).String())
 		}
 		return "[" + strings.Join(items, ", ") + "]"

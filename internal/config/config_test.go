@@ -134,11 +134,12 @@ func wantDefaults() config.Config {
 		Name: "inv",
 		Log:  config.Log{Level: "info", Format: "text"},
 		Source: config.Source{
-			Type:           "postgres",
-			DSN:            "postgres://u:pw@127.0.0.1/app",
-			Tables:         []string{},
-			ExcludeTables:  []string{},
-			ExcludeColumns: []string{},
+			Type:              "postgres",
+			DSN:               "postgres://u:pw@127.0.0.1/app",
+			Tables:            []string{},
+			ExcludeTables:     []string{},
+			ExcludeColumns:    []string{},
+			SkippedOperations: []string{"t"},
 			Postgres: config.PostgresSource{
 				Slot:              "sluice_inv",
 				Publication:       "sluice_inv",
@@ -492,6 +493,10 @@ func TestValidation(t *testing.T) {
 		{"table pattern malformed glob", minimal + "  tables: ['public.[a-']\n", nil, "source.tables"},
 		{"exclude table pattern", minimal + "  exclude_tables: ['public.']\n", nil, "source.exclude_tables"},
 		{"exclude column with one dot", minimal + "  exclude_columns: [customers.ssn]\n", nil, "source.exclude_columns"},
+		{"skipped operation unknown", minimal + "  skipped_operations: [r]\n", nil, "source.skipped_operations"},
+		{"skipped operation upper case", minimal + "  skipped_operations: [T]\n", nil, "source.skipped_operations"},
+		{"skipped none with others", minimal + "  skipped_operations: [none, t]\n", nil, "source.skipped_operations"},
+		{"skipped operation from env", minimal, map[string]string{"SLUICE_SOURCE_SKIPPED_OPERATIONS": "c,x"}, "source.skipped_operations"},
 		{"slot charset", minimal + "  postgres: {slot: My-Slot}\n", nil, "source.postgres.slot"},
 		{"derived slot too long", minimal + "  postgres: {publication: p}\n", map[string]string{"SLUICE_NAME": strings.Repeat("n", 60)}, "source.postgres.slot"},
 		{"publication too long", minimal + "  postgres: {publication: " + strings.Repeat("p", 64) + "}\n", nil, "source.postgres.publication"},
@@ -656,5 +661,39 @@ func TestDocsMatchStruct(t *testing.T) {
 	}
 	for k := range documented {
 		t.Errorf("docs/configuration.md documents %s, which is not a key", k)
+	}
+}
+
+// TestSkippedOperations: the default skips truncate events, as Debezium's
+// skipped.operations; [] and [none] skip nothing.
+func TestSkippedOperations(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		yaml  string
+		env   map[string]string
+		skips string // of "cudt"
+	}{
+		{"default", minimal, nil, "t"},
+		{"empty list", minimal + "  skipped_operations: []\n", nil, ""},
+		{"none", minimal + "  skipped_operations: [none]\n", nil, ""},
+		{"several", minimal + "  skipped_operations: [c, d]\n", nil, "cd"},
+		{"environment", minimal, map[string]string{"SLUICE_SOURCE_SKIPPED_OPERATIONS": "u,t"}, "ut"},
+		{"environment none", minimal, map[string]string{"SLUICE_SOURCE_SKIPPED_OPERATIONS": "none"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := load(t, tc.yaml, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			for _, op := range []byte("cudt") {
+				if c.Source.SkipsOp(op) {
+					got += string(op)
+				}
+			}
+			if got != tc.skips {
+				t.Errorf("skips %q, want %q (skipped_operations %q)", got, tc.skips, c.Source.SkippedOperations)
+			}
+		})
 	}
 }

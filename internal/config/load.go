@@ -196,6 +196,7 @@ func (c *Config) normalize() {
 	if c.Kafka.ClientID == "" {
 		c.Kafka.ClientID = "sluice-" + c.Name
 	}
+	c.normalizeTransforms()
 }
 
 // derivedPostgresName is the default slot and publication name: sluice_ and
@@ -457,6 +458,12 @@ func (s *schema) decodeErrors(v *viper.Viper, err error) []*Error {
 		if errors.As(e, &de) {
 			key, cause = de.Name(), de.Unwrap()
 		}
+		if strings.HasPrefix(key, "transforms[") {
+			// An entry of the list: its own key, never its values
+			// (a salt is secret).
+			errs = append(errs, transformDecodeError(key, cause))
+			continue
+		}
 		// "source.tables[1]" is an element of source.tables.
 		key, _, _ = strings.Cut(key, "[")
 		switch k, ok := s.byPath[key]; {
@@ -540,6 +547,8 @@ func (e *rangeError) Error() string { return "out of range " + e.min + ".." + e.
 // range check instead of silent wrap-around.
 func decodeHook(from, to reflect.Type, data any) (any, error) {
 	switch {
+	case to == transformType:
+		return nullWith(data), nil
 	case to == durationType:
 		return toDuration(from, data)
 	case to.Kind() == reflect.Slice && from.Kind() == reflect.String:

@@ -96,6 +96,7 @@ func (c *Config) Validate() error {
 	p.nonNegative("snapshot.progress_interval", c.Snapshot.ProgressInterval, "0 disables progress logging")
 
 	c.validateKafka(&p)
+	c.validateTransforms(&p)
 	c.validateRegistry(&p)
 
 	if l := c.HTTP.Listen; l != "" {
@@ -144,6 +145,18 @@ func (c *Config) validateSource(p *problems) {
 	for _, pat := range s.ExcludeColumns {
 		if !validPattern(pat, 3) {
 			p.add("source.exclude_columns", pat, fmt.Sprintf("is not a %s.<column> name: exactly two '.'", form))
+		}
+	}
+
+	for _, op := range s.SkippedOperations {
+		switch op {
+		case "c", "u", "d", "t":
+		case "none":
+			if len(s.SkippedOperations) > 1 {
+				p.add("source.skipped_operations", strings.Join(s.SkippedOperations, ","), "lists none with other operations; use [none] (or []) to skip nothing, or list only c, u, d and t")
+			}
+		default:
+			p.add("source.skipped_operations", op, "is not an operation; use c (create), u (update), d (delete), t (truncate), or none to skip nothing")
 		}
 	}
 

@@ -1,7 +1,8 @@
 // Package devmode starts the embedded development broker and registry:
 // an in-process Kafka-protocol broker (franz-go kfake) and an in-process
-// Confluent-API schema registry (franz-go srfake), both on loopback, so
-// Sluice runs on a laptop with nothing else installed. They keep
+// Confluent-API schema registry (franz-go srfake, with compatibility levels
+// enforced as a real registry enforces them: compat.go), both on loopback,
+// so Sluice runs on a laptop with nothing else installed. They keep
 // everything in memory: never use them in production.
 package devmode
 
@@ -51,7 +52,7 @@ func Start(log *slog.Logger, kafka, registry bool) (*Env, error) {
 			return nil, fmt.Errorf("embedded schema registry on %s: %w (is another registry running there? set schema_registry.url to use it)", RegistryAddr, err)
 		}
 		reg := srfake.NewRegistry()
-		e.srv = &http.Server{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		e.srv = &http.Server{Handler: &compatHandler{next: reg.Handler()}, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := e.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("embedded schema registry stopped", "err", err)

@@ -30,7 +30,7 @@ func BenchmarkEncode(b *testing.B) {
 	var s slab
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := encodeWith(st, &s, true, c); err != nil {
+		if _, _, err := encodeWith(st, &s, true, c, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

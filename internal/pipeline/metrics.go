@@ -32,6 +32,9 @@ type Metrics struct {
 
 	Bytes   atomic.Uint64
 	Commits atomic.Uint64
+	// TxnSplits counts commits inside a source transaction too long for
+	// one Kafka transaction [I7].
+	TxnSplits atomic.Uint64
 	// LastCommitUnixMs is when the last checkpoint became durable.
 	LastCommitUnixMs atomic.Int64
 	// bytesAtCheckpoint is Bytes when the last checkpoint became durable:
@@ -95,6 +98,10 @@ func NewMetrics() *Metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "sluice_checkpoint_commits_total", Help: "Checkpoints committed.",
 		}, func() float64 { return float64(m.Commits.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "sluice_transaction_splits_total",
+			Help: "Kafka transactions committed inside a source transaction that would have kept one open longer than half of kafka.transaction_timeout.",
+		}, func() float64 { return float64(m.TxnSplits.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "sluice_checkpoint_lsn", Help: "Postgres LSN of the last checkpoint (0 for MySQL).",
 		}, func() float64 { return float64(m.LastPosition().LSN) }),

@@ -5,7 +5,8 @@
 //
 // Data-integrity invariants enforced here (cited in the code as [In]):
 //
-//	I1. A checkpoint names only a source transaction boundary.
+//	I1. A checkpoint names only a source transaction boundary, except
+//	    as I7 allows.
 //	I2. A checkpoint is written only after every event before it is
 //	    acknowledged by Kafka (exactly-once: in the same committed Kafka
 //	    transaction as those events).
@@ -17,6 +18,13 @@
 //	    dropped or replaced silently.
 //	I6. A schema version is recorded in the schema history in the same
 //	    commit as (or before) the first event that uses it.
+//	I7. Exactly-once: no Kafka transaction stays open for a source
+//	    transaction longer than Options.SplitAfter. When one would, the
+//	    batch is committed inside the source transaction with a checkpoint
+//	    at the boundary before it that names the transaction and how many
+//	    of its changes are delivered (checkpoint.TxnProgress); a restart
+//	    replays the transaction from that boundary and skips exactly those
+//	    changes, after checking it is the same transaction.
 package pipeline
 
 import (
@@ -32,18 +40,36 @@ import (
 	"github.com/sluicecdc/sluice/capture"
 	"github.com/sluicecdc/sluice/checkpoint"
 	"github.com/sluicecdc/sluice/emit"
+	"github.com/sluicecdc/sluice/internal/transform"
 	"github.com/sluicecdc/sluice/schema"
 )
 
 // Options configure a Pipeline.
 type Options struct {
-	Name           string
-	Kind           schema.SourceKind
-	Tombstones     bool
+	Name       string
+	Kind       schema.SourceKind
+	Tombstones bool
+	// AvroLogicalTypes: schema.CodecOptions.AvroLogicalTypes.
+	AvroLogicalTypes bool
+	// Connector is source.connector (schema.CodecOptions.Connector);
+	// empty: Kind's.
+	Connector string
+	// SkipOps holds the operation codes whose changes are not emitted
+	// (source.skipped_operations), e.g. "t". Snapshot reads are never
+	// skipped.
+	SkipOps        string
 	Partitions     int32
 	Replication    int16
 	CommitInterval time.Duration
 	CommitEvents   int
+	// SplitAfter, in exactly-once mode, is how long a Kafka transaction
+	// may stay open inside one source transaction before the part
+	// produced so far is committed [I7]; zero never splits. It is half of
+	// kafka.transaction_timeout, leaving the other half for the commit.
+	SplitAfter time.Duration
+	// TxnMetadata writes the envelope's transaction block and BEGIN and
+	// END events to <name>.transaction (kafka.transaction_metadata).
+	TxnMetadata bool
 	// ExcludeColumns maps "ns.table" to excluded column names.
 	ExcludeColumns map[string]map[string]bool
 	// ServerID, Slot and Tables (the captured tables, "<ns>.<table>") are
@@ -53,6 +79,9 @@ type Options struct {
 	Tables   []string
 	Logger   *slog.Logger
 	Metrics  *Metrics
+	// Transforms, when not nil, are applied to every change between
+	// decoding and encoding (transform.go).
+	Transforms *transform.Chain
 }
 
 // OffsetsTopic is the checkpoint topic of a connector. Internal topics
@@ -88,6 +117,7 @@ type tableState struct {
 	codec   *schema.Codec
 	keyID   int
 	valueID int
+	tf      *transform.Encoder // nil: no transform applies
 }
 
 // Pipeline implements capture.Handler.
@@ -102,8 +132,17 @@ type Pipeline struct {
 
 	tables map[*schema.Table]*tableState
 
-	pending      int // events produced since the last checkpoint
-	txnRecords   int // events of the current source transaction produced so far
+	pending    int       // events produced since the last checkpoint
+	txnRecords int       // events of the current source transaction produced so far
+	batchStart time.Time // when the open batch got its first event
+	// [I7] The current source transaction's stream changes handed over
+	// (delivered or skipped), its identity, what a checkpoint written now
+	// inside it covers, and, after a restart inside a transaction, what
+	// to skip of it.
+	txnChanges   int64
+	txnID        string
+	partial      *checkpoint.TxnProgress
+	skip         *checkpoint.TxnProgress
 	lastCommit   time.Time
 	safe         checkpoint.Position // last transaction boundary seen
 	checkpointed checkpoint.Position // last durable checkpoint
@@ -117,6 +156,7 @@ type Pipeline struct {
 	dirty         bool           // safe moved since the last checkpoint
 	err           error          // sticky [I4]
 	slab          slab           // backing store of produced records
+	meta          txnMeta        // transaction metadata of the current source transaction
 }
 
 // New returns a pipeline producing with prod and registering with reg.
@@ -145,6 +185,10 @@ func New(o Options, prod *emit.Producer, reg *schema.Registry, start *checkpoint
 		p.checkpointed = start.Position
 		p.snapshotDone = start.SnapshotDone
 		p.snapshot = start.Snapshot
+		if start.Txn != nil && start.Txn.Events > 0 {
+			t := *start.Txn
+			p.skip, p.partial = &t, &t
+		}
 	}
 	return p
 }
@@ -164,9 +208,13 @@ func (p *Pipeline) state(ctx context.Context, t *schema.Table) (*tableState, err
 	if st, ok := p.tables[t]; ok {
 		return st, nil
 	}
+	if st, err := p.transformedState(ctx, t); st != nil || err != nil {
+		return st, err
+	}
 	topic := TableTopic(p.o.Name, t.ID)
 	codec, err := schema.NewCodec(topic, t, schema.CodecOptions{
 		Kind: p.o.Kind, Name: p.o.Name, Exclude: p.o.ExcludeColumns[t.ID.String()],
+		AvroLogicalTypes: p.o.AvroLogicalTypes, Connector: p.o.Connector,
 	})
 	if err != nil {
 		return nil, err
@@ -187,10 +235,32 @@ func (p *Pipeline) state(ctx context.Context, t *schema.Table) (*tableState, err
 	return st, nil
 }
 
-// Change encodes and produces one change event (and its tombstone).
+// Change encodes and produces one change event (and its tombstone). A
+// change of a skipped operation is dropped here, before encoding; the
+// source's Commit that follows still moves the checkpoint past it.
 func (p *Pipeline) Change(ctx context.Context, c *capture.Change) error {
 	if p.err != nil {
 		return p.err
+	}
+	p.meta.block = nil
+	if c.Op != capture.OpRead {
+		deliver, err := p.admit(ctx, c)
+		if err != nil {
+			return err
+		}
+		if p.o.SkipOps != "" && strings.IndexByte(p.o.SkipOps, byte(c.Op)) >= 0 {
+			return nil // source.skipped_operations; still counted by admit [I7]
+		}
+		if p.o.TxnMetadata {
+			// A change delivered before a restart inside its transaction
+			// still counts, so the orders go on where they were [I7].
+			if err := p.txnEvent(ctx, c, deliver); err != nil {
+				return p.stop(err)
+			}
+		}
+		if !deliver {
+			return nil
+		}
 	}
 	rec, tomb, err := p.encode(ctx, c)
 	return p.produce(ctx, c, rec, tomb, err)
@@ -223,8 +293,8 @@ func (p *Pipeline) Emit(ctx context.Context, c *capture.Change, enc capture.Enco
 		return p.err
 	}
 	e, ok := enc.(*encoded)
-	if !ok || e == nil {
-		return p.Change(ctx, c)
+	if !ok || e == nil || c.Op != capture.OpRead {
+		return p.Change(ctx, c) // stream changes take the one path [I7]
 	}
 	return p.produce(ctx, c, e.rec, e.tomb, nil)
 }
@@ -242,10 +312,10 @@ type encoded struct{ rec, tomb *kgo.Record }
 
 func (e *encoder) Encode(c *capture.Change) capture.Encoded {
 	st, ok := e.tables[c.Table]
-	if !ok {
-		return nil
+	if !ok || st.tf != nil {
+		return nil // transformed: encoded on the pipeline's goroutine
 	}
-	rec, tomb, err := encodeWith(st, &e.slab, e.tombstones, c)
+	rec, tomb, err := encodeWith(st, &e.slab, e.tombstones, c, nil)
 	if err != nil {
 		return nil
 	}
@@ -271,8 +341,14 @@ func (p *Pipeline) produce(ctx context.Context, c *capture.Change, rec, tomb *kg
 		}
 		return p.stop(err)
 	}
+	if rec == nil {
+		return nil // a transform configured to drop the change
+	}
 	if err := p.prod.Produce(ctx, rec); err != nil {
 		return p.stop(err)
+	}
+	if p.pending == 0 {
+		p.batchStart = time.Now()
 	}
 	p.pending++
 	p.txnRecords++
@@ -291,12 +367,15 @@ func (p *Pipeline) encode(ctx context.Context, c *capture.Change) (rec, tomb *kg
 	if err != nil {
 		return nil, nil, err
 	}
-	return encodeWith(st, &p.slab, p.o.Tombstones, c)
+	if st.tf != nil {
+		return p.encodeTransformed(ctx, st, c)
+	}
+	return encodeWith(st, &p.slab, p.o.Tombstones, c, p.meta.block)
 }
 
 // encodeWith encodes c's record (and tombstone) with the table state st,
 // carving them from s.
-func encodeWith(st *tableState, s *slab, tombstones bool, c *capture.Change) (rec, tomb *kgo.Record, err error) {
+func encodeWith(st *tableState, s *slab, tombstones bool, c *capture.Change, txn *schema.TxnBlock) (rec, tomb *kgo.Record, err error) {
 	var key []byte
 	if st.codec.HasKey() {
 		row := c.After
@@ -316,7 +395,7 @@ func encodeWith(st *tableState, s *slab, tombstones bool, c *capture.Change) (re
 	now := time.Now()
 	val := schema.AppendWireHeader(s.bytes(512), st.valueID)
 	val, err = st.codec.AppendValue(val, &schema.Event{
-		Op: byte(c.Op), Before: c.Before, After: c.After, Source: &c.Source, TsMs: now.UnixMilli(),
+		Op: byte(c.Op), Before: c.Before, After: c.After, Source: &c.Source, TsMs: now.UnixMilli(), TsUs: now.UnixMicro(), Txn: txn,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -366,6 +445,12 @@ func (p *Pipeline) Commit(ctx context.Context, pos checkpoint.Position) error {
 	if p.err != nil {
 		return p.err
 	}
+	if err := p.endTxn(); err != nil {
+		return p.stop(err)
+	}
+	if err := p.txnEnd(ctx); err != nil {
+		return p.stop(err)
+	}
 	p.safe = pos
 	p.dirty = true
 	p.txnRecords = 0
@@ -386,7 +471,7 @@ func (p *Pipeline) Idle(ctx context.Context, pos checkpoint.Position) error {
 	if p.err != nil {
 		return p.err
 	}
-	if p.txnRecords > 0 {
+	if p.txnRecords > 0 || p.txnChanges > 0 {
 		// [I1] Part of a source transaction is in the open batch: the
 		// source is not idle, and pos (at or before that transaction's
 		// start) must not be committed with it. A source reports Idle
@@ -451,6 +536,7 @@ func (p *Pipeline) Checkpoint(ctx context.Context) error {
 	start := time.Now()
 	rec, err := checkpoint.Record(OffsetsTopic(p.o.Name), p.o.Name, &checkpoint.Checkpoint{
 		Position: p.safe, SnapshotDone: p.snapshotDone, Snapshot: p.snapshot, Tables: p.o.Tables, ServerID: p.o.ServerID, Slot: p.o.Slot,
+		Txn: p.partial, // [I7]
 	})
 	if err != nil {
 		return p.stop(err)
@@ -483,7 +569,7 @@ func (p *Pipeline) Checkpoint(ctx context.Context) error {
 // at-least-once mode the checkpoint at the last boundary is written after
 // every event is acknowledged, as always [I2].
 func (p *Pipeline) Finish(ctx context.Context) (committed bool, err error) {
-	if p.txnRecords > 0 && p.prod.Transactional() {
+	if (p.txnRecords > 0 || p.txnChanges > 0) && p.prod.Transactional() {
 		return false, nil
 	}
 	if err := p.Checkpoint(ctx); err != nil {

@@ -30,7 +30,11 @@ type schemaChanges struct {
 func (p *Pipeline) emitSchemaChange(ctx context.Context, sc *capture.SchemaChange) error {
 	if p.ddl == nil {
 		topic := SchemaChangeTopic(p.o.Name)
-		codec, err := schema.NewMySQLSchemaChangeCodec(topic, p.o.Name)
+		connector := p.o.Connector // schema-change events are MySQL's and MariaDB's
+		if connector == "" {
+			connector = schema.MySQL.Connector()
+		}
+		codec, err := schema.NewMySQLSchemaChangeCodec(topic, p.o.Name, connector)
 		if err != nil {
 			return err
 		}

@@ -37,7 +37,7 @@ func TestSchemaChangeEvent(t *testing.T) {
 		if len(recs) != 1 {
 			t.Fatalf("eos=%v: %d schema-change records, want 1", eos, len(recs))
 		}
-		codec, err := schema.NewMySQLSchemaChangeCodec("test", "test")
+		codec, err := schema.NewMySQLSchemaChangeCodec("test", "test", "mysql")
 		if err != nil {
 			t.Fatal(err)
 		}
