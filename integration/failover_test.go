@@ -25,6 +25,7 @@ const failoverMajor = 18
 // standby promoted, and the load goes on against it. Sluice resumes from the
 // synchronized slot: lost 0, duplicated 0, order kept, final state equal.
 func TestPostgresFailover(t *testing.T) {
+	t.Parallel() // its own servers; mostly waiting on them
 	k, r := sharedKafka(t), sharedRegistry(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -128,6 +129,7 @@ func waitSyncedSlot(ctx context.Context, t *testing.T, standby *testenv.Postgres
 // not set sync_replication_slots), and when its WAL ends before the
 // checkpoint (it stopped receiving WAL, and nothing held Sluice back).
 func TestPostgresFailoverRefused(t *testing.T) {
+	t.Parallel() // its own servers; mostly waiting on them
 	k, r := sharedKafka(t), sharedRegistry(t)
 	for _, tc := range []struct {
 		name    string
