@@ -56,9 +56,7 @@ func TestPostgresSnapshotHandoff(t *testing.T) {
 	// Compressed with zstd: consumers see the same events whatever the
 	// codec (the default is none).
 	p := harness.Start(t, []string{"SLUICE_KAFKA_COMPRESSION=zstd"}, "run", "-c", cfg)
-	// A bound, not a speed target: with the compatibility matrix running
-	// beside this package, two cores serve both.
-	p.WaitFor(ctx, `msg="snapshot of table done"`, 5*time.Minute)
+	p.WaitFor(ctx, `msg="snapshot of table done"`, 120*time.Second)
 	time.Sleep(2 * time.Second) // keep writing while streaming
 	cancel()
 	if err := <-done; err != nil {
