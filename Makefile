@@ -19,17 +19,19 @@ build:
 deps:
 	bash scripts/install-deps.sh
 
-# Unit tests, then the integration tests against real servers.
+# Unit tests, then the integration tests against real servers. The
+# longest integration tests mostly wait (kills, slow links, timeouts) and
+# are marked parallel: three of them run at once.
 test: deps lint
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
-	$(GO) test -count=1 -timeout 25m -v ./integration/... 2>&1 | \
+	$(GO) test -count=1 -timeout 25m -parallel 3 -v ./integration/... 2>&1 | \
 	  grep -E --line-buffered -v '^=== (RUN|PAUSE|CONT)|^\s+--- PASS' ; exit $${PIPESTATUS[0]}
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
 
 integration: deps
-	$(GO) test -count=1 -timeout 25m -v ./integration/...
+	$(GO) test -count=1 -timeout 25m -parallel 3 -v ./integration/...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -105,6 +105,8 @@ func pgConsumerSource(t *testing.T, k *testenv.Kafka, r *testenv.Registry) *cons
 	}
 	ddl, nrows, insert := matrixTable(cols, "")
 	exec(t, db, `CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy', 'with space', 'ünï')`)
+	exec(t, db, `CREATE EXTENSION hstore`)
+	exec(t, db, `CREATE EXTENSION ltree`)
 	exec(t, db, ddl)
 	for i := range nrows {
 		exec(t, db, insert(i+1, i))

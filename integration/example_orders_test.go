@@ -30,6 +30,7 @@ import (
 // the end the projection equals the source's orders joined with their
 // customers' names.
 func TestExampleOrdersProjection(t *testing.T) {
+	t.Parallel() // long and mostly waiting: runs beside the other parallel tests
 	pg, k, r := sharedPostgres(t), sharedKafka(t), sharedRegistry(t)
 	dsn, db := pgDB(t, pg)
 	name := testName(t)

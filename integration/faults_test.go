@@ -90,6 +90,7 @@ func waitRows(ctx context.Context, l *loadStats, n int64) {
 // does not advance while Kafka is unreachable, and nothing is lost or
 // duplicated.
 func TestFaultKafka(t *testing.T) {
+	t.Parallel() // long and mostly waiting: runs beside the other parallel tests
 	pg, r := sharedPostgres(t), sharedRegistry(t)
 	dsn, db := pgDB(t, pg)
 	ctx, cancel := context.WithCancel(context.Background())

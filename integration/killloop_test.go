@@ -20,6 +20,7 @@ import (
 // At-least-once: the same, except duplicates, each of which must be a
 // change after the checkpoint stored when the process was killed.
 func TestKillLoop(t *testing.T) {
+	t.Parallel() // long and mostly waiting: runs beside the other parallel tests
 	for _, mode := range []struct {
 		name string
 		eos  bool

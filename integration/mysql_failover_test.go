@@ -26,6 +26,7 @@ import (
 // tables, and the checkpoint names the new server. Last, sluice run on the
 // lagging replica is refused, naming the missing GTIDs.
 func TestMySQLFailover(t *testing.T) {
+	t.Parallel() // long and mostly waiting: runs beside the other parallel tests
 	for _, sc := range myServers() {
 		t.Run(sc.name, func(t *testing.T) { testMySQLFailover(t, sc) })
 	}

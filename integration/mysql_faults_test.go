@@ -31,6 +31,7 @@ func myLoadDB(t testing.TB, m myServer, dbname string) *sql.DB {
 // rows, in both delivery modes. Every other server of the matrix gets 5
 // kills in exactly-once mode, with a smaller load.
 func TestMySQLKillLoop(t *testing.T) {
+	t.Parallel() // long and mostly waiting: runs beside the other parallel tests
 	forMyServers(t, func(t *testing.T, sc myServerCase, m myServer) {
 		if sc.core {
 			t.Run("exactly_once", func(t *testing.T) { testMySQLKillLoop(t, m, true, 5, 30_000) })
@@ -67,6 +68,7 @@ func testMySQLKillLoop(t *testing.T, m myServer, eos bool, kills int, rows int64
 // not advance while Kafka is unreachable, no checkpoint commit is
 // reported meanwhile, and nothing is lost or duplicated.
 func TestMySQLFaultKafka(t *testing.T) {
+	t.Parallel() // long and mostly waiting: runs beside the other parallel tests
 	m, r := sharedMariaDB(t), sharedRegistry(t)
 	dbname, db := myDB(t, m)
 	name := testName(t)

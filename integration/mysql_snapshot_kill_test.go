@@ -20,6 +20,7 @@ import (
 // exactly-once delivers nothing twice, and after each kill at most one
 // chunk per table being read is read again.
 func TestMySQLSnapshotKills(t *testing.T) {
+	t.Parallel() // long and mostly waiting: runs beside the other parallel tests
 	for _, mode := range []struct {
 		name string
 		eos  bool

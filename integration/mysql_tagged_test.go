@@ -21,6 +21,7 @@ import (
 // checkpoint of any connector on it holds one, so the shared server's
 // other tests would no longer resume by GTID.
 func TestMySQLTaggedGTIDKillLoop(t *testing.T) {
+	t.Parallel() // long and mostly waiting: runs beside the other parallel tests
 	forMySQLServers(t, func(t *testing.T, sc myServerCase) {
 		m := myCluster{series: sc.series}.start(t, 1)
 		k, r := sharedKafka(t), sharedRegistry(t)

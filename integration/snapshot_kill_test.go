@@ -24,6 +24,7 @@ import (
 // each kill at most one chunk per table being read is read again (printed
 // per kill).
 func TestPostgresSnapshotKills(t *testing.T) {
+	t.Parallel() // long and mostly waiting: runs beside the other parallel tests
 	for _, mode := range []struct {
 		name string
 		eos  bool

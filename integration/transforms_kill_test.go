@@ -23,6 +23,7 @@ import (
 // read_committed consumer of the routed topics must see every event
 // exactly once (lost 0, duplicated 0), in order per aggregate.
 func TestTransformsOutboxKill(t *testing.T) {
+	t.Parallel() // long and mostly waiting: runs beside the other parallel tests
 	pg, k, r := sharedPostgres(t), sharedKafka(t), sharedRegistry(t)
 	dsn, db := pgDB(t, pg)
 	name := testName(t)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -432,10 +433,22 @@ func appendBinaryDecimal(dst []byte, precision, scale int, b []byte) ([]byte, er
 
 // rowsDecoder decodes rows events as go-mysql does, except that MySQL JSON
 // columns are read as their bytes (go-mysql's BLOB decoding: the same
-// length prefix) and rendered by AppendJSONText. It is used by one parser,
-// on that parser's goroutine.
+// length prefix) and rendered by AppendJSONText, and DATETIME2 columns are
+// read as BIT columns of their width and rendered by appendDatetime2
+// (datetime2.go). It is used by one parser, on that parser's goroutine.
 type rowsDecoder struct {
-	table, asBlob *replication.TableMapEvent // the last table seen, and its copy with JSON read as BLOB
+	table *replication.TableMapEvent // the last table seen
+	// recast is table with the recast types and metadata; recasts says
+	// whether there is anything to recast.
+	recast  replication.TableMapEvent
+	recasts bool
+	// The column types and metadata the recast ones were made from (go-
+	// mysql makes a TableMapEvent per TABLE_MAP, nearly always the same),
+	// the recast ones, and per column 0 or the original type to render.
+	fromTypes, types []byte
+	fromMeta, meta   []uint16
+	render           []byte
+	text             []byte // scratch for rendering
 }
 
 func (d *rowsDecoder) decode(e *replication.RowsEvent, data []byte) error {
@@ -446,36 +459,78 @@ func (d *rowsDecoder) decode(e *replication.RowsEvent, data []byte) error {
 	t := e.Table
 	// A partial JSON update (binlog_row_value_options=PARTIAL_JSON) is
 	// left to go-mysql; the source refuses the event.
-	if t.JsonColumnCount() == 0 || e.Type() == replication.EnumRowsEventTypeUnknown {
+	if e.Type() == replication.EnumRowsEventTypeUnknown {
 		return e.DecodeData(pos, data)
 	}
 	if d.table != t {
-		blob := &replication.TableMapEvent{}
-		*blob = *t
-		blob.ColumnType = bytes.Clone(t.ColumnType)
-		for i, typ := range blob.ColumnType {
-			if typ == gomysql.MYSQL_TYPE_JSON {
-				blob.ColumnType[i] = gomysql.MYSQL_TYPE_BLOB
-			}
-		}
-		d.table, d.asBlob = t, blob
+		d.use(t)
 	}
-	e.Table = d.asBlob
+	if !d.recasts {
+		return e.DecodeData(pos, data)
+	}
+	e.Table = &d.recast
 	err = e.DecodeData(pos, data)
 	e.Table = t
 	if err != nil {
 		return err
 	}
 	for _, row := range e.Rows {
-		for i, typ := range t.ColumnType[:min(len(t.ColumnType), len(row))] {
-			b, ok := row[i].([]byte)
-			if typ != gomysql.MYSQL_TYPE_JSON || !ok {
-				continue
-			}
-			if row[i], err = AppendJSONText(nil, b); err != nil {
-				return fmt.Errorf("table %s.%s, JSON column %d: %w", t.Schema, t.Table, i+1, err)
+		for i, typ := range d.render[:min(len(d.render), len(row))] {
+			switch typ {
+			case gomysql.MYSQL_TYPE_JSON:
+				b, ok := row[i].([]byte)
+				if !ok {
+					continue
+				}
+				if row[i], err = AppendJSONText(nil, b); err != nil {
+					return fmt.Errorf("table %s.%s, JSON column %d: %w", t.Schema, t.Table, i+1, err)
+				}
+			case gomysql.MYSQL_TYPE_DATETIME2:
+				v, ok := row[i].(int64)
+				if !ok {
+					continue
+				}
+				d.text = appendDatetime2(d.text[:0], uint64(v), int(t.ColumnMeta[i]))
+				row[i] = string(d.text)
 			}
 		}
 	}
 	return nil
+}
+
+// use makes t the table rows are decoded for: its copy with the JSON
+// columns typed BLOB and the DATETIME2 columns typed BIT of the same
+// width, when it has any.
+func (d *rowsDecoder) use(t *replication.TableMapEvent) {
+	d.table = t
+	if !bytes.Equal(t.ColumnType, d.fromTypes) || !slices.Equal(t.ColumnMeta, d.fromMeta) {
+		d.fromTypes = append(d.fromTypes[:0], t.ColumnType...)
+		d.fromMeta = append(d.fromMeta[:0], t.ColumnMeta...)
+		d.types = append(d.types[:0], t.ColumnType...)
+		d.meta = append(d.meta[:0], t.ColumnMeta...)
+		d.render = append(d.render[:0], make([]byte, len(t.ColumnType))...)
+		d.recasts = false
+		for i, typ := range t.ColumnType {
+			switch typ {
+			case gomysql.MYSQL_TYPE_JSON:
+				d.types[i] = gomysql.MYSQL_TYPE_BLOB
+			case gomysql.MYSQL_TYPE_DATETIME2:
+				if i >= len(d.meta) {
+					continue
+				}
+				m, ok := datetime2AsBit(d.meta[i])
+				if !ok {
+					continue
+				}
+				d.types[i], d.meta[i] = gomysql.MYSQL_TYPE_BIT, m
+			default:
+				continue
+			}
+			d.render[i], d.recasts = typ, true
+		}
+	}
+	if d.recasts {
+		d.recast = *t
+		d.recast.ColumnType, d.recast.ColumnMeta = d.types, d.meta
+	}
 }

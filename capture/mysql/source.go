@@ -100,6 +100,7 @@ type Source struct {
 	lastEvent time.Time
 	format    *replication.FormatDescriptionEvent // of the binlog being read
 	payload   *replication.BinlogParser           // for compressed transactions, made from format
+	inPayload bool                                // handling the events inside a Transaction_payload event
 }
 
 // txn is the transaction being read.
@@ -121,6 +122,9 @@ type mapped struct {
 	signal   bool // the signal table
 	table    *schema.Table
 	err      error // the table cannot be described; fatal once a row needs it
+	// body is the TABLE_MAP event this was made from, without its header
+	// and checksum (see sameMap); nil: not reusable.
+	body []byte
 }
 
 var _ capture.Source = (*Source)(nil)
@@ -489,18 +493,21 @@ func (s *Source) stream(ctx context.Context, h capture.Handler) error {
 	s.log.Info("streaming", "flavor", s.srv.Flavor, "from", start.String(), "by", by, "server_id", s.cfg.ServerID)
 	s.tables = map[uint64]*mapped{}
 	var hb time.Time
+	var wake capture.Wake
+	defer wake.Stop()
 	for {
 		if s.stopping.Load() && !s.inFlight() {
 			return errStopped
 		}
-		ectx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
-		ev, err := st.GetEvent(ectx)
-		cancel()
+		ev, err := st.GetEvent(wake.Context(ctx, time.Now().Add(250*time.Millisecond)))
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			if errors.Is(err, context.DeadlineExceeded) {
+				if !wake.Quiet() {
+					continue // events came during the period
+				}
 				if s.cfg.HeartbeatInterval > 0 && time.Since(hb) >= s.cfg.HeartbeatInterval {
 					hb = time.Now()
 					if err := s.idle(ctx, h); err != nil {
@@ -511,6 +518,7 @@ func (s *Source) stream(ctx context.Context, h capture.Handler) error {
 			}
 			return s.streamError(err)
 		}
+		wake.Received()
 		s.lastEvent = time.Now()
 		if err := s.handle(ctx, h, ev); err != nil {
 			return err
@@ -651,6 +659,8 @@ func (s *Source) handle(ctx context.Context, h capture.Handler, ev *replication.
 				return fmt.Errorf("mysql: format description for compressed transactions: %w", err)
 			}
 		}
+		s.inPayload = true
+		defer func() { s.inPayload = false }()
 		for _, inner := range e.Events {
 			again, err := s.payload.Parse(inner.RawData)
 			if err != nil {
@@ -800,9 +810,18 @@ func (s *Source) commit(ctx context.Context, h capture.Handler, ev *replication.
 }
 
 func (s *Source) tableMap(ctx context.Context, h capture.Handler, ev *replication.BinlogEvent, e *replication.TableMapEvent) error {
+	body := s.mapBody(ev)
+	if prev := s.tables[e.TableID]; prev != nil && s.sameMap(prev, body) {
+		return nil // the table version the same map made last time
+	}
 	id := schema.TableID{Namespace: string(e.Schema), Name: string(e.Table)}
 	m := &mapped{id: id, captured: captured(&s.cfg.Filter, id)}
 	s.tables[e.TableID] = m
+	defer func() {
+		if m.err == nil && m.table != nil && body != nil {
+			m.body = bytes.Clone(body)
+		}
+	}()
 	if id == s.signal {
 		m.captured, m.signal = false, true
 		return nil

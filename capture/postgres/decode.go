@@ -118,6 +118,9 @@ func parse(data []byte) (msg pglogrepl.Message, err error) {
 			msg, err = nil, fmt.Errorf("%w: %v", errMalformed, r)
 		}
 	}()
+	if m, ok := parseChange(data); ok {
+		return m, nil
+	}
 	msg, err = pglogrepl.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errMalformed, err)

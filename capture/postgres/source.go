@@ -128,6 +128,8 @@ func (s *Source) Run(ctx context.Context, h capture.Handler) error {
 	hb := s.cfg.HeartbeatInterval
 	nextStatus := time.Now().Add(s.cfg.StatusInterval)
 	s.lastHeartbeat = time.Now()
+	var wake capture.Wake
+	defer wake.Stop()
 	for {
 		if s.stopping.Load() && !s.inTxn {
 			return nil
@@ -161,14 +163,15 @@ func (s *Source) Run(ctx context.Context, h capture.Handler) error {
 		if min := now.Add(5 * time.Millisecond); deadline.Before(min) {
 			deadline = min
 		}
-		rctx, cancel := context.WithDeadline(ctx, deadline)
-		msg, err := s.repl.ReceiveMessage(rctx)
-		cancel()
+		msg, err := s.repl.ReceiveMessage(wake.Context(ctx, deadline))
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			if pgconn.Timeout(err) {
+				if !wake.Quiet() {
+					continue // messages came during the period
+				}
 				if !s.inTxn && !s.skipTxn {
 					// Quiet at a transaction boundary: let the pipeline
 					// commit what it holds now rather than at the next
@@ -181,6 +184,7 @@ func (s *Source) Run(ctx context.Context, h capture.Handler) error {
 			}
 			return fmt.Errorf("postgres: replication stream: %w", err)
 		}
+		wake.Received()
 		switch m := msg.(type) {
 		case *pgproto3.CopyData:
 			if len(m.Data) == 0 {

@@ -120,6 +120,9 @@ ORDER BY n.nspname, c.relname, a.attnum`)
 	}
 	var out []ToastRisk
 	for _, c := range cands {
+		if neverOutOfLine(c.oid, c.typmod) {
+			continue
+		}
 		col, err := res.column(ctx, c.col.Name, c.oid, c.typmod, false)
 		if err != nil {
 			return nil, fmt.Errorf("table %s column %s: %w", c.risk.Table, c.col.Name, err)
@@ -151,4 +154,13 @@ func toastError(risks []ToastRisk) error {
 	return &capture.SetupError{What: "postgres replica identity",
 		Err: fmt.Errorf("%w: %s", ErrToastRisk, strings.Join(what, "; ")),
 		Fix: strings.Join(fixes, "; ") + " (see docs/operations.md, \"Unchanged TOASTed values\")"}
+}
+
+// neverOutOfLine reports a column whose values are never stored out of
+// line: Postgres moves only a value larger than a TOAST pointer (24 bytes
+// aligned) out of line, and a bit(n) or bit varying(n) value of n <= 128
+// bits takes at most 8 + 16 bytes.
+func neverOutOfLine(oid uint32, typmod int32) bool {
+	const bit, varbit = 1560, 1562
+	return (oid == bit || oid == varbit) && typmod > 0 && typmod <= 128
 }

@@ -136,7 +136,7 @@ func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.
 	po := pipeline.Options{
 		Name: cfg.Name, Kind: kind, Tombstones: cfg.Kafka.Tombstones, AvroLogicalTypes: cfg.SchemaRegistry.AvroLogicalTypes,
 		Partitions: int32(cfg.Kafka.Partitions), Replication: int16(cfg.Kafka.ReplicationFactor),
-		CommitInterval: cfg.Checkpoint.Interval, CommitEvents: cfg.Checkpoint.MaxEvents,
+		CommitInterval: cfg.Checkpoint.Interval, CommitEvents: cfg.Checkpoint.MaxEvents, Linger: cfg.Checkpoint.Linger,
 		SplitAfter:     cfg.Kafka.TransactionTimeout / 2, // [I7]
 		TxnMetadata:    cfg.Kafka.TransactionMetadata,
 		ExcludeColumns: excludeMap(cfg.Source.ExcludeColumns), Logger: log, Metrics: st.Metrics,

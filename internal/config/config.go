@@ -303,6 +303,12 @@ type Checkpoint struct {
 	// MaxEvents commits earlier, at the next transaction boundary, once
 	// this many events are pending. Default 50000; must be positive.
 	MaxEvents int `mapstructure:"max_events"`
+	// Linger, in exactly-once mode while Sluice is caught up with the
+	// source, commits a batch once its oldest event has waited this long,
+	// before Interval: the latency a read_committed consumer sees. Default
+	// 10ms; 0 commits at every transaction boundary; Interval or more
+	// turns it off.
+	Linger time.Duration `mapstructure:"linger"`
 }
 
 // TLS configures one TLS client connection. Paths are read when the
@@ -373,7 +379,7 @@ func Defaults() Config {
 			Compression:        "none",
 		},
 		HTTP:       HTTP{Listen: "127.0.0.1:8080", ReadinessTimeout: time.Minute, LivenessTimeout: 5 * time.Minute},
-		Checkpoint: Checkpoint{Interval: time.Second, MaxEvents: 50000},
+		Checkpoint: Checkpoint{Interval: time.Second, MaxEvents: 50000, Linger: 10 * time.Millisecond},
 	}
 }
 

@@ -162,7 +162,7 @@ func wantDefaults() config.Config {
 			ClientID:           "sluice-inv",
 		},
 		HTTP:       config.HTTP{Listen: "127.0.0.1:8080", ReadinessTimeout: time.Minute, LivenessTimeout: 5 * time.Minute},
-		Checkpoint: config.Checkpoint{Interval: time.Second, MaxEvents: 50000},
+		Checkpoint: config.Checkpoint{Interval: time.Second, MaxEvents: 50000, Linger: 10 * time.Millisecond},
 	}
 }
 
@@ -538,6 +538,7 @@ func TestValidation(t *testing.T) {
 		{"checkpoint interval zero", minimal + "checkpoint: {interval: 0s}\n", nil, "checkpoint.interval"},
 		{"checkpoint interval negative", minimal, map[string]string{"SLUICE_CHECKPOINT_INTERVAL": "-1s"}, "checkpoint.interval"},
 		{"checkpoint max events", minimal + "checkpoint: {max_events: 0}\n", nil, "checkpoint.max_events"},
+		{"checkpoint linger negative", minimal + "checkpoint: {linger: -1ms}\n", nil, "checkpoint.linger"},
 
 		// Values that cannot be decoded into the key's type.
 		{"not an integer", minimal + "snapshot: {parallelism: many}\n", nil, "snapshot.parallelism"},

@@ -108,6 +108,7 @@ func (c *Config) Validate() error {
 	p.nonNegative("http.liveness_timeout", c.HTTP.LivenessTimeout, "0 disables the liveness check")
 
 	p.positive("checkpoint.interval", c.Checkpoint.Interval)
+	p.nonNegative("checkpoint.linger", c.Checkpoint.Linger, "0 commits at every transaction boundary while caught up")
 	if c.Checkpoint.MaxEvents < 1 {
 		p.add("checkpoint.max_events", strconv.Itoa(c.Checkpoint.MaxEvents), "must be at least 1")
 	}

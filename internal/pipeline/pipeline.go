@@ -62,6 +62,12 @@ type Options struct {
 	Replication    int16
 	CommitInterval time.Duration
 	CommitEvents   int
+	// Linger, in exactly-once mode while the source is caught up, commits
+	// a batch once its oldest event has waited this long, before
+	// CommitInterval (checkpoint.linger; see linger.go). Zero commits at
+	// every transaction boundary then; CommitInterval or more turns it
+	// off.
+	Linger time.Duration
 	// SplitAfter, in exactly-once mode, is how long a Kafka transaction
 	// may stay open inside one source transaction before the part
 	// produced so far is committed [I7]; zero never splits. It is half of
@@ -460,7 +466,8 @@ func (p *Pipeline) Commit(ctx context.Context, pos checkpoint.Position) error {
 		// committed read events behind and the retake repeats none.
 		return nil
 	}
-	if p.snapshotMoved || p.pending >= p.o.CommitEvents || time.Since(p.lastCommit) >= p.o.CommitInterval {
+	now := time.Now()
+	if p.snapshotMoved || p.pending >= p.o.CommitEvents || now.Sub(p.lastCommit) >= p.o.CommitInterval || p.lingered(now) {
 		return p.Checkpoint(ctx)
 	}
 	return nil
