@@ -47,7 +47,7 @@ func sharedPostgres(t testing.TB) *testenv.Postgres {
 	if shared.pg == nil {
 		ctx, cancel := startCtx()
 		defer cancel()
-		pg, err := testenv.StartPostgres(ctx, testenv.PostgresOptions{})
+		pg, err := testenv.StartPostgres(ctx, matrixPostgres(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +64,7 @@ func sharedKafka(t testing.TB) *testenv.Kafka {
 	if shared.kafka == nil {
 		ctx, cancel := startCtx()
 		defer cancel()
-		k, err := testenv.StartKafka(ctx, testenv.KafkaOptions{})
+		k, err := testenv.StartKafka(ctx, matrixKafka(t))
 		if err != nil {
 			t.Fatal(err)
 		}

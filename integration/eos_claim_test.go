@@ -38,7 +38,9 @@ func TestExactlyOnceClaimBeforeCheckpointRead(t *testing.T) {
 	}
 	proxy := harness.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", port))
 	proxy.KafkaFrames()
-	k, err := testenv.StartKafka(ctx, testenv.KafkaOptions{Port: port, ProxyPort: proxy.Port()})
+	opts := matrixKafka(t)
+	opts.Port, opts.ProxyPort = port, proxy.Port()
+	k, err := testenv.StartKafka(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

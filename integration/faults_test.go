@@ -132,7 +132,9 @@ func proxiedKafka(ctx context.Context, t *testing.T) (*testenv.Kafka, *harness.P
 		t.Fatal(err)
 	}
 	proxy := harness.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", port))
-	k, err := testenv.StartKafka(ctx, testenv.KafkaOptions{Port: port, ProxyPort: proxy.Port()})
+	opts := matrixKafka(t)
+	opts.Port, opts.ProxyPort = port, proxy.Port()
+	k, err := testenv.StartKafka(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

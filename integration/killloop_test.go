@@ -132,7 +132,7 @@ func (l *killLoop) run(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	kills := l.kills
 	if kills == 0 {
-		kills = 20
+		kills = matrixKills(t, 20)
 	}
 	underLoad := 0
 	var windows []killWindow

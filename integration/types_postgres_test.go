@@ -117,10 +117,12 @@ func typeMatrixColumns() []typeCol {
 				"'4713-11-24 00:00:00+00 BC'", "'0001-01-01 00:30:00+01'", "'2024-01-02 03:04:05.123456+05:30'",
 				"'294276-12-31 23:59:59.999999+00'", "'10000-01-01 00:00:00.5+00'"}},
 		// Debezium's string form, every component present, from extract's
-		// own split of months and time.
+		// own split of months and time. From PostgreSQL 17 the two extremes
+		// are the intervals -infinity and infinity (extract gives NULL),
+		// sent as Postgres prints them.
 		{"c_interval", "interval", "string",
-			`'P' || extract(year from $c)::text || 'Y' || extract(month from $c)::text || 'M' || extract(day from $c)::text || 'DT' ||
-			 extract(hour from $c)::text || 'H' || extract(minute from $c)::text || 'M' || trim_scale(extract(second from $c))::text || 'S'`,
+			`CASE WHEN NOT isfinite($c) THEN $c::text ELSE 'P' || extract(year from $c)::text || 'Y' || extract(month from $c)::text || 'M' || extract(day from $c)::text || 'DT' ||
+			 extract(hour from $c)::text || 'H' || extract(minute from $c)::text || 'M' || trim_scale(extract(second from $c))::text || 'S' END`,
 			[]string{
 				"'-178956970 years -8 months -2147483647 days -2562047788:00:54.775807'",
 				"'178956970 years 7 months 2147483647 days 2562047788:00:54.775807'",
@@ -173,6 +175,18 @@ func TestPostgresTypeMatrix(t *testing.T) {
 	name := testName(t)
 	ctx := context.Background()
 	cols := typeMatrixColumns()
+	if pg.Major < 15 {
+		// Before PostgreSQL 15 the server cannot print (and so cannot
+		// send) an interval of more than 2^31-1 hours: the extremes it
+		// can.
+		for i := range cols {
+			for j, v := range cols[i].vals {
+				cols[i].vals[j] = strings.NewReplacer(
+					"-2562047788:00:54.775807", "-2147483647:59:59.999999",
+					"2562047788:00:54.775807", "2147483647:59:59.999999").Replace(v)
+			}
+		}
+	}
 
 	exec(t, db, `CREATE EXTENSION hstore`)
 	exec(t, db, `CREATE EXTENSION ltree`)

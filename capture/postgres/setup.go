@@ -102,6 +102,9 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 	if err = CheckServer(ctx, s.sql); err != nil {
 		return nil, nil, err
 	}
+	if s.version, err = serverVersion(ctx, s.sql); err != nil {
+		return nil, nil, err
+	}
 	s.cat = newCatalog(s.sql)
 	if s.repl, err = ConnectReplication(ctx, pgcfg); err != nil {
 		return nil, nil, err
@@ -185,9 +188,7 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 		// watermarks while streaming from the slot's consistent point, so
 		// nothing holds a transaction open for long; the exported snapshot
 		// serves only to read each table's last key as of that point.
-		res, err := pglogrepl.CreateReplicationSlot(ctx, s.repl, cfg.Slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
-			Temporary: snapshotMode == SnapshotInitialOnly, SnapshotAction: "EXPORT_SNAPSHOT", Mode: pglogrepl.LogicalReplication,
-		})
+		res, err := s.createSlot(ctx, snapshotMode == SnapshotInitialOnly, "EXPORT_SNAPSHOT")
 		if err != nil {
 			return nil, nil, slotError(cfg.Slot, err)
 		}
@@ -203,7 +204,7 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 	case cp != nil:
 		if slot == nil {
 			return nil, nil, &SetupError{What: "replication slot " + cfg.Slot,
-				Err: fmt.Errorf("does not exist, but the checkpoint is at %s: the slot was dropped while Sluice was stopped, so changes after the checkpoint may be gone", cp.Position.LSN),
+				Err: fmt.Errorf("does not exist, but the checkpoint is at %s: the slot was dropped while Sluice was stopped, so changes after the checkpoint may be gone%s", cp.Position.LSN, missingSlotHint(s.version)),
 				Fix: "Sluice will not resume past a gap; to start over with a new snapshot, use a new name (or delete this name's record from the offsets topic)"}
 		}
 		if slot.walStatus == "lost" {
@@ -216,15 +217,19 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 				Err: fmt.Errorf("confirmed_flush_lsn %s is ahead of the checkpoint %s: another consumer advanced the slot", slot.confirmedFlush, cp.Position.LSN),
 				Fix: "make sure only one Sluice (and nothing else) uses this slot; to start over, use a new name"}
 		}
+		if err := s.behindCheckpoint(ctx, cp.Position.LSN); err != nil {
+			return nil, nil, err
+		}
+		if err := s.ensureFailover(ctx, slot); err != nil {
+			return nil, nil, err
+		}
 		plan.StartLSN = cp.Position.LSN
 		if snapshotMode != SnapshotNever {
 			plan.Added = newlyCaptured(cp, plan.Tables, added)
 		}
 	default: // snapshot never, no checkpoint
 		if slot == nil {
-			res, err := pglogrepl.CreateReplicationSlot(ctx, s.repl, cfg.Slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
-				SnapshotAction: "NOEXPORT_SNAPSHOT", Mode: pglogrepl.LogicalReplication,
-			})
+			res, err := s.createSlot(ctx, false, "NOEXPORT_SNAPSHOT")
 			if err != nil {
 				return nil, nil, slotError(cfg.Slot, err)
 			}
@@ -234,6 +239,9 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 			}
 			plan.StartLSN = checkpoint.LSN(lsn)
 		} else {
+			if err := s.ensureFailover(ctx, slot); err != nil {
+				return nil, nil, err
+			}
 			plan.StartLSN = slot.confirmedFlush
 		}
 	}
@@ -264,6 +272,7 @@ type slotInfo struct {
 	confirmedFlush checkpoint.LSN
 	walStatus      string
 	active         bool
+	failover       bool // PostgreSQL 17+: synchronized to standbys
 }
 
 func (s *Source) slotState(ctx context.Context) (*slotInfo, error) {
@@ -271,8 +280,12 @@ func (s *Source) slotState(ctx context.Context) (*slotInfo, error) {
 	var flush *string
 	var walStatus *string
 	var plugin *string
-	err := s.sql.QueryRow(ctx, `SELECT plugin, confirmed_flush_lsn::text, wal_status, active FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).
-		Scan(&plugin, &flush, &walStatus, &si.active)
+	failover := "false"
+	if s.version >= FailoverSlotsVersion {
+		failover = "failover"
+	}
+	err := s.sql.QueryRow(ctx, `SELECT plugin, confirmed_flush_lsn::text, wal_status, active, `+failover+` FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).
+		Scan(&plugin, &flush, &walStatus, &si.active, &si.failover)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

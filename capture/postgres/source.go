@@ -31,6 +31,8 @@ type Source struct {
 	sql   *pgx.Conn
 	cat   *catalog
 	plan  *Plan
+	// version is server_version_num.
+	version int
 
 	// decoder turns the stream's messages into events; its catalog
 	// lookups go through cat.
@@ -245,6 +247,6 @@ func (s *Source) heartbeat(ctx context.Context) {
 	_, err := s.sql.Exec(hctx, "SELECT pg_logical_emit_message(false, 'sluice.heartbeat', '')")
 	if err != nil && !s.hbWarned && ctx.Err() == nil {
 		s.hbWarned = true
-		s.log.Warn("heartbeat message failed; idle slots then rely on keepalives only. Fix: GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO the Sluice user", "err", err)
+		s.log.Warn("heartbeat message failed; idle slots then rely on keepalives only. Fix: GRANT EXECUTE ON FUNCTION "+EmitMessageFunction(s.version)+" TO the Sluice user", "err", err)
 	}
 }

@@ -24,6 +24,11 @@ import (
 // (kafka.version in integration/testenv/maven/kafka/pom.xml).
 const KafkaVersion = "3.9.2"
 
+// Kafka4Version is the Apache Kafka 4 release (transactions V2) of the
+// compatibility matrix, also installed by scripts/install-deps.sh
+// (kafka.version in integration/testenv/maven/kafka4/pom.xml).
+const Kafka4Version = "4.1.1"
+
 // kafkaJVMFlags: keep identical to KAFKA_JVM_FLAGS in scripts/install-deps.sh,
 // which records the class-data-sharing archive with them.
 var kafkaJVMFlags = []string{"-Xms256m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData", "-Djava.awt.headless=true"}
@@ -31,7 +36,9 @@ var kafkaJVMFlags = []string{"-Xms256m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:Ti
 // KafkaHome returns the directory install-deps.sh fills for KafkaVersion:
 // Cache()/kafka-<version> with libs/ (jars), classpath.txt, kafka.jsa (CDS
 // archive) and bootstrap.checkpoint (formatted KRaft bootstrap metadata).
-func KafkaHome() string { return filepath.Join(Cache(), "kafka-"+KafkaVersion) }
+func KafkaHome() string { return kafkaHome(KafkaVersion) }
+
+func kafkaHome(version string) string { return filepath.Join(Cache(), "kafka-"+version) }
 
 // KafkaOptions configures StartKafka.
 type KafkaOptions struct {
@@ -50,6 +57,9 @@ type KafkaOptions struct {
 	// (C1 only, serial GC, small heap). The benchmark passes Kafka's own
 	// defaults (kafka-run-class.sh), which the brokers users run have.
 	JVMFlags []string
+	// Version is the Apache Kafka release to start: KafkaVersion (the
+	// default, when empty) or Kafka4Version.
+	Version string
 }
 
 // KafkaDefaultJVMFlags are the heap and GC settings Kafka's start scripts
@@ -68,6 +78,7 @@ type Kafka struct {
 	DataDir        string // log.dirs (also the KRaft metadata log)
 	LogFile        string // broker log (log4j)
 	LogDir         string // the instance's temporary directory
+	Version        string // the Apache Kafka release running
 
 	srv  server
 	argv []string
@@ -88,8 +99,8 @@ func javaBinary() (string, error) {
 
 // kafkaClasspath returns the broker class path in the order install-deps.sh
 // recorded the CDS archive with.
-func kafkaClasspath() (string, error) {
-	home := KafkaHome()
+func kafkaClasspath(version string) (string, error) {
+	home := kafkaHome(version)
 	if b, err := os.ReadFile(filepath.Join(home, "classpath.txt")); err == nil {
 		if cp := strings.TrimSpace(string(b)); cp != "" {
 			return cp, nil
@@ -97,7 +108,7 @@ func kafkaClasspath() (string, error) {
 	}
 	jars, _ := filepath.Glob(filepath.Join(home, "libs", "*.jar"))
 	if len(jars) == 0 {
-		return "", notInstalled("Kafka "+KafkaVersion+" jars", filepath.Join(home, "libs"))
+		return "", notInstalled("Kafka "+version+" jars", filepath.Join(home, "libs"))
 	}
 	return strings.Join(jars, ":"), nil
 }
@@ -112,11 +123,15 @@ func StartKafka(ctx context.Context, opts KafkaOptions) (*Kafka, error) {
 	if err != nil {
 		return nil, err
 	}
-	home := KafkaHome()
-	if _, err := os.Stat(filepath.Join(home, "libs", "kafka_2.13-"+KafkaVersion+".jar")); err != nil {
-		return nil, notInstalled("Kafka "+KafkaVersion, filepath.Join(home, "libs"))
+	version := opts.Version
+	if version == "" {
+		version = KafkaVersion
 	}
-	cp, err := kafkaClasspath()
+	home := kafkaHome(version)
+	if _, err := os.Stat(filepath.Join(home, "libs", "kafka_2.13-"+version+".jar")); err != nil {
+		return nil, notInstalled("Kafka "+version, filepath.Join(home, "libs"))
+	}
+	cp, err := kafkaClasspath(version)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +148,7 @@ func StartKafka(ctx context.Context, opts KafkaOptions) (*Kafka, error) {
 		DataDir:   filepath.Join(dir, "data"),
 		LogFile:   filepath.Join(dir, "kafka.log"),
 		LogDir:    dir,
+		Version:   version,
 		srv:       server{name: "kafka", dir: dir},
 	}
 	fail := func(err error) (*Kafka, error) {
@@ -193,6 +209,7 @@ func StartKafka(ctx context.Context, opts KafkaOptions) (*Kafka, error) {
 	}
 	jvm = append(jvm,
 		"-Dlog4j.configuration=file:"+filepath.Join(dir, "log4j.properties"),
+		"-Dlog4j2.configurationFile="+filepath.Join(dir, "log4j2.properties"),
 		"-Djava.io.tmpdir="+dir,
 		"-cp", cp)
 	if err := k.format(ctx, jvm); err != nil {
@@ -283,7 +300,24 @@ log4j.appender.F.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.kafka.request.logger=WARN
 log4j.logger.org.apache.kafka.clients=WARN
 `
-	return os.WriteFile(filepath.Join(k.LogDir, "log4j.properties"), []byte(conf), 0o644)
+	if err := os.WriteFile(filepath.Join(k.LogDir, "log4j.properties"), []byte(conf), 0o644); err != nil {
+		return err
+	}
+	// Kafka 4 logs through Log4j 2: the same settings.
+	conf2 := `rootLogger.level=INFO
+rootLogger.appenderRef.f.ref=F
+appender.f.type=File
+appender.f.name=F
+appender.f.fileName=` + k.LogFile + `
+appender.f.append=true
+appender.f.layout.type=PatternLayout
+appender.f.layout.pattern=[%d] %p %m (%c)%n
+logger.request.name=kafka.request.logger
+logger.request.level=WARN
+logger.clients.name=org.apache.kafka.clients
+logger.clients.level=WARN
+`
+	return os.WriteFile(filepath.Join(k.LogDir, "log4j2.properties"), []byte(conf2), 0o644)
 }
 
 // format prepares DataDir for a new cluster. With the bootstrap.checkpoint
@@ -293,7 +327,7 @@ func (k *Kafka) format(ctx context.Context, jvm []string) error {
 	if err := os.MkdirAll(k.DataDir, 0o755); err != nil {
 		return err
 	}
-	if cp, err := os.ReadFile(filepath.Join(KafkaHome(), "bootstrap.checkpoint")); err == nil && len(cp) > 0 {
+	if cp, err := os.ReadFile(filepath.Join(kafkaHome(k.Version), "bootstrap.checkpoint")); err == nil && len(cp) > 0 {
 		meta := fmt.Sprintf("#\n#written by sluice testenv\nnode.id=1\ndirectory.id=%s\nversion=1\ncluster.id=%s\n", newKafkaUUID(), k.ClusterID)
 		if err := os.WriteFile(filepath.Join(k.DataDir, "meta.properties"), []byte(meta), 0o644); err != nil {
 			return err

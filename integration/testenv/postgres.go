@@ -25,6 +25,14 @@ const (
 	PostgresSuperuserPassword = "admin"
 )
 
+// PostgresMajor is the default PostgreSQL major: Debian's postgresql-15.
+const PostgresMajor = 15
+
+// PostgresMajors are the PostgreSQL majors scripts/install-deps.sh installs:
+// the default, PostgresMajor, and those of the compatibility matrix
+// (scripts/install-postgres.sh).
+var PostgresMajors = []int{14, 15, 16, 17, 18}
+
 // PostgresBinDir returns the directory of the PostgreSQL 15 server binaries:
 // $SLUICE_PG_BINDIR or /usr/lib/postgresql/15/bin (Debian's postgresql-15).
 func PostgresBinDir() string {
@@ -34,17 +42,43 @@ func PostgresBinDir() string {
 	return "/usr/lib/postgresql/15/bin"
 }
 
+// PostgresBinDirFor returns the directory of the server binaries of a
+// PostgreSQL major: PostgresBinDir for PostgresMajor (or 0), otherwise
+// <root>/postgresql-<major>/bin as scripts/install-postgres.sh unpacks it,
+// where root is $SLUICE_PG_ROOT, else /opt/sluice-test when running as root
+// (the server runs as the OS user postgres, who cannot enter root's home),
+// else Cache().
+func PostgresBinDirFor(major int) string {
+	if major == 0 || major == PostgresMajor {
+		return PostgresBinDir()
+	}
+	root := os.Getenv("SLUICE_PG_ROOT")
+	switch {
+	case root != "":
+	case os.Geteuid() == 0:
+		root = "/opt/sluice-test"
+	default:
+		root = Cache()
+	}
+	return filepath.Join(root, fmt.Sprintf("postgresql-%d", major), "bin")
+}
+
 // PostgresOptions configures StartPostgres.
 type PostgresOptions struct {
 	// ExtraConf entries are written to postgresql.conf after the defaults
 	// and so override them, e.g. {"wal_level": "replica"}.
 	ExtraConf map[string]string
+	// Major is the PostgreSQL major to start, one of PostgresMajors;
+	// 0 means PostgresMajor.
+	Major int
 }
 
-// Postgres is a private PostgreSQL 15 server listening on Host:Port.
+// Postgres is a private PostgreSQL server listening on Host:Port.
 type Postgres struct {
 	Host      string // always 127.0.0.1
 	Port      int
+	Major     int    // the PostgreSQL major running
+	BinDir    string // its server binaries
 	DataDir   string
 	LogFile   string // server log (stderr of the postmaster)
 	LogDir    string // the instance's temporary directory (data, socket, logs)
@@ -54,16 +88,20 @@ type Postgres struct {
 	cred *syscall.Credential
 }
 
-// StartPostgres initializes a fresh cluster in a new temporary directory and
+// StartPostgres initializes a fresh cluster of opts.Major in a new temporary directory and
 // starts it as the postgres OS user (when running as root): wal_level=logical,
 // max_wal_senders=10, max_replication_slots=10, fsync=off, listening on
 // 127.0.0.1 only. It returns once the server accepts connections and the
 // superuser PostgresSuperuser exists. Call Stop when done.
 func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
-	bin := PostgresBinDir()
+	major := opts.Major
+	if major == 0 {
+		major = PostgresMajor
+	}
+	bin := PostgresBinDirFor(major)
 	for _, b := range []string{"postgres", "initdb"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
-			return nil, notInstalled("PostgreSQL 15 "+b, filepath.Join(bin, b))
+			return nil, notInstalled(fmt.Sprintf("PostgreSQL %d %s", major, b), filepath.Join(bin, b))
 		}
 	}
 	ctx, cancel := withDefaultTimeout(ctx, 60*time.Second)
@@ -79,6 +117,8 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 	}
 	pg := &Postgres{
 		Host:      Host,
+		Major:     major,
+		BinDir:    bin,
 		DataDir:   filepath.Join(dir, "data"),
 		LogFile:   filepath.Join(dir, "postgres.log"),
 		LogDir:    dir,
@@ -148,9 +188,9 @@ func (pg *Postgres) chown(path string) error {
 
 // initdb fills DataDir, from the cached template when there is one.
 func (pg *Postgres) initdb(ctx context.Context) error {
-	bin := PostgresBinDir()
+	bin := pg.BinDir
 	// v1: bump when the initdb flags below change.
-	tpl := templatePath(templateKey("pg15-v1", filepath.Join(bin, "postgres")))
+	tpl := templatePath(templateKey(fmt.Sprintf("pg%d-v1", pg.Major), filepath.Join(bin, "postgres")))
 	if err := os.Mkdir(pg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("testenv: postgres: %w", err)
 	}
@@ -239,7 +279,7 @@ func (pg *Postgres) appendConf(conf map[string]string) error {
 // startLocked starts the postmaster and waits until it accepts connections.
 func (pg *Postgres) startLocked(ctx context.Context) error {
 	p, err := startProc(pg.LogDir, pg.LogFile, pg.cred, nil,
-		filepath.Join(PostgresBinDir(), "postgres"), "-D", pg.DataDir)
+		filepath.Join(pg.BinDir, "postgres"), "-D", pg.DataDir)
 	if err != nil {
 		return fmt.Errorf("testenv: postgres: %w", err)
 	}

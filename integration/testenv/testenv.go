@@ -1,6 +1,7 @@
-// Package testenv starts real servers for integration tests: PostgreSQL 15,
-// MariaDB 10.11, MySQL (StartMySQL, from $SLUICE_CACHE/mysql-<major>),
-// Apache Kafka (single-node KRaft) and a Confluent-API-compatible
+// Package testenv starts real servers for integration tests: PostgreSQL (15
+// by default, or another of PostgresMajors), MariaDB 10.11, MySQL
+// (StartMySQL, from $SLUICE_CACHE/mysql-<major>), Apache Kafka (single-node
+// KRaft; 3.9 by default, or 4.x) and a Confluent-API-compatible
 // schema registry (Apicurio Registry). Each server is a private process on free
 // loopback ports with its own temporary directory for data, sockets and logs.
 //

@@ -734,7 +734,7 @@ func (postgresChecker) CheckSource(ctx context.Context, c *CheckEnv) []string {
 			r.Pass("postgres heartbeats", "EXECUTE on pg_logical_emit_message")
 		} else {
 			r.Warn("postgres heartbeats", "no EXECUTE on pg_logical_emit_message: idle slots then advance only with keepalives, and retain WAL while captured tables are quiet",
-				"GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO "+role)
+				"GRANT EXECUTE ON FUNCTION "+pgcapture.EmitMessageFunction(si.Version)+" TO "+role)
 		}
 	}
 
@@ -745,6 +745,7 @@ func (postgresChecker) CheckSource(ctx context.Context, c *CheckEnv) []string {
 		systemID, _ = pgcapture.SystemIdentifier(cctx, conn)
 	}
 	checkSlotState(ctx, c, slot, systemID)
+	checkSlotFailover(r, si, slot, cfg.Source.Postgres.Slot)
 
 	topics := make([]string, len(tables))
 	for i, t := range tables {
