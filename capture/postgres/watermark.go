@@ -51,7 +51,7 @@ func (m *Marker) Mark(ctx context.Context, id string) error {
 		var pgErr *pgconn.PgError
 		denied := errors.As(err, &pgErr) && pgErr.Code == "42501"
 		return &SetupError{What: "snapshot watermark", Err: fmt.Errorf("pg_logical_emit_message: %w", err), Transient: !denied,
-			Fix: "GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO Sluice's user (heartbeats need it too)"}
+			Fix: "GRANT EXECUTE ON FUNCTION " + emitMessageFunctionOf(m.conn) + " TO Sluice's user (heartbeats need it too)"}
 	}
 	return nil
 }
@@ -83,7 +83,20 @@ func WriteSignal(ctx context.Context, cfg *pgconn.Config, payload []byte) (strin
 		var pgErr *pgconn.PgError
 		denied := errors.As(err, &pgErr) && pgErr.Code == "42501"
 		return "", &SetupError{What: "snapshot request", Err: fmt.Errorf("pg_logical_emit_message: %w", err), Transient: !denied,
-			Fix: "GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO Sluice's user"}
+			Fix: "GRANT EXECUTE ON FUNCTION " + emitMessageFunctionOf(c) + " TO Sluice's user"}
 	}
 	return lsn, nil
+}
+
+// emitMessageFunctionOf is EmitMessageFunction for the server conn is
+// connected to, from the server_version it reported at connect.
+func emitMessageFunctionOf(conn *pgx.Conn) string {
+	n := 0 // the leading digits: "18.1 (Debian ...)", "18beta1"
+	for _, r := range conn.PgConn().ParameterStatus("server_version") {
+		if r < '0' || r > '9' {
+			break
+		}
+		n = n*10 + int(r-'0')
+	}
+	return EmitMessageFunction(n * 10000)
 }

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,14 +31,12 @@ type MariaDBOptions struct {
 // binary log on (ROW format, FULL row image and metadata, server_id=1,
 // gtid_strict_mode=ON).
 type MariaDB struct {
-	Host    string // always 127.0.0.1
-	Port    int
+	mysqlServer
 	DataDir string
 	LogFile string // server log (mariadbd stderr)
 	LogDir  string // the instance's temporary directory
 	Socket  string // unix socket path
 
-	srv  server
 	args []string
 }
 
@@ -76,13 +72,13 @@ func StartMariaDB(ctx context.Context, opts MariaDBOptions) (*MariaDB, error) {
 		return nil, err
 	}
 	m := &MariaDB{
-		Host:    Host,
-		DataDir: filepath.Join(dir, "data"),
-		LogFile: filepath.Join(dir, "mariadb.log"),
-		LogDir:  dir,
-		Socket:  filepath.Join(dir, "mysqld.sock"),
-		srv:     server{name: "mariadb", dir: dir},
+		mysqlServer: mysqlServer{Host: Host, srv: server{name: "mariadb", dir: dir}, stopWait: 30 * time.Second},
+		DataDir:     filepath.Join(dir, "data"),
+		LogFile:     filepath.Join(dir, "mariadb.log"),
+		LogDir:      dir,
+		Socket:      filepath.Join(dir, "mysqld.sock"),
 	}
+	m.start = m.startLocked
 	fail := func(err error) (*MariaDB, error) {
 		m.srv.mu.Lock()
 		_ = m.srv.finish(syscall.SIGTERM, 10*time.Second)
@@ -246,61 +242,5 @@ func (m *MariaDB) setup(ctx context.Context) error {
 	return nil
 }
 
-// Addr returns "127.0.0.1:port".
-func (m *MariaDB) Addr() string { return net.JoinHostPort(m.Host, strconv.Itoa(m.Port)) }
-
-// DSN returns "mysql://user:pass@127.0.0.1:port/db".
-func (m *MariaDB) DSN(user, pass, db string) string {
-	u := url.URL{Scheme: "mysql", User: url.UserPassword(user, pass), Host: m.Addr(), Path: "/" + db}
-	return u.String()
-}
-
 // RootDSN returns DSN("root", MariaDBRootPassword, db).
 func (m *MariaDB) RootDSN(db string) string { return m.DSN("root", MariaDBRootPassword, db) }
-
-// GoSQLDSN returns the same connection in github.com/go-sql-driver/mysql
-// form, "user:pass@tcp(127.0.0.1:port)/db"; append "?parseTime=true" etc. as
-// needed.
-func (m *MariaDB) GoSQLDSN(user, pass, db string) string {
-	cfg := mysql.NewConfig()
-	cfg.User = user
-	cfg.Passwd = pass
-	cfg.Net = "tcp"
-	cfg.Addr = m.Addr()
-	cfg.DBName = db
-	return cfg.FormatDSN()
-}
-
-// Restart shuts the server down (or nothing, after Kill) and starts it again
-// with the same data directory, port and arguments.
-func (m *MariaDB) Restart(ctx context.Context) error {
-	ctx, cancel := withDefaultTimeout(ctx, 60*time.Second)
-	defer cancel()
-	m.srv.mu.Lock()
-	defer m.srv.mu.Unlock()
-	if m.srv.stopped {
-		return fmt.Errorf("testenv: mariadb already stopped")
-	}
-	m.srv.proc.stop(syscall.SIGTERM, 30*time.Second)
-	m.srv.proc = nil
-	return m.startLocked(ctx)
-}
-
-// Kill SIGKILLs the server (a crash). The data directory stays; Restart
-// starts it again with crash recovery.
-func (m *MariaDB) Kill() error {
-	m.srv.mu.Lock()
-	defer m.srv.mu.Unlock()
-	return m.srv.killLocked()
-}
-
-// Keep makes Stop keep LogDir (data and logs) instead of removing it.
-func (m *MariaDB) Keep() { m.srv.setKeep() }
-
-// Stop shuts the server down (SIGTERM, SIGKILL after 30s) and removes LogDir
-// unless Keep was called or SLUICE_KEEP_LOGS=1. Safe to call twice.
-func (m *MariaDB) Stop() error {
-	m.srv.mu.Lock()
-	defer m.srv.mu.Unlock()
-	return m.srv.finish(syscall.SIGTERM, 30*time.Second)
-}

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -37,15 +35,13 @@ type MySQLOptions struct {
 // on (ROW format, FULL row image and metadata) and GTIDs on
 // (gtid_mode=ON, enforce_gtid_consistency=ON).
 type MySQL struct {
-	Host    string // always 127.0.0.1
-	Port    int
+	mysqlServer
 	DataDir string
 	LogFile string // server log (mysqld stderr)
 	LogDir  string // the instance's temporary directory
 	Socket  string // unix socket path
 	Version string // e.g. "9.7.4", from the install's version file
 
-	srv  server
 	args []string
 }
 
@@ -122,14 +118,14 @@ func StartMySQL(ctx context.Context, opts MySQLOptions) (*MySQL, error) {
 		return nil, err
 	}
 	m := &MySQL{
-		Host:    Host,
-		DataDir: filepath.Join(dir, "data"),
-		LogFile: filepath.Join(dir, "mysql.log"),
-		LogDir:  dir,
-		Socket:  filepath.Join(dir, "mysqld.sock"),
-		Version: in.version,
-		srv:     server{name: "mysql " + in.version, dir: dir},
+		mysqlServer: mysqlServer{Host: Host, srv: server{name: "mysql " + in.version, dir: dir}, stopWait: 60 * time.Second},
+		DataDir:     filepath.Join(dir, "data"),
+		LogFile:     filepath.Join(dir, "mysql.log"),
+		LogDir:      dir,
+		Socket:      filepath.Join(dir, "mysqld.sock"),
+		Version:     in.version,
 	}
+	m.start = m.startLocked
 	fail := func(err error) (*MySQL, error) {
 		m.srv.mu.Lock()
 		_ = m.srv.finish(syscall.SIGTERM, 10*time.Second)
@@ -280,60 +276,5 @@ func (m *MySQL) setup(ctx context.Context) error {
 	return nil
 }
 
-// Addr returns "127.0.0.1:port".
-func (m *MySQL) Addr() string { return net.JoinHostPort(m.Host, strconv.Itoa(m.Port)) }
-
-// DSN returns "mysql://user:pass@127.0.0.1:port/db".
-func (m *MySQL) DSN(user, pass, db string) string {
-	u := url.URL{Scheme: "mysql", User: url.UserPassword(user, pass), Host: m.Addr(), Path: "/" + db}
-	return u.String()
-}
-
 // RootDSN returns DSN("root", MySQLRootPassword, db).
 func (m *MySQL) RootDSN(db string) string { return m.DSN("root", MySQLRootPassword, db) }
-
-// GoSQLDSN returns the same connection in github.com/go-sql-driver/mysql
-// form, "user:pass@tcp(127.0.0.1:port)/db".
-func (m *MySQL) GoSQLDSN(user, pass, db string) string {
-	cfg := mysql.NewConfig()
-	cfg.User = user
-	cfg.Passwd = pass
-	cfg.Net = "tcp"
-	cfg.Addr = m.Addr()
-	cfg.DBName = db
-	return cfg.FormatDSN()
-}
-
-// Restart shuts the server down (or nothing, after Kill) and starts it again
-// with the same data directory, port and arguments.
-func (m *MySQL) Restart(ctx context.Context) error {
-	ctx, cancel := withDefaultTimeout(ctx, 120*time.Second)
-	defer cancel()
-	m.srv.mu.Lock()
-	defer m.srv.mu.Unlock()
-	if m.srv.stopped {
-		return fmt.Errorf("testenv: mysql already stopped")
-	}
-	m.srv.proc.stop(syscall.SIGTERM, 60*time.Second)
-	m.srv.proc = nil
-	return m.startLocked(ctx)
-}
-
-// Kill SIGKILLs the server (a crash). The data directory stays; Restart
-// starts it again with crash recovery.
-func (m *MySQL) Kill() error {
-	m.srv.mu.Lock()
-	defer m.srv.mu.Unlock()
-	return m.srv.killLocked()
-}
-
-// Keep makes Stop keep LogDir (data and logs) instead of removing it.
-func (m *MySQL) Keep() { m.srv.setKeep() }
-
-// Stop shuts the server down (SIGTERM, SIGKILL after 60s) and removes LogDir
-// unless Keep was called or SLUICE_KEEP_LOGS=1. Safe to call twice.
-func (m *MySQL) Stop() error {
-	m.srv.mu.Lock()
-	defer m.srv.mu.Unlock()
-	return m.srv.finish(syscall.SIGTERM, 60*time.Second)
-}
