@@ -219,6 +219,14 @@ func (sn *Snapshotter) ReadChunk(ctx context.Context, t *schema.Table, after, th
 		}
 		return row(vals)
 	}}
+	tx, err := readSnapshot(ctx, c)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("postgres: snapshot of %s: %w", t.ID, err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // read-only: ends it
 	if _, err := c.PgConn().CopyTo(ctx, r, q); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -311,4 +319,39 @@ func copyText(v any) string {
 		return string(*p)
 	}
 	return ""
+}
+
+// readSnapshot begins the read-only transaction a chunk is read in, with a
+// snapshot that sees every transaction committed before the chunk's low
+// watermark [S2]. Postgres writes a commit record before it makes the
+// transaction visible, so a transaction whose commit precedes the
+// watermark in the WAL (and so in the stream, before the chunk's window
+// opens) can still be invisible to a snapshot taken just after the
+// watermark committed: its rows would be read as they were before it and
+// handed over after its changes. Such a transaction is in progress in the
+// snapshot (pg_snapshot_xip) and committed in the commit log already, so
+// a snapshot with one is dropped and taken again; a transaction that
+// commits after the watermark only costs a retry.
+func readSnapshot(ctx context.Context, c *pgx.Conn) (pgx.Tx, error) {
+	for attempt := 0; ; attempt++ {
+		tx, err := c.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		if err != nil {
+			return nil, err
+		}
+		var late int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+WHERE pg_xact_status(x) = 'committed'`).Scan(&late); err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			return nil, err
+		}
+		if late == 0 || attempt >= 1000 {
+			return tx, nil
+		}
+		_ = tx.Rollback(ctx)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
