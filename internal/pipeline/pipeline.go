@@ -146,7 +146,7 @@ type Pipeline struct {
 	// inside it covers, and, after a restart inside a transaction, what
 	// to skip of it.
 	txnChanges   int64
-	txnID        string
+	txnFirst     capture.SourceInfo // the transaction's first change, which names it (txnID)
 	partial      *checkpoint.TxnProgress
 	skip         *checkpoint.TxnProgress
 	lastCommit   time.Time

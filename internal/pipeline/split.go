@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/sluicecdc/sluice/capture"
@@ -29,9 +28,9 @@ import (
 // far is committed first.
 func (p *Pipeline) admit(ctx context.Context, c *capture.Change) (bool, error) {
 	if p.txnChanges == 0 {
-		p.txnID = txnIdentity(c.Source)
-		if p.skip != nil && p.skip.ID != p.txnID {
-			return false, p.stop(p.replayError(fmt.Sprintf("the source sent transaction %s first", p.txnID)))
+		p.txnFirst = c.Source // named only when needed: no string per transaction
+		if p.skip != nil && p.skip.ID != txnID(p.txnFirst) {
+			return false, p.stop(p.replayError(fmt.Sprintf("the source sent transaction %s first", txnID(p.txnFirst))))
 		}
 	}
 	if p.skip != nil {
@@ -39,7 +38,7 @@ func (p *Pipeline) admit(ctx context.Context, c *capture.Change) (bool, error) {
 			p.txnChanges++
 			return false, nil // delivered before the restart
 		}
-		p.log.Info("resumed inside a source transaction", "transaction", p.txnID, "skipped", p.skip.Events)
+		p.log.Info("resumed inside a source transaction", "transaction", p.skip.ID, "skipped", p.skip.Events)
 		p.skip = nil
 	}
 	if p.splitDue() {
@@ -64,13 +63,13 @@ func (p *Pipeline) splitDue() bool {
 // transaction in parts.
 func (p *Pipeline) split(ctx context.Context) error {
 	open := time.Since(p.batchStart)
-	p.partial = &checkpoint.TxnProgress{ID: p.txnID, Events: p.txnChanges}
+	p.partial = &checkpoint.TxnProgress{ID: txnID(p.txnFirst), Events: p.txnChanges}
 	p.dirty = true
 	if err := p.Checkpoint(ctx); err != nil {
 		return err
 	}
 	p.m.TxnSplits.Add(1)
-	p.log.Info("committed part of a long source transaction", "transaction", p.txnID,
+	p.log.Info("committed part of a long source transaction", "transaction", p.partial.ID,
 		"changes_delivered", p.txnChanges, "kafka_transaction_open", open.Round(time.Millisecond).String())
 	return nil
 }
@@ -83,9 +82,9 @@ func (p *Pipeline) endTxn() error {
 			// checkpoint is inside: that one is still ahead.
 			return nil
 		}
-		return p.replayError(fmt.Sprintf("transaction %s ended after %d changes", p.txnID, p.txnChanges))
+		return p.replayError(fmt.Sprintf("transaction %s ended after %d changes", txnID(p.txnFirst), p.txnChanges))
 	}
-	p.txnChanges, p.txnID, p.partial = 0, "", nil
+	p.txnChanges, p.partial = 0, nil
 	return nil
 }
 
@@ -96,19 +95,5 @@ func (p *Pipeline) replayError(what string) error {
 			p.skip.Events, p.skip.ID, p.safe.String(), what),
 		Fix: "Sluice will not resume past a gap; the source's log no longer holds what was delivered (a rewound or " +
 			"replaced server): to start over with a new snapshot, use a new name (or delete this name's record from " + OffsetsTopic(p.o.Name) + ")",
-	}
-}
-
-// txnIdentity names a source transaction by its first change: the same on
-// every replay of the transaction, and on a promoted replica where the
-// source has global transaction ids.
-func txnIdentity(s capture.SourceInfo) string {
-	switch {
-	case s.GTID != "":
-		return "gtid " + s.GTID
-	case s.File != "":
-		return s.File + ":" + strconv.FormatInt(s.Pos, 10)
-	default:
-		return "xid " + strconv.FormatInt(s.TxID, 10) + " lsn " + checkpoint.LSN(s.LSN).String()
 	}
 }

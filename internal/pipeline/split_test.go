@@ -83,7 +83,7 @@ func TestI7SplitAndResume(t *testing.T) {
 	}
 
 	p, cp := restart(t, e, Options{})
-	if cp.Position.LSN != 10 || cp.Txn == nil || cp.Txn.Events != 4 || cp.Txn.ID != txnIdentity(txnChange(7, 0).Source) {
+	if cp.Position.LSN != 10 || cp.Txn == nil || cp.Txn.Events != 4 || cp.Txn.ID != txnID(txnChange(7, 0).Source) {
 		t.Fatalf("checkpoint %+v txn %+v: want lsn 10, 4 changes of the transaction", cp.Position, cp.Txn)
 	}
 	if e.src.last().LSN > 10 {

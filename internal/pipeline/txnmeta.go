@@ -38,9 +38,12 @@ type txnMeta struct {
 	topics bool // the topic exists and the schemas are registered
 }
 
-// txnID is the id of the source transaction of c, as Debezium's: the xid
-// and the LSN of its first change on Postgres; the GTID, or the binlog
-// position of its first change, on MySQL.
+// txnID is the id of a source transaction, from its first change, as
+// Debezium's: the xid and the LSN of its first change on Postgres; the
+// GTID, or the binlog position of its first change, on MySQL. It is the
+// same on every replay of the transaction (and on a promoted replica
+// where the source has global transaction ids), so it also names the
+// transaction a checkpoint inside it covers [I7].
 func txnID(s capture.SourceInfo) string {
 	switch {
 	case s.GTID != "":
