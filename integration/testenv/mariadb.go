@@ -2,8 +2,6 @@ package testenv
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,8 +9,6 @@ import (
 	"strconv"
 	"syscall"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
 )
 
 // MariaDBRootPassword is the password of root (root@'%', root@localhost,
@@ -192,54 +188,20 @@ func (m *MariaDB) startLocked(ctx context.Context) error {
 // ping succeeds when the server answers on its private unix socket, even if
 // it refuses the credentials (no password before setup; a test may change it).
 func (m *MariaDB) ping(ctx context.Context) error {
-	cfg := mysql.NewConfig()
-	cfg.User = "root"
-	cfg.Passwd = MariaDBRootPassword
-	cfg.Net = "unix"
-	cfg.Addr = m.Socket
-	db, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	err = db.PingContext(ctx)
-	var me *mysql.MySQLError
-	if err == nil || errors.As(err, &me) {
-		return nil
-	}
-	return err
+	return pingSocket(ctx, m.Socket, MariaDBRootPassword)
 }
 
 // setup sets root's password (over the unix socket, where root has none yet).
 func (m *MariaDB) setup(ctx context.Context) error {
-	cfg := mysql.NewConfig()
-	cfg.User = "root"
-	cfg.Net = "unix"
-	cfg.Addr = m.Socket
-	db, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("testenv: mariadb setup: %w", err)
-	}
-	defer conn.Close()
 	pw := MariaDBRootPassword
-	for _, q := range []string{
+	return execOnSocket(ctx, m.Socket, "mariadb", []string{
 		"SET SESSION sql_log_bin = 0",
 		"CREATE OR REPLACE USER 'root'@'%' IDENTIFIED BY '" + pw + "'",
 		"GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION",
 		"ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '" + pw + "'",
 		"ALTER USER 'root'@'::1' IDENTIFIED BY '" + pw + "'",
 		"ALTER USER 'root'@'localhost' IDENTIFIED BY '" + pw + "'",
-	} {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("testenv: mariadb setup: %s: %w", q, err)
-		}
-	}
-	return nil
+	})
 }
 
 // RootDSN returns DSN("root", MariaDBRootPassword, db).

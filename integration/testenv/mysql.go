@@ -2,8 +2,6 @@ package testenv
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,8 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
 )
 
 // MySQLRootPassword is the password of root (root@'%', root@localhost) in
@@ -226,54 +222,17 @@ func (m *MySQL) startLocked(ctx context.Context) error {
 
 // ping succeeds when the server answers on its unix socket, even if it
 // refuses the credentials.
-func (m *MySQL) ping(ctx context.Context) error {
-	cfg := mysql.NewConfig()
-	cfg.User = "root"
-	cfg.Passwd = MySQLRootPassword
-	cfg.Net = "unix"
-	cfg.Addr = m.Socket
-	db, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	err = db.PingContext(ctx)
-	var me *mysql.MySQLError
-	if err == nil || errors.As(err, &me) {
-		return nil
-	}
-	return err
-}
+func (m *MySQL) ping(ctx context.Context) error { return pingSocket(ctx, m.Socket, MySQLRootPassword) }
 
 // setup sets root's password and lets root connect over TCP.
 func (m *MySQL) setup(ctx context.Context) error {
-	cfg := mysql.NewConfig()
-	cfg.User = "root"
-	cfg.Net = "unix"
-	cfg.Addr = m.Socket
-	db, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		// A restarted template already has the password.
-		return fmt.Errorf("testenv: mysql setup: %w", err)
-	}
-	defer conn.Close()
 	pw := MySQLRootPassword
-	for _, q := range []string{
+	return execOnSocket(ctx, m.Socket, "mysql", []string{
 		"SET SESSION sql_log_bin = 0",
 		"CREATE USER 'root'@'%' IDENTIFIED BY '" + pw + "'",
 		"GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION",
 		"ALTER USER 'root'@'localhost' IDENTIFIED BY '" + pw + "'",
-	} {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("testenv: mysql setup: %s: %w", q, err)
-		}
-	}
-	return nil
+	})
 }
 
 // RootDSN returns DSN("root", MySQLRootPassword, db).

@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -79,4 +81,51 @@ func (m *mysqlServer) Stop() error {
 	m.srv.mu.Lock()
 	defer m.srv.mu.Unlock()
 	return m.srv.finish(syscall.SIGTERM, m.stopWait)
+}
+
+// pingSocket succeeds when the server answers on its unix socket, even if
+// it refuses the credentials (no password before setup; a test may change
+// it).
+func pingSocket(ctx context.Context, socket, password string) error {
+	cfg := mysql.NewConfig()
+	cfg.User = "root"
+	cfg.Passwd = password
+	cfg.Net = "unix"
+	cfg.Addr = socket
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	err = db.PingContext(ctx)
+	var me *mysql.MySQLError
+	if err == nil || errors.As(err, &me) {
+		return nil
+	}
+	return err
+}
+
+// execOnSocket runs statements as root over the unix socket, where root
+// has no password yet, on one connection.
+func execOnSocket(ctx context.Context, socket, kind string, stmts []string) error {
+	cfg := mysql.NewConfig()
+	cfg.User = "root"
+	cfg.Net = "unix"
+	cfg.Addr = socket
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("testenv: %s setup: %w", kind, err)
+	}
+	defer conn.Close()
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("testenv: %s setup: %s: %w", kind, q, err)
+		}
+	}
+	return nil
 }
