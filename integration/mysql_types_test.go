@@ -84,7 +84,7 @@ func myTypeColumnsMariaDB() []myTypeCol {
 		{"c_decimal", "decimal(65,30)", "dec:30", myText, []string{maxDec, "-" + maxDec, "0", "0.000000000000000000000000000001", "-1.5"}},
 		{"c_decimal_u", "decimal(10,2) unsigned", "dec:2", myText, []string{"0", "99999999.99", "0.01"}},
 		// FLOAT prints 6 digits; as a DOUBLE, every digit of its value.
-		{"c_float", "float", "float32", "CAST($c AS DOUBLE)", []string{"0.1", "3.4028234e38", "-1.17549435e-38", "16777217", "1e-45", "-2.5"}},
+		{"c_float", "float", "float32", "($c * 1e0)", []string{"0.1", "3.4028234e38", "-1.17549435e-38", "16777217", "1e-45", "-2.5"}},
 		{"c_double", "double", "float64", myText, []string{"0.1", "1.7976931348623157e308", "-2.2250738585072014e-308", "5e-324", "1e0/3", "9007199254740993"}},
 		{"c_bit1", "bit(1)", "bool", "IF($c = b'1', 'true', 'false')", []string{"b'0'", "b'1'"}},
 		{"c_bit64", "bit(64)", "bits", "CAST($c+0 AS CHAR)", []string{"b'0'", "0xFFFFFFFFFFFFFFFF", "b'1'", "0x8000000000000000", "0x0102030405060708"}},

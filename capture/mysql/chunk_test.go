@@ -90,9 +90,9 @@ func TestChunkQuery(t *testing.T) {
 		args           []any
 	}{
 		{"first chunk", one, nil, []string{"9"},
-			"SELECT `id`, CAST(`f` AS DOUBLE), `id` FROM `d`.`t` WHERE `id` <= ? ORDER BY `id` LIMIT 10", []any{"9"}},
+			"SELECT `id`, (`f` * 1e0), `id` FROM `d`.`t` WHERE `id` <= ? ORDER BY `id` LIMIT 10", []any{"9"}},
 		{"next chunk", one, []string{"3"}, []string{"9"},
-			"SELECT `id`, CAST(`f` AS DOUBLE), `id` FROM `d`.`t` WHERE `id` > ? AND `id` <= ? ORDER BY `id` LIMIT 10", []any{"3", "9"}},
+			"SELECT `id`, (`f` * 1e0), `id` FROM `d`.`t` WHERE `id` > ? AND `id` <= ? ORDER BY `id` LIMIT 10", []any{"3", "9"}},
 		{"composite key", two, []string{"x", "1"}, []string{"y", "2"},
 			"SELECT `a`, `b`, `v`, `b`, `a` FROM `d`.`t``x` WHERE (`b`, `a`) > (?, ?) AND (`b`, `a`) <= (?, ?) ORDER BY `b`, `a` LIMIT 10",
 			[]any{"x", "1", "y", "2"}},

@@ -19,8 +19,10 @@ func SelectExpr(c *schema.Column) string {
 	switch c.Type {
 	case "float":
 		// FLOAT prints with 6 significant digits; as a DOUBLE it prints
-		// every digit of its exact value.
-		return "CAST(" + q + " AS DOUBLE)"
+		// every digit of its exact value. Multiplying by the DOUBLE 1e0
+		// makes it one, exactly (-0 stays -0), on every server: CAST(...
+		// AS DOUBLE) is MySQL 8.0.17+.
+		return "(" + q + " * 1e0)"
 	case "enum", "set":
 		// The index (enum) or bit mask (set), as the binlog has it.
 		return "(" + q + "+0)"
