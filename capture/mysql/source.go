@@ -87,6 +87,7 @@ type Source struct {
 
 	// Stream state, owned by Run's goroutine.
 	file      string
+	end       uint32              // where the last event read in file ends (0: not known)
 	committed checkpoint.Position // the last transaction boundary passed to the handler
 	maria     MariaGTIDSet        // executed GTIDs up to committed
 	my        MySQLGTIDSet
@@ -608,10 +609,32 @@ func (s *Source) beginTxn() {
 	}
 }
 
+// place fills in the end position of an event that the server wrote
+// without one, and keeps s.end. MariaDB 11 (binlog_legacy_event_pos=OFF,
+// its default) writes end_log_pos 0 for the events inside an event group,
+// between its GTID event and its commit, which have theirs; each such event
+// ends its size after the previous one. Artificial events (a stream's
+// first rotate) are in no file.
+func (s *Source) place(ev *replication.BinlogEvent) {
+	hd := ev.Header
+	switch {
+	case hd.LogPos != 0:
+	case hd.Flags&replication.LOG_EVENT_ARTIFICIAL_F != 0 || s.end == 0:
+		return
+	default:
+		hd.LogPos = s.end + hd.EventSize
+	}
+	s.end = hd.LogPos
+}
+
 func (s *Source) handle(ctx context.Context, h capture.Handler, ev *replication.BinlogEvent) error {
+	if !s.inPayload {
+		s.place(ev)
+	}
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
 		s.file = string(e.NextLogName)
+		s.end = 0 // known again at the next file's first event
 		// A real rotate (not the artificial one opening a stream) ends a
 		// file between transactions: the next file's start is a boundary.
 		if ev.Header.Flags&replication.LOG_EVENT_ARTIFICIAL_F == 0 && ev.Header.LogPos != 0 && !s.txn.active {
