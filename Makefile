@@ -14,7 +14,7 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 
-# Installs PostgreSQL 15, MariaDB 10.11, MySQL 9, Apache Kafka and the
+# Installs the PostgreSQL, MariaDB and MySQL servers, Apache Kafka and the
 # schema registry for the integration tests (idempotent; fast when present).
 deps:
 	bash scripts/install-deps.sh

