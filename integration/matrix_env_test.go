@@ -11,15 +11,20 @@ import (
 
 // The compatibility matrix (integration/matrix) runs tests of this package
 // against other server versions. These variables choose them; unset, the
-// tests run on the defaults (PostgreSQL 15, Kafka 3.9, 20 kills):
+// tests run on the defaults (PostgreSQL 15, Kafka 3.9, 20 kills; the
+// MySQL-source tests on MariaDB 10.11 and MySQL 9):
 //
 //	SLUICE_TEST_POSTGRES  the shared PostgreSQL's major, one of testenv.PostgresMajors
 //	SLUICE_TEST_KAFKA     the shared broker's release: testenv.KafkaVersion or testenv.Kafka4Version
 //	SLUICE_TEST_KILLS     how many times TestKillLoop kills sluice
+//	SLUICE_TEST_MYSQL     the one server the MySQL-source tests of the core
+//	                      suite run on, one of myMatrixServers ("mysql-8.0",
+//	                      "mariadb-11.8")
 const (
 	envPostgres = "SLUICE_TEST_POSTGRES"
 	envKafka    = "SLUICE_TEST_KAFKA"
 	envKills    = "SLUICE_TEST_KILLS"
+	envMySQL    = "SLUICE_TEST_MYSQL"
 )
 
 // matrixPostgres returns the options of the shared PostgreSQL.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,8 +19,9 @@ import (
 // handoff, DDL, a kill loop) with small row counts. A subtest's name is
 // the server and its version, so a failure names the version.
 //
-// Debian's archive has MySQL 9.x only (sid); no 8.0 or 8.4 LTS is left in
-// any of its suites, so 8.x is not in the matrix.
+// MySQL 9 runs beside MariaDB 10.11 in every run; the servers of
+// myMatrixServers run alone, one per run of the core suite, when
+// SLUICE_TEST_MYSQL names them (integration/matrix does).
 type myServerCase struct {
 	name string // subtest name: "mariadb", "mysql-9.7.4"
 	// mariadb tells the flavor: MariaDB, or MySQL.
@@ -26,7 +29,8 @@ type myServerCase struct {
 	// core is true for a server that runs the core suite only (smaller
 	// loads than the default server's).
 	core bool
-	// series is a MySQL's install (testenv.MySQLOptions.Series).
+	// series is the install (testenv.MySQLOptions.Series,
+	// testenv.MariaDBOptions.Series) of a server other than the default.
 	series string
 	get    func(t testing.TB) myServer
 }
@@ -39,20 +43,52 @@ type myServer interface {
 	GoSQLDSN(user, pass, db string) string
 }
 
-// myMySQLSeries lists the MySQL installs (scripts/install-mysql.sh) in the
-// matrix.
+// myMySQLSeries lists the MySQL installs (scripts/install-mysql.sh) that
+// run beside MariaDB 10.11.
 var myMySQLSeries = []string{"9"}
 
+// myMatrixServers are the servers that SLUICE_TEST_MYSQL chooses, each an
+// install of scripts/install-mysql.sh: flavor-series.
+var myMatrixServers = []string{"mysql-8.0", "mariadb-11.8"}
+
 func myServers() []myServerCase {
+	if v := os.Getenv(envMySQL); v != "" {
+		return []myServerCase{myMatrixServer(v)}
+	}
 	out := []myServerCase{{name: "mariadb", mariadb: true, get: func(t testing.TB) myServer { return sharedMariaDB(t) }}}
 	for _, series := range myMySQLSeries {
-		name := "mysql-" + series
-		if v, err := testenv.MySQLVersion(series); err == nil {
-			name = "mysql-" + v
-		}
-		out = append(out, myServerCase{name: name, core: true, series: series, get: func(t testing.TB) myServer { return sharedMySQL(t, series) }})
+		out = append(out, myMySQLCase(series))
 	}
 	return out
+}
+
+func myMySQLCase(series string) myServerCase {
+	name := "mysql-" + series
+	if v, err := testenv.MySQLVersion(series); err == nil {
+		name = "mysql-" + v
+	}
+	return myServerCase{name: name, core: true, series: series, get: func(t testing.TB) myServer { return sharedMySQL(t, series) }}
+}
+
+// myMatrixServer is the server v (one of myMatrixServers) names. A name
+// not in the list makes every MySQL-source test fail with the list.
+func myMatrixServer(v string) myServerCase {
+	flavor, series, _ := strings.Cut(v, "-")
+	switch {
+	case !slices.Contains(myMatrixServers, v):
+		return myServerCase{name: v, get: func(t testing.TB) myServer {
+			t.Fatalf("%s=%q: want one of %v", envMySQL, v, myMatrixServers)
+			return nil
+		}}
+	case flavor == "mysql":
+		return myMySQLCase(series)
+	}
+	name := v
+	if version, err := testenv.MariaDBVersion(series); err == nil {
+		name = "mariadb-" + version
+	}
+	return myServerCase{name: name, mariadb: true, core: true, series: series,
+		get: func(t testing.TB) myServer { return sharedMariaDBSeries(t, series) }}
 }
 
 // forMyServers runs f as a subtest on each server of the matrix.
@@ -96,6 +132,37 @@ func sharedMySQL(t testing.TB, series string) *testenv.MySQL {
 		sharedMySQLs.srv = map[string]*testenv.MySQL{}
 	}
 	sharedMySQLs.srv[series] = m
+	shared.mu.Lock()
+	shared.stops = append(shared.stops, m.Stop)
+	shared.mu.Unlock()
+	return m
+}
+
+var sharedMariaDBs struct {
+	mu  sync.Mutex
+	srv map[string]*testenv.MariaDB
+}
+
+// sharedMariaDBSeries is the MariaDB server of series (an install of
+// scripts/install-mysql.sh), started on first use and shared like
+// sharedMariaDB.
+func sharedMariaDBSeries(t testing.TB, series string) *testenv.MariaDB {
+	t.Helper()
+	sharedMariaDBs.mu.Lock()
+	defer sharedMariaDBs.mu.Unlock()
+	if m := sharedMariaDBs.srv[series]; m != nil {
+		return m
+	}
+	ctx, cancel := startCtx()
+	defer cancel()
+	m, err := testenv.StartMariaDB(ctx, testenv.MariaDBOptions{Series: series})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sharedMariaDBs.srv == nil {
+		sharedMariaDBs.srv = map[string]*testenv.MariaDB{}
+	}
+	sharedMariaDBs.srv[series] = m
 	shared.mu.Lock()
 	shared.stops = append(shared.stops, m.Stop)
 	shared.mu.Unlock()
@@ -147,8 +214,8 @@ func mySeqOf(mariadb bool, from, to, step int64) string {
 }
 
 // myHead returns the server's binlog file and position: SHOW MASTER STATUS,
-// or SHOW BINARY LOG STATUS where the server has dropped the former (MySQL
-// 8.4+).
+// or SHOW BINARY LOG STATUS where the server has it (MySQL 8.2+; 8.4 drops
+// the former).
 func myHead(t testing.TB, db *sql.DB) (string, uint32) {
 	t.Helper()
 	q := "SHOW MASTER STATUS"
@@ -156,6 +223,10 @@ func myHead(t testing.TB, db *sql.DB) (string, uint32) {
 		q = "SHOW BINARY LOG STATUS"
 	}
 	rows, err := db.QueryContext(context.Background(), q)
+	if err != nil && q != "SHOW MASTER STATUS" {
+		q = "SHOW MASTER STATUS" // MySQL before 8.2
+		rows, err = db.QueryContext(context.Background(), q)
+	}
 	if err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}

@@ -1,7 +1,7 @@
 // Package matrix runs the core compatibility suite, tests of package
 // integration, against the server versions beside the defaults: each
-// PostgreSQL major of testenv.PostgresMajors other than 15, and Kafka 4
-// (transactions V2). It builds the integration test binary and runs the
+// PostgreSQL major of testenv.PostgresMajors other than 15, Kafka 4
+// (transactions V2), MySQL 8.0 and MariaDB 11.8. It builds the integration test binary and runs the
 // suite's tests in it once per version, choosing the version with the
 // variables that integration/matrix_env_test.go reads. A package of its own
 // so that `go test ./integration/...` runs it beside the main package.
@@ -32,6 +32,47 @@ var coreTests = []string{
 	"TestPostgresSnapshotHandoff",
 	"TestPostgresSnapshotDDL",
 	"TestKillLoop/exactly_once",
+}
+
+// myCoreTests are the core compatibility suite of the MySQL source, run on
+// one MySQL or MariaDB server: the type matrix, streaming (event shapes, a
+// restart resumed by GTID), the snapshot-to-stream handoff under load, DDL
+// (mid-stream and inside a transaction group) and the exactly-once kill
+// loop with 5 kills (the core size of TestMySQLKillLoop).
+var myCoreTests = []string{
+	"TestMySQLTypeMatrix",
+	"TestMySQLStreaming",
+	"TestMySQLSnapshotHandoff",
+	"TestMySQLDDL",
+	"TestMySQLDDLInsideGroup",
+	"TestMySQLKillLoop",
+}
+
+// myMatrixServers are the MySQL and MariaDB servers of the matrix, as
+// SLUICE_TEST_MYSQL names them (integration/mysql_servers_test.go), with
+// their tests. The main package runs every MySQL-source test on MariaDB
+// 10.11 and the core suite on MySQL 9.
+//
+// MySQL 8.0.15 refuses CREATE TABLE ... SELECT with GTIDs on (error 1786,
+// "Statement violates GTID consistency"; allowed from 8.0.21), so it never
+// logs a DDL inside an event group and TestMySQLDDLInsideGroup does not
+// apply to it.
+var myMatrixServers = []struct {
+	name  string
+	tests []string
+}{
+	{"mysql-8.0", without(myCoreTests, "TestMySQLDDLInsideGroup")},
+	{"mariadb-11.8", myCoreTests},
+}
+
+func without(tests []string, name string) []string {
+	var out []string
+	for _, t := range tests {
+		if t != name {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // kafkaTests are the Kafka suite: streaming, the exactly-once kill loop,
@@ -67,11 +108,19 @@ func versions() []version {
 			tests: coreTests,
 		})
 	}
-	return append(vs, version{
+	vs = append(vs, version{
 		name:  "Kafka_" + testenv.Kafka4Version,
 		env:   []string{"SLUICE_TEST_KAFKA=" + testenv.Kafka4Version},
 		tests: kafkaTests,
 	})
+	for _, server := range myMatrixServers {
+		vs = append(vs, version{
+			name:  server.name,
+			env:   []string{"SLUICE_TEST_MYSQL=" + server.name},
+			tests: server.tests,
+		})
+	}
+	return vs
 }
 
 func TestCompatibility(t *testing.T) {
