@@ -60,6 +60,9 @@ const DefaultTransactionTimeout = 60 * time.Second
 const (
 	maxBufferedRecords = 20000
 	maxBufferedBytes   = 64 << 20
+	// concurrentTxnBackoff: see NewProducer. franz-go lengthens it itself
+	// when a broker stays in that state for over a second.
+	concurrentTxnBackoff = 5 * time.Millisecond
 )
 
 // ClientOpts returns the franz-go options shared by every client Sluice
@@ -147,7 +150,13 @@ func NewProducer(o Options) (*Producer, error) {
 		// The broker aborts a transaction left open longer than this,
 		// and refuses (InitProducerID) a timeout above its
 		// transaction.max.timeout.ms.
-		opts = append(opts, kgo.TransactionalID(o.TransactionalID), kgo.TransactionTimeout(tt))
+		opts = append(opts, kgo.TransactionalID(o.TransactionalID), kgo.TransactionTimeout(tt),
+			// A transaction begun right after the previous one's commit
+			// is refused (CONCURRENT_TRANSACTIONS) until the broker has
+			// written the commit markers, a few milliseconds; franz-go's
+			// 20ms retry held the next batch's first produce for the
+			// whole of it, at about every other commit of a drain.
+			kgo.ConcurrentTransactionsBackoff(concurrentTxnBackoff))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

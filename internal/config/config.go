@@ -301,7 +301,11 @@ type Checkpoint struct {
 	// Default 1s; must be positive.
 	Interval time.Duration `mapstructure:"interval"`
 	// MaxEvents commits earlier, at the next transaction boundary, once
-	// this many events are pending. Default 50000; must be positive.
+	// this many events are pending. Default 250000; must be positive.
+	// Each commit holds the source for a flush, and in exactly-once mode
+	// for the transaction's end and the next one's start, so while a
+	// backlog drains the commits should be about one a second (Interval):
+	// the default lets Interval rule up to 250,000 events a second.
 	MaxEvents int `mapstructure:"max_events"`
 	// Linger, in exactly-once mode while Sluice is caught up with the
 	// source, commits a batch once its oldest event has waited this long,
@@ -379,7 +383,7 @@ func Defaults() Config {
 			Compression:        "none",
 		},
 		HTTP:       HTTP{Listen: "127.0.0.1:8080", ReadinessTimeout: time.Minute, LivenessTimeout: 5 * time.Minute},
-		Checkpoint: Checkpoint{Interval: time.Second, MaxEvents: 50000, Linger: 10 * time.Millisecond},
+		Checkpoint: Checkpoint{Interval: time.Second, MaxEvents: 250000, Linger: 10 * time.Millisecond},
 	}
 }
 

@@ -162,7 +162,7 @@ func wantDefaults() config.Config {
 			ClientID:           "sluice-inv",
 		},
 		HTTP:       config.HTTP{Listen: "127.0.0.1:8080", ReadinessTimeout: time.Minute, LivenessTimeout: 5 * time.Minute},
-		Checkpoint: config.Checkpoint{Interval: time.Second, MaxEvents: 50000, Linger: 10 * time.Millisecond},
+		Checkpoint: config.Checkpoint{Interval: time.Second, MaxEvents: 250000, Linger: 10 * time.Millisecond},
 	}
 }
 

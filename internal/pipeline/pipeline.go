@@ -178,7 +178,7 @@ func New(o Options, prod *emit.Producer, reg *schema.Registry, start *checkpoint
 		o.CommitInterval = time.Second
 	}
 	if o.CommitEvents <= 0 {
-		o.CommitEvents = 50000
+		o.CommitEvents = 250000
 	}
 	p := &Pipeline{
 		o: o, prod: prod, reg: reg, log: o.Logger, m: o.Metrics,
