@@ -47,7 +47,9 @@ func TestFailoverStart(t *testing.T) {
 	}{
 		{"mysql follows", "mysql:" + old, pos(old + ":1-100"), my, old + ":1-120," + nu + ":1-3", ""},
 		{"mysql missing", "mysql:" + old, pos(old + ":1-100"), my, old + ":1-90:95-120", "missing GTIDs " + old + ":91-94"},
-		{"mysql tagged", "mysql:" + old, pos(old + ":1-100:t:1-3"), my, old + ":1-100:t:1-3", "tagged GTIDs"},
+		{"mysql tagged follows", "mysql:" + old, pos(old + ":1-100:t:1-3"), my, old + ":1-100:t:1-5:u:1," + nu + ":1", ""},
+		{"mysql tagged missing", "mysql:" + old, pos(old + ":1-100:t:1-3"), my, old + ":1-100:t:1-2", "missing GTIDs " + old + ":t:3"},
+		{"mysql tagged, untagged missing", "mysql:" + old, pos(old + ":1-100:t:1-3"), my, old + ":1-99:t:1-3", "missing GTIDs " + old + ":100 "},
 		{"mysql no gtid in checkpoint", "mysql:" + old, pos(""), my, old + ":1-100", "without GTIDs a checkpoint is a binlog file:position"},
 		{"mysql gtid_mode off", "mysql:" + old, pos(old + ":1-100"), &Server{Flavor: FlavorMySQL, UUID: nu}, "", "gtid_mode OFF"},
 		{"flavor", "mariadb:1:0", pos("0-1-10"), my, old + ":1-100", "the checkpoint was taken on mariadb, this server is mysql"},

@@ -446,7 +446,8 @@ func (s *Source) syncerConfig() replication.BinlogSyncerConfig {
 }
 
 // newParser returns a parser that decodes events as the binlog connection
-// does: for the events of compressed transactions, and for tests.
+// does: for the events of a stream whose connection runs in raw mode, of
+// compressed transactions, and for tests.
 func (s *Source) newParser() *replication.BinlogParser {
 	c := s.syncerConfig()
 	p := replication.NewBinlogParser()
@@ -463,33 +464,47 @@ func (s *Source) newParser() *replication.BinlogParser {
 // stream opens one binlog connection from s.committed and handles events
 // until an error (errStopped after Stop).
 func (s *Source) stream(ctx context.Context, h capture.Handler) error {
-	syncer := replication.NewBinlogSyncer(s.syncerConfig())
-	defer syncer.Close()
-	var (
-		st  *replication.BinlogStreamer
-		err error
-	)
+	cfg := s.syncerConfig()
 	start := s.committed
 	by := "gtid"
+	var (
+		gset gomysql.GTIDSet
+		err  error
+	)
 	switch {
 	case start.GTIDSet != "" && s.srv.Flavor == FlavorMariaDB:
-		var set gomysql.GTIDSet
-		if set, err = gomysql.ParseMariadbGTIDSet(start.GTIDSet); err == nil {
-			st, err = syncer.StartSyncGTID(set)
+		gset, err = gomysql.ParseMariadbGTIDSet(start.GTIDSet)
+	case start.GTIDSet != "" && s.srv.GTID:
+		// Sluice's own set, which sends tagged GTIDs too (gtid_wire.go).
+		// go-mysql's syncer asserts its own set type on every untagged
+		// GTID event of a stream started by GTID, so the syncer runs in
+		// raw mode (it decodes only rotate and format description events)
+		// and the events are decoded here, with the same settings.
+		var my MySQLGTIDSet
+		if my, err = ParseMySQLGTIDSet(start.GTIDSet); err == nil {
+			gset, err = newDumpSet(my)
 		}
-	case start.GTIDSet != "" && s.srv.GTID && !s.my.Tagged():
-		// go-mysql cannot send a set with tagged GTIDs (MySQL 8.3+); one
-		// that has them resumes from the same boundary's file:position.
-		var set gomysql.GTIDSet
-		if set, err = gomysql.ParseMysqlGTIDSet(start.GTIDSet); err == nil {
-			st, err = syncer.StartSyncGTID(set)
-		}
+		cfg.RawModeEnabled, cfg.VerifyChecksum = true, false // checked by parser below
 	default:
 		by = "file:position"
+	}
+	if err != nil {
+		return fmt.Errorf("mysql: GTID set %q to stream from: %w", start.GTIDSet, err)
+	}
+	syncer := replication.NewBinlogSyncer(cfg)
+	defer syncer.Close()
+	var st *replication.BinlogStreamer
+	if gset != nil {
+		st, err = syncer.StartSyncGTID(gset)
+	} else {
 		st, err = syncer.StartSync(gomysql.Position{Name: start.File, Pos: start.Pos})
 	}
 	if err != nil {
 		return s.streamError(err)
+	}
+	var parser *replication.BinlogParser // raw mode: decodes the events
+	if cfg.RawModeEnabled {
+		parser = s.newParser()
 	}
 	s.log.Info("streaming", "flavor", s.srv.Flavor, "from", start.String(), "by", by, "server_id", s.cfg.ServerID)
 	s.tables = map[uint64]*mapped{}
@@ -521,6 +536,11 @@ func (s *Source) stream(ctx context.Context, h capture.Handler) error {
 		}
 		wake.Received()
 		s.lastEvent = time.Now()
+		if parser != nil {
+			if ev, err = parser.Parse(ev.RawData); err != nil {
+				return s.streamError(err)
+			}
+		}
 		if err := s.handle(ctx, h, ev); err != nil {
 			return err
 		}
