@@ -14,12 +14,12 @@ import (
 // are MySQL 8.3+), a load whose transactions alternate between two GTID
 // tags and none (SET gtid_next = 'AUTOMATIC:tag' / 'AUTOMATIC') streams in
 // exactly-once mode through 5 SIGKILLs. Every checkpoint after the first
-// tagged transaction holds tagged GTIDs, which the replication library
-// cannot send, so each restart resumes from the checkpoint's file:position
-// (docs/mysql.md): lost 0, duplicated 0, final state equal. The test has a
-// server of its own: once a server has executed a tagged GTID, every
-// checkpoint of any connector on it holds one, so the shared server's
-// other tests would no longer resume by GTID.
+// tagged transaction holds tagged GTIDs, which Sluice sends in MySQL's
+// tagged format, so each restart resumes by GTID (docs/mysql.md): lost 0,
+// duplicated 0, final state equal. The test has a server of its own: once
+// a server has executed a tagged GTID, every checkpoint of any connector
+// on it holds one, and the shared server's other tests would then all
+// stream from tagged sets.
 func TestMySQLTaggedGTIDKillLoop(t *testing.T) {
 	t.Parallel() // long and mostly waiting: runs beside the other parallel tests
 	forMySQLServers(t, func(t *testing.T, sc myServerCase) {
@@ -54,11 +54,11 @@ func TestMySQLTaggedGTIDKillLoop(t *testing.T) {
 				}
 			},
 		}).run(t)
-		// One more start from the final, tagged checkpoint: by file:position.
+		// One more start from the final, tagged checkpoint: by GTID.
 		p := harness.Start(t, nil, "run", "-c", harness.WriteConfig(t, myConfig(name, m.RootDSN(""), dbname, src.serverID, k, r, "")))
 		p.WaitFor(context.Background(), "msg=streaming", 90*time.Second)
-		if !strings.Contains(p.Output(), "by=file:position") {
-			t.Errorf("a tagged checkpoint did not resume by file:position:\n%s", grepLines(p.Output(), "msg=streaming"))
+		if !strings.Contains(p.Output(), "by=gtid") || strings.Contains(p.Output(), "by=file:position") {
+			t.Errorf("a tagged checkpoint did not resume by GTID:\n%s", grepLines(p.Output(), "msg=streaming"))
 		}
 		if code := p.Interrupt(60 * time.Second); code != 0 {
 			t.Errorf("graceful stop exit code %d", code)
