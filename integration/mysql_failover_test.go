@@ -3,12 +3,14 @@ package integration
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	mycapture "github.com/sluicecdc/sluice/capture/mysql"
 	"github.com/sluicecdc/sluice/integration/harness"
 	"github.com/sluicecdc/sluice/integration/testenv"
 )
@@ -24,7 +26,10 @@ import (
 // duplicated (a change is identified by its GTID, the same on every
 // server), per-key order kept, the final state equal to the new primary's
 // tables, and the checkpoint names the new server. Last, sluice run on the
-// lagging replica is refused, naming the missing GTIDs.
+// lagging replica is refused, naming the missing GTIDs. On a MySQL with
+// tagged GTIDs (8.3+) the load's transactions alternate between two GTID
+// tags and none, on the old primary and the new one, so the checkpoints
+// followed and refused hold tagged GTIDs, and so do the missing ones named.
 func TestMySQLFailover(t *testing.T) {
 	t.Parallel() // long and mostly waiting: runs beside the other parallel tests
 	for _, sc := range myServers() {
@@ -120,6 +125,12 @@ func testMySQLFailover(t *testing.T, sc myServerCase) {
 	tables := []string{"t1", "t2"}
 	load := newMyLoad(t, db, tables, 3_000, 200)
 	loadDB := myLoadDB(t, primary, dbname)
+	tagged := !c.mariadb && myHasGTIDTags(t, db)
+	if tagged {
+		load.gtidNext = func(n int64) string {
+			return [...]string{"AUTOMATIC:sluice_a", "AUTOMATIC", "AUTOMATIC:sluice_b"}[n%3]
+		}
+	}
 	serverID := myServerID()
 	config := func(m myServer) string {
 		return harness.WriteConfig(t, myConfig(name, m.RootDSN(""), dbname, serverID, k, r, ""))
@@ -164,6 +175,9 @@ func testMySQLFailover(t *testing.T, sc myServerCase) {
 	if c.mariadb && !strings.Contains(before.Position.GTIDSet, "1-1-") {
 		t.Fatalf("checkpoint %s: want GTIDs of domains 0 and 1", before.Position)
 	}
+	if tagged && (!strings.Contains(before.Position.GTIDSet, ":sluice_a:") || !strings.Contains(before.Position.GTIDSet, ":sluice_b:")) {
+		t.Fatalf("checkpoint %s: want GTIDs of both tags", before.Position)
+	}
 
 	// The primary dies; Sluice keeps reconnecting to the address.
 	if err := primary.(interface{ Kill() error }).Kill(); err != nil {
@@ -173,10 +187,34 @@ func testMySQLFailover(t *testing.T, sc myServerCase) {
 	if c.mariadb {
 		missing = "missing domain 0: checkpoint at "
 	}
+	// missingOn is what the lagging replica lacks of a checkpoint, as the
+	// refusal names it (MySQL; tags included).
+	missingOn := func(cp string) string {
+		if c.mariadb {
+			return missing
+		}
+		want, err := mycapture.ParseMySQLGTIDSet(cp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var executed string
+		if err := ldb.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_executed").Scan(&executed); err != nil {
+			t.Fatal(err)
+		}
+		have, err := mycapture.ParseMySQLGTIDSet(executed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := want.Minus(have).String()
+		if tagged && (!strings.Contains(m, ":sluice_a:") || !strings.Contains(m, ":sluice_b:")) {
+			t.Fatalf("the lagging replica lacks %s of checkpoint %s: want GTIDs of both tags missing", m, cp)
+		}
+		return missing + m + " "
+	}
 	// sluice check on the lagging replica: it lacks the second half.
 	code, out := harness.Run(t, time.Minute, nil, "check", "-c", config(lagging))
-	if code != 1 || !strings.Contains(out, "the checkpoint belongs to server "+before.ServerID) || !strings.Contains(out, missing) {
-		t.Errorf("sluice check on the lagging replica: exit %d, want 1 and the missing GTIDs named:\n%s", code, out)
+	if want := missingOn(before.Position.GTIDSet); code != 1 || !strings.Contains(out, "the checkpoint belongs to server "+before.ServerID) || !strings.Contains(out, want) {
+		t.Errorf("sluice check on the lagging replica: exit %d, want 1 and the missing GTIDs named (%s):\n%s", code, want, out)
 	}
 
 	// The replica is promoted and the address moves to it: the running
@@ -220,9 +258,13 @@ func testMySQLFailover(t *testing.T, sc myServerCase) {
 	}
 
 	// sluice run on the lagging replica is refused, naming what it lacks.
+	if tagged && (!strings.Contains(after.Position.GTIDSet, strings.TrimPrefix(after.ServerID, "mysql:")+":sluice_a:") ||
+		!strings.Contains(after.Position.GTIDSet, strings.TrimPrefix(after.ServerID, "mysql:")+":sluice_b:")) {
+		t.Errorf("checkpoint after the failover %s: want tagged GTIDs of the new primary", after.Position)
+	}
 	code, out = harness.Run(t, 2*time.Minute, env, "run", "-c", config(lagging))
-	if code != 1 || !strings.Contains(out, "the checkpoint belongs to server "+after.ServerID) || !strings.Contains(out, missing) {
-		t.Fatalf("the lagging replica: exit %d, want 1 and a refusal naming the missing GTIDs:\n%s", code, grepLines(out, "level=ERROR"))
+	if want := missingOn(after.Position.GTIDSet); code != 1 || !strings.Contains(out, "the checkpoint belongs to server "+after.ServerID) || !strings.Contains(out, want) {
+		t.Fatalf("the lagging replica: exit %d, want 1 and a refusal naming the missing GTIDs (%s):\n%s", code, want, grepLines(out, "level=ERROR"))
 	}
 	t.Logf("refusal: %s", strings.TrimSpace(grepLines(out, missing)))
 }
@@ -232,11 +274,17 @@ func testMySQLFailover(t *testing.T, sc myServerCase) {
 // topology (binlog positions are not), and counts duplicates and per-key
 // order violations. A transaction's order: MariaDB's sequence number in
 // domain 0; MySQL's old primary's transactions (oldID "mysql:<uuid>")
-// before any other, then by number.
+// before any other, then by number within a uuid or uuid:tag (tags number
+// their transactions apart, so two tags' numbers say nothing of their
+// order). Across tags the row's v, which the load only ever increments,
+// must not go back.
 func myGTIDCheck(t *testing.T, evs []harness.Event, mariadb bool, oldID string) (dups, disorder, unique int) {
 	t.Helper()
 	oldUUID := strings.TrimPrefix(oldID, "mysql:")
-	type ord struct{ rank, n int64 }
+	type ord struct {
+		rank, n, v int64
+		src        string
+	}
 	seen := map[string]bool{}
 	last := map[string]ord{}
 	for _, e := range evs {
@@ -257,10 +305,16 @@ func myGTIDCheck(t *testing.T, evs []harness.Event, mariadb bool, oldID string) 
 				t.Fatalf("event without a MySQL GTID: %v", e.Source())
 			}
 			o.n, _ = strconv.ParseInt(gtid[i+1:], 10, 64)
+			o.src = gtid[:i]
 			if !strings.HasPrefix(gtid, oldUUID) {
 				o.rank = 1
 			}
 		}
+		img := e.After()
+		if img == nil {
+			img = e.Before()
+		}
+		o.v = myInt(t, img["v"])
 		key := e.Topic + "|" + harness.KeyString(e.Key)
 		id := key + "|" + e.Op() + "|" + gtid
 		if seen[id] {
@@ -269,10 +323,45 @@ func myGTIDCheck(t *testing.T, evs []harness.Event, mariadb bool, oldID string) 
 		}
 		seen[id] = true
 		unique++
-		if l, ok := last[key]; ok && (o.rank < l.rank || o.rank == l.rank && o.n < l.n) {
+		if l, ok := last[key]; ok && (o.rank < l.rank || o.rank == l.rank && o.src == l.src && o.n < l.n || o.v < l.v) {
 			disorder++
 		}
 		last[key] = o
 	}
 	return dups, disorder, unique
+}
+
+// myInt is a bigint column's decoded value.
+func myInt(t *testing.T, v any) int64 {
+	t.Helper()
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+	case int64:
+		return x
+	case int32:
+		return int64(x)
+	case int:
+		return int64(x)
+	case float64:
+		return int64(x)
+	}
+	t.Fatalf("v = %v (%T): want an integer", v, v)
+	return 0
+}
+
+// myHasGTIDTags reports whether the server has tagged GTIDs (MySQL 8.3+).
+func myHasGTIDTags(t *testing.T, db *sql.DB) bool {
+	t.Helper()
+	var v string
+	if err := db.QueryRowContext(context.Background(), "SELECT VERSION()").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		t.Fatalf("MySQL version %q: %v", v, err)
+	}
+	return major > 8 || major == 8 && minor >= 3
 }
