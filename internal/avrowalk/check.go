@@ -63,9 +63,9 @@ func check(n *Node, b []byte, depth int) ([]byte, error) {
 		}
 		return skip(rest, l)
 	case "fixed":
-		// goavro knows the size; a fixed schema is not written by Sluice
-		// and allocates only its declared size.
-		return b, nil
+		// The walk must stay aligned with goavro's: a count read from
+		// the wrong offset checks nothing.
+		return skip(b, n.Size)
 	case "union":
 		i, rest, err := varint(b)
 		if err != nil {

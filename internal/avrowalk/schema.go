@@ -3,6 +3,8 @@ package avrowalk
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 )
 
@@ -19,6 +21,7 @@ type Node struct {
 	// type given by name alone and for a union.
 	Props  map[string]any
 	Fields []Field
+	Size   int64   // fixed: the size in bytes
 	Items  *Node   // array items, map values
 	Union  []*Node // union branches
 }
@@ -129,6 +132,13 @@ func (p *parser) parseObject(m map[string]any, ns string) (*Node, error) {
 		}
 		n.Name = full
 		p.named[full] = n
+		if typ == "fixed" {
+			size, err := fixedSize(m["size"])
+			if err != nil {
+				return nil, fmt.Errorf("fixed %s: %w", full, err)
+			}
+			n.Size = size
+		}
 		if typ == "error" {
 			n.Type = "record"
 		}
@@ -168,4 +178,29 @@ func (p *parser) parseObject(m map[string]any, ns string) (*Node, error) {
 		}
 	}
 	return n, nil
+}
+
+// fixedSize reads a fixed type's size as goavro does: a number above zero
+// (truncated) or a decimal string.
+func fixedSize(v any) (int64, error) {
+	var size float64
+	switch s := v.(type) {
+	case float64:
+		if s <= 0 {
+			return 0, fmt.Errorf("size %v is not above zero", s)
+		}
+		size = math.Trunc(s)
+	case string:
+		u, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return 0, fmt.Errorf("size %q: %w", s, err)
+		}
+		size = float64(u)
+	default:
+		return 0, fmt.Errorf("size is %T, not a number", v)
+	}
+	if size > math.MaxInt32 {
+		return 0, fmt.Errorf("size %v out of range", size)
+	}
+	return int64(size), nil
 }
