@@ -41,7 +41,7 @@ lint:
 
 # Short fuzzing of every decoder of untrusted bytes.
 FUZZTIME ?= 20s
-FUZZ_PKGS ?= ./schema/ ./capture/mysql/ ./capture/postgres/ ./checkpoint/ ./snapshot/
+FUZZ_PKGS ?= ./schema/ ./changes/ ./capture/mysql/ ./capture/postgres/ ./checkpoint/ ./snapshot/
 fuzz:
 	@for p in $(FUZZ_PKGS); do \
 	  for f in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \

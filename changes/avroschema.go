@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
+
+	"github.com/sluicecdc/sluice/internal/avrowalk"
 )
 
 // node is one Avro schema node, with what its Debezium semantic type
@@ -36,76 +37,36 @@ func (n *node) branchName() string {
 	return n.typ
 }
 
-// parseSchema parses an Avro schema text into nodes, resolving named
-// references.
-func parseSchema(text string) (*node, any, error) {
+// parseSchema parses an Avro schema text into the tree avrowalk checks
+// binary data against, the nodes conversion goes by, and the decoded
+// JSON (for stripLogical).
+func parseSchema(text string) (*avrowalk.Node, *node, any, error) {
 	var tree any
 	if err := json.Unmarshal([]byte(text), &tree); err != nil {
-		return nil, nil, fmt.Errorf("schema is not JSON: %w", err)
+		return nil, nil, nil, fmt.Errorf("schema is not JSON: %w", err)
 	}
-	p := &parser{named: map[string]*node{}}
-	n, err := p.parse(tree, "")
+	walk, err := avrowalk.ParseJSON(tree)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return n, tree, nil
+	n, err := semantic(walk, map[*avrowalk.Node]*node{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return walk, n, tree, nil
 }
 
-type parser struct {
-	named map[string]*node
-	depth int
-}
-
-var primitives = map[string]bool{"null": true, "boolean": true, "int": true, "long": true, "float": true, "double": true, "bytes": true, "string": true}
-
-func (p *parser) parse(s any, ns string) (*node, error) {
-	p.depth++
-	defer func() { p.depth-- }()
-	if p.depth > 64 {
-		return nil, fmt.Errorf("schema nested deeper than 64 levels")
+// semantic builds the node of w, reading its Kafka Connect attributes. A
+// named type is built once (seen), as avrowalk parses it once.
+func semantic(w *avrowalk.Node, seen map[*avrowalk.Node]*node) (*node, error) {
+	if n := seen[w]; n != nil {
+		return n, nil
 	}
-	switch st := s.(type) {
-	case string:
-		if primitives[st] {
-			return &node{typ: st}, nil
-		}
-		if n := p.named[st]; n != nil {
-			return n, nil
-		}
-		if ns != "" && !strings.Contains(st, ".") {
-			if n := p.named[ns+"."+st]; n != nil {
-				return n, nil
-			}
-		}
-		return nil, fmt.Errorf("unknown type %q", st)
-	case []any:
-		u := &node{typ: "union"}
-		for _, b := range st {
-			bn, err := p.parse(b, ns)
-			if err != nil {
-				return nil, err
-			}
-			u.union = append(u.union, bn)
-		}
-		return u, nil
-	case map[string]any:
-		return p.parseObject(st, ns)
-	}
-	return nil, fmt.Errorf("unexpected schema element %T", s)
-}
-
-func (p *parser) parseObject(m map[string]any, ns string) (*node, error) {
-	typ, ok := m["type"].(string)
-	if !ok {
-		// {"type": {...}}: a wrapped schema.
-		return p.parse(m["type"], ns)
-	}
-	n := &node{typ: typ}
-	n.connect, _ = m["connect.name"].(string)
-	n.connectType, _ = m["connect.type"].(string)
-	if lt, _ := m["logicalType"].(string); lt == "decimal" || n.connect == "org.apache.kafka.connect.data.Decimal" {
+	n := &node{typ: w.Type, name: w.Name, connect: w.Prop("connect.name"), connectType: w.Prop("connect.type")}
+	seen[w] = n
+	if w.Prop("logicalType") == "decimal" || n.connect == "org.apache.kafka.connect.data.Decimal" {
 		n.decimal = true
-		if params, ok := m["connect.parameters"].(map[string]any); ok {
+		if params, ok := w.Props["connect.parameters"].(map[string]any); ok {
 			if s, ok := params["scale"].(string); ok {
 				v, err := strconv.Atoi(s)
 				if err != nil {
@@ -114,67 +75,33 @@ func (p *parser) parseObject(m map[string]any, ns string) (*node, error) {
 				n.scale = v
 			}
 		}
-		if f, ok := m["scale"].(float64); ok {
+		if f, ok := w.Props["scale"].(float64); ok {
 			n.scale = int(f)
 		}
 		if n.scale < 0 || n.scale > 1000 {
 			return nil, fmt.Errorf("decimal scale %d out of range", n.scale)
 		}
 	}
-	switch typ {
-	case "record", "error", "enum", "fixed":
-		name, _ := m["name"].(string)
-		if name == "" {
-			return nil, fmt.Errorf("%s without a name", typ)
+	for _, f := range w.Fields {
+		fn, err := semantic(f.Type, seen)
+		if err != nil {
+			return nil, fmt.Errorf("%s.%s: %w", w.Name, f.Name, err)
 		}
-		if nsp, ok := m["namespace"].(string); ok {
-			ns = nsp
-		}
-		full := name
-		if strings.Contains(name, ".") {
-			ns = name[:strings.LastIndex(name, ".")]
-		} else if ns != "" {
-			full = ns + "." + name
-		}
-		n.name = full
-		p.named[full] = n
-		if typ == "error" {
-			n.typ = "record"
-		}
-		if n.typ == "record" {
-			fields, _ := m["fields"].([]any)
-			for _, f := range fields {
-				fm, ok := f.(map[string]any)
-				if !ok {
-					return nil, fmt.Errorf("record %s: field is %T", full, f)
-				}
-				fname, _ := fm["name"].(string)
-				fn, err := p.parse(fm["type"], ns)
-				if err != nil {
-					return nil, fmt.Errorf("%s.%s: %w", full, fname, err)
-				}
-				n.fields = append(n.fields, fieldNode{name: fname, n: fn})
-			}
-		}
-	case "array":
-		it, err := p.parse(m["items"], ns)
+		n.fields = append(n.fields, fieldNode{name: f.Name, n: fn})
+	}
+	if w.Items != nil {
+		it, err := semantic(w.Items, seen)
 		if err != nil {
 			return nil, err
 		}
 		n.items = it
-	case "map":
-		it, err := p.parse(m["values"], ns)
+	}
+	for _, b := range w.Union {
+		bn, err := semantic(b, seen)
 		if err != nil {
 			return nil, err
 		}
-		n.items = it
-	default:
-		if !primitives[typ] {
-			if named := p.named[typ]; named != nil {
-				return named, nil
-			}
-			return nil, fmt.Errorf("unknown type %q", typ)
-		}
+		n.union = append(n.union, bn)
 	}
 	return n, nil
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/sluicecdc/sluice/internal/avrowalk"
 )
 
 // Schemas looks Avro schemas up by registry id. franz-go's *sr.Client
@@ -33,6 +35,7 @@ type Decoder struct {
 
 type compiled struct {
 	codec *goavro.Codec
+	walk  *avrowalk.Node // checked before goavro decodes
 	root  *node
 }
 
@@ -55,7 +58,7 @@ func (d *Decoder) schema(ctx context.Context, id int) (*compiled, error) {
 	if s.Type != sr.TypeAvro {
 		return nil, fmt.Errorf("%w: schema id %d is %s, not Avro", ErrSchema, id, s.Type)
 	}
-	root, tree, err := parseSchema(s.Schema)
+	walk, root, tree, err := parseSchema(s.Schema)
 	if err != nil {
 		return nil, fmt.Errorf("%w: schema id %d: %w", ErrSchema, id, err)
 	}
@@ -68,7 +71,7 @@ func (d *Decoder) schema(ctx context.Context, id int) (*compiled, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: schema id %d: %w", ErrSchema, id, err)
 	}
-	c = &compiled{codec: codec, root: root}
+	c = &compiled{codec: codec, walk: walk, root: root}
 	d.mu.Lock()
 	d.schemas[id] = c
 	d.mu.Unlock()
@@ -86,7 +89,7 @@ func (d *Decoder) decode(ctx context.Context, b []byte) (int, *node, any, error)
 	if err != nil {
 		return id, nil, nil, err
 	}
-	if _, err := checkBinary(c.root, b[5:], 0); err != nil {
+	if err := avrowalk.Check(c.walk, b[5:]); err != nil {
 		return id, nil, nil, fmt.Errorf("%w: %w", ErrAvro, err)
 	}
 	native, rest, err := c.codec.NativeFromBinary(b[5:])

@@ -8,46 +8,59 @@ import (
 	"sync"
 
 	"github.com/linkedin/goavro/v2"
+
+	"github.com/sluicecdc/sluice/internal/avrowalk"
 )
 
 // Decoder decodes Confluent-framed Avro records through the registry with
 // goavro: independent of the encoder in this package, it is what `sluice
-// tail` and the tests use to read what Sluice wrote.
+// tail` and the tests use to read what Sluice wrote. The bytes are
+// untrusted (anything on a topic): each datum is walked against its
+// schema (avrowalk.Check) before goavro, which trusts block counts,
+// decodes it.
 type Decoder struct {
 	reg *Registry
 
 	mu     sync.Mutex
-	codecs map[int]*goavro.Codec
-	json   map[int]*goavro.Codec
+	codecs map[int]*decodeCodec
+}
+
+type decodeCodec struct {
+	walk *avrowalk.Node
+	bin  *goavro.Codec
+	json *goavro.Codec
 }
 
 // NewDecoder returns a decoder that looks schemas up in reg.
 func NewDecoder(reg *Registry) *Decoder {
-	return &Decoder{reg: reg, codecs: map[int]*goavro.Codec{}, json: map[int]*goavro.Codec{}}
+	return &Decoder{reg: reg, codecs: map[int]*decodeCodec{}}
 }
 
-func (d *Decoder) codec(ctx context.Context, id int) (*goavro.Codec, *goavro.Codec, error) {
+func (d *Decoder) codec(ctx context.Context, id int) (*decodeCodec, error) {
 	d.mu.Lock()
-	c, ok := d.codecs[id]
-	j := d.json[id]
+	c := d.codecs[id]
 	d.mu.Unlock()
-	if ok {
-		return c, j, nil
+	if c != nil {
+		return c, nil
 	}
 	s, err := d.reg.SchemaByID(ctx, id)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if c, err = goavro.NewCodec(s); err != nil {
-		return nil, nil, fmt.Errorf("schema id %d: %w", id, err)
+	c = &decodeCodec{}
+	if c.walk, err = avrowalk.Parse(s); err != nil {
+		return nil, fmt.Errorf("schema id %d: %w", id, err)
 	}
-	if j, err = goavro.NewCodecForStandardJSONFull(s); err != nil {
-		return nil, nil, fmt.Errorf("schema id %d: %w", id, err)
+	if c.bin, err = goavro.NewCodec(s); err != nil {
+		return nil, fmt.Errorf("schema id %d: %w", id, err)
+	}
+	if c.json, err = goavro.NewCodecForStandardJSONFull(s); err != nil {
+		return nil, fmt.Errorf("schema id %d: %w", id, err)
 	}
 	d.mu.Lock()
-	d.codecs[id], d.json[id] = c, j
+	d.codecs[id] = c
 	d.mu.Unlock()
-	return c, j, nil
+	return c, nil
 }
 
 // decode splits the wire header, finds the schema and decodes the record,
@@ -57,18 +70,21 @@ func (d *Decoder) decode(ctx context.Context, b []byte) (id int, jsonCodec *goav
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	c, j, err := d.codec(ctx, id)
+	c, err := d.codec(ctx, id)
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	v, rest, err := c.NativeFromBinary(payload)
+	if err := avrowalk.Check(c.walk, payload); err != nil {
+		return 0, nil, nil, fmt.Errorf("schema id %d: Avro data does not match the schema: %w", id, err)
+	}
+	v, rest, err := c.bin.NativeFromBinary(payload)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("schema id %d: %w", id, err)
 	}
 	if len(rest) != 0 {
 		return 0, nil, nil, fmt.Errorf("schema id %d: %d bytes left after the record", id, len(rest))
 	}
-	return id, j, v, nil
+	return id, c.json, v, nil
 }
 
 // Native decodes b to goavro's native form (unions as single-key maps).
