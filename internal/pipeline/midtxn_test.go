@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -84,5 +85,34 @@ func TestI1FinishInsideTransaction(t *testing.T) {
 		if err != nil || cp == nil || cp.Position.LSN != 20 {
 			t.Errorf("eos=%v: stored checkpoint %+v, %v; want the boundary at 20", eos, cp, err)
 		}
+	}
+}
+
+// TestIdleAmidTransactionsWaits: an Idle report right after a transaction
+// boundary (a keepalive or heartbeat read amid a backlog) does not commit
+// the open batch; one after busyWithin without a boundary (the source
+// went quiet) does.
+func TestIdleAmidTransactionsWaits(t *testing.T) {
+	e := setup(t, true)
+	e.p.o.CommitInterval = time.Hour // only Idle commits
+	ctx := context.Background()
+	if err := e.p.Change(ctx, insert("1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Commit(ctx, checkpoint.Position{LSN: 20}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Idle(ctx, checkpoint.Position{LSN: 20}); err != nil {
+		t.Fatal(err)
+	}
+	if n := committedEvents(t, e); n != 0 {
+		t.Fatalf("%d events committed by an Idle amid transactions", n)
+	}
+	time.Sleep(busyWithin)
+	if err := e.p.Idle(ctx, checkpoint.Position{LSN: 20}); err != nil {
+		t.Fatal(err)
+	}
+	if n := committedEvents(t, e); n != 1 {
+		t.Fatalf("%d events committed once the source went quiet, want 1", n)
 	}
 }

@@ -150,6 +150,7 @@ type Pipeline struct {
 	partial      *checkpoint.TxnProgress
 	skip         *checkpoint.TxnProgress
 	lastCommit   time.Time
+	lastBoundary time.Time           // the last Commit (a source transaction boundary); see Idle
 	safe         checkpoint.Position // last transaction boundary seen
 	checkpointed checkpoint.Position // last durable checkpoint
 	snapshotDone bool
@@ -460,13 +461,14 @@ func (p *Pipeline) Commit(ctx context.Context, pos checkpoint.Position) error {
 	p.safe = pos
 	p.dirty = true
 	p.txnRecords = 0
+	now := time.Now()
+	p.lastBoundary = now
 	if !p.snapshotDone && p.prod.Transactional() {
 		// Exactly-once: the initial snapshot is one Kafka transaction, so
 		// a snapshot interrupted by a crash or an outage leaves no
 		// committed read events behind and the retake repeats none.
 		return nil
 	}
-	now := time.Now()
 	if p.snapshotMoved || p.pending >= p.o.CommitEvents || now.Sub(p.lastCommit) >= p.o.CommitInterval || p.lingered(now) {
 		return p.Checkpoint(ctx)
 	}
@@ -496,11 +498,24 @@ func (p *Pipeline) Idle(ctx context.Context, pos checkpoint.Position) error {
 	// Events waiting in an open batch are committed as soon as the source
 	// goes quiet (in exactly-once mode they are invisible until then); a
 	// position that merely moved is checkpointed at the usual interval.
-	if p.pending > 0 || len(p.history) > 0 || (p.dirty && time.Since(p.lastCommit) >= p.o.CommitInterval) {
+	// An Idle report amid a stream of transactions (a keepalive answering
+	// a status update, a heartbeat message read from a backlog) is no
+	// quiet: committing there would add commits to a drain, each holding
+	// the source for a flush and, exactly-once, a transaction's end.
+	now := time.Now()
+	quiet := now.Sub(p.lastBoundary) >= busyWithin
+	if (p.pending > 0 && quiet) || len(p.history) > 0 || (p.dirty && now.Sub(p.lastCommit) >= p.o.CommitInterval) {
 		return p.Checkpoint(ctx)
 	}
 	return nil
 }
+
+// busyWithin: an Idle report less than this after the source's last
+// transaction boundary is taken as part of a stream of transactions, not
+// as the source going quiet (see Idle). A draining source reports
+// boundaries microseconds apart; a quiet one reports Idle after at least
+// this long without a message.
+const busyWithin = 5 * time.Millisecond
 
 // Watermark ignores a snapshot watermark: the snapshot engine, which
 // wraps the pipeline while snapshots run, acts on its own; the source
