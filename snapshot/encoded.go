@@ -1,6 +1,8 @@
 package snapshot
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -58,13 +60,25 @@ func (e *Engine) rowEncoder(t *schema.Table) func([]byte, []any) ([]byte, int, e
 	return nil
 }
 
-// encodeRows encodes rows of t with encode; nil when one cannot be
-// encoded, so that the chunk is handed over unencoded and Change reports
-// that row [S9].
-func encodeRows(encode func([]byte, []any) ([]byte, int, error), t *schema.Table, rows [][]any) *encodedRows {
+// errNotEncoded ends a chunk's read at a row that cannot be encoded: the
+// chunk is read again unencoded, and the hand-over reports the value
+// through Change [S9].
+var errNotEncoded = errors.New("snapshot: a row cannot be encoded")
+
+// readEncoded reads a chunk of t (as ReadChunk) and encodes each row as it
+// comes, so that no row's values outlive it: with a TransientReader the
+// source reuses them [S9]. It returns errNotEncoded when a row cannot be
+// encoded.
+func (e *Engine) readEncoded(ctx context.Context, t *schema.Table, after, through []string,
+	encode func([]byte, []any) ([]byte, int, error)) (*encodedRows, []string, error) {
+	read := e.src.ReadChunk
+	if tr, ok := e.src.(TransientReader); ok {
+		read = tr.ReadChunkTransient
+	}
 	r := encodedPool.Get().(*encodedRows)
 	r.buf, r.ends = r.buf[:0], r.ends[:0]
-	for _, row := range rows {
+	limit := e.o.ChunkSize
+	last, err := read(ctx, t, after, through, limit, func(row []any) error {
 		if len(t.Key) > 0 {
 			r.buf = appendKeyText(r.buf, t, row)
 		}
@@ -72,18 +86,22 @@ func encodeRows(encode func([]byte, []any) ([]byte, int, error), t *schema.Table
 		var keyEnd int
 		var err error
 		if r.buf, keyEnd, err = encode(r.buf, row); err != nil {
-			r.release()
-			return nil
+			return errNotEncoded
 		}
 		r.ends = append(r.ends, keyEnd, len(r.buf))
-		if len(rows) > 1 && len(r.ends) == 3 {
+		if len(r.ends) == 3 && limit > 1 {
 			// Size the buffer from the first row, so that it grows rarely.
-			if need := len(r.buf) * len(rows) * 9 / 8; cap(r.buf) < need {
+			if need := len(r.buf) * limit * 9 / 8; cap(r.buf) < need {
 				r.buf = append(make([]byte, 0, need), r.buf...)
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		r.release()
+		return nil, nil, err
 	}
-	return r
+	return r, last, nil
 }
 
 // appendKeyText appends the text keyString gives the key of row.

@@ -58,11 +58,13 @@ import (
 //	    that nothing would bring about. A reader waits only for its
 //	    chunks' hand-over, not their commit, before it reads ahead
 //	    [S6 readAhead].
-//	S9. A chunk's rows may be encoded by its reader (RowEncoding), after
-//	    the read and before its high watermark, so that the hand-over
-//	    only frames and produces them; each row keeps the text of its key
-//	    [S2], and a chunk with a row that cannot be encoded is handed over
-//	    unencoded, through Change, which reports the value.
+//	S9. A chunk's rows may be encoded by its reader (RowEncoding) as they
+//	    are read, before its high watermark, so that the hand-over only
+//	    frames and produces them; each row keeps the text of its key
+//	    [S2], and a chunk with a row that cannot be encoded is read again
+//	    unencoded and handed over through Change, which reports the
+//	    value. An encoded chunk retains no row's values, so a source may
+//	    pass them in reused buffers (TransientReader).
 
 // Source is what the engine needs of a database. capture/postgres and
 // capture/mysql implement it; the engine knows nothing else of them.
@@ -117,6 +119,14 @@ type EngineOptions struct {
 	// Captured reports whether a table is captured (requests for others
 	// are skipped); nil: every table is.
 	Captured func(schema.TableID) bool
+}
+
+// TransientReader is what a Source may offer so that a chunk read by
+// ReadChunkTransient costs no allocation per row [S9].
+type TransientReader interface {
+	// ReadChunkTransient is ReadChunk, but row must not retain the values
+	// it is passed: the source reuses their memory for the next row.
+	ReadChunkTransient(ctx context.Context, t *schema.Table, after, through []string, limit int, row func(vals []any) error) ([]string, error)
 }
 
 // RowEncoding is what a Downstream may offer so that readers encode their
@@ -482,9 +492,28 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 			e.drop(c)
 			return err
 		}
-		var rows [][]any
-		var last []string
-		if j.through != nil {
+		var (
+			rows [][]any
+			enc  *encodedRows
+			last []string
+			n    int
+		)
+		if encodeFor != t {
+			encode, encodeFor = e.rowEncoder(t), t
+		}
+		if j.through != nil && encode != nil {
+			enc, last, err = e.readEncoded(ctx, t, after, j.through, encode)
+			if err != nil && !errors.Is(err, errNotEncoded) {
+				e.drop(c)
+				return err
+			}
+			if enc != nil {
+				n = enc.len()
+			}
+		}
+		if j.through != nil && enc == nil {
+			// Unencoded: no encoder, or a value that cannot be encoded,
+			// which the hand-over reports through Change [S9].
 			last, err = e.src.ReadChunk(ctx, t, after, j.through, e.o.ChunkSize, func(vals []any) error {
 				rows = append(rows, vals)
 				return nil
@@ -493,20 +522,9 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 				e.drop(c)
 				return err
 			}
+			n = len(rows)
 		}
-		final := len(rows) < e.o.ChunkSize || slices.Equal(last, j.through)
-		n := len(rows)
-		var enc *encodedRows
-		if len(rows) > 0 {
-			if encode == nil || encodeFor != t {
-				encode, encodeFor = e.rowEncoder(t), t
-			}
-			if encode != nil {
-				if enc = encodeRows(encode, t, rows); enc != nil {
-					rows = nil // [S9]
-				}
-			}
-		}
+		final := n < e.o.ChunkSize || slices.Equal(last, j.through)
 		e.mu.Lock()
 		c.rows, c.enc, c.last, c.final, c.read = rows, enc, last, final, true
 		e.mu.Unlock()
