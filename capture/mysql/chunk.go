@@ -180,6 +180,18 @@ func chunkQuery(t *schema.Table, after, through []string, limit int) (string, []
 // representation (FromText, with the key normalised as NormalizeKey does
 // for the stream's rows).
 func (sn *Snapshotter) ReadChunk(ctx context.Context, t *schema.Table, after, through []string, limit int, row func(vals []any) error) ([]string, error) {
+	return sn.readChunk(ctx, t, after, through, limit, false, row)
+}
+
+// ReadChunkTransient is ReadChunk whose rows share one slice of values,
+// whose strings and binary strings are the driver's buffers: row must not
+// retain them (snapshot.TransientReader).
+func (sn *Snapshotter) ReadChunkTransient(ctx context.Context, t *schema.Table, after, through []string, limit int, row func(vals []any) error) ([]string, error) {
+	return sn.readChunk(ctx, t, after, through, limit, true, row)
+}
+
+func (sn *Snapshotter) readChunk(ctx context.Context, t *schema.Table, after, through []string, limit int, transient bool,
+	row func(vals []any) error) ([]string, error) {
 	if err := snapshotable(t); err != nil {
 		return nil, err
 	}
@@ -199,16 +211,21 @@ func (sn *Snapshotter) ReadChunk(ctx context.Context, t *schema.Table, after, th
 		dest[i] = &raw[i]
 	}
 	var last []string
+	var vals []any
 	for rs.Next() {
 		if err := rs.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("mysql: snapshot of %s: %w", t.ID, err)
 		}
-		vals := make([]any, n)
+		if transient && vals != nil {
+			clear(vals)
+		} else {
+			vals = make([]any, n)
+		}
 		for i := range t.Columns {
 			if raw[i] == nil {
 				continue
 			}
-			if vals[i], err = FromText(&t.Columns[i], raw[i]); err != nil {
+			if vals[i], err = fromText(&t.Columns[i], raw[i], !transient); err != nil {
 				return nil, fmt.Errorf("mysql: snapshot of %s: %w", t.ID, err)
 			}
 		}
