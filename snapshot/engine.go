@@ -44,8 +44,8 @@ import (
 //	    rows. A table's chunks are read one after another in key order
 //	    (the next starts after the last key of the one before, once the
 //	    one before is read), so their windows do not overlap and they are
-//	    handed over in key order. A table has at most two chunks in
-//	    flight (readAhead).
+//	    handed over in key order. A table has at most two chunks read
+//	    and not yet handed over (readAhead).
 //	S7. After a chunk of a table is read again [S3], none of that table's
 //	    chunks read after it is handed over: the reader starts again after
 //	    the last chunk handed over, so a table's progress never skips a
@@ -164,6 +164,7 @@ type Engine struct {
 
 	mu       sync.Mutex
 	inflight map[string]*chunk // by id, from before its low watermark until its high one is handled
+	reading  int               // readers reading a table, between its start and its last chunk's result [S8]
 	queue    []*job            // tables no reader has taken yet
 	wake     chan struct{}     // a table was queued
 	seq      uint64
@@ -401,6 +402,14 @@ func (e *Engine) reader(ctx context.Context) error {
 // chunks' results in the same order, so that the table's progress only
 // ever names a prefix of its rows [S4, S7].
 func (e *Engine) readTable(ctx context.Context, j *job) error {
+	e.mu.Lock()
+	e.reading++
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.reading--
+		e.mu.Unlock()
+	}()
 	t, err := e.src.Describe(ctx, j.id)
 	if errors.Is(err, capture.ErrNoTable) {
 		return e.dropTable(ctx, j)
@@ -680,14 +689,16 @@ func (e *Engine) commit(ctx context.Context, pos checkpoint.Position) error {
 
 // mustCommit reports whether the chunks handed over must be committed at
 // this boundary: every slot is held, so a reader may be waiting for one,
-// or no other chunk is under way whose hand-over would commit them [S8].
+// or no chunk is under way and no reader is reading a table, so no
+// hand-over would come to commit them [S8]. (A reader between two chunks
+// of a table makes the next one at once.)
 func (e *Engine) mustCommit() bool {
 	if len(e.slots) == cap(e.slots) || len(e.jobs) == 0 {
 		return true
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return len(e.inflight) == 0
+	return len(e.inflight) == 0 && e.reading == 0
 }
 
 // committed gives back the slots of the chunks handed over, which a

@@ -459,10 +459,11 @@ func TestS8ChunksShareCommits(t *testing.T) {
 	e.Add([]schema.TableID{testTable.ID}, nil, true, "")
 	// Two chunks are read before the stream reaches the first high
 	// watermark: at its hand-over a slot is free and the second chunk is
-	// under way, so nothing is committed until the second's hand-over.
+	// under way, so nothing is committed until a later hand-over, at the
+	// latest the third's, when every slot is held.
 	runEngineAfter(t, e, db, func() { waitFor(t, "2 chunks read", func() bool { return count() == 2 }) })
-	if len(out.committed) == 0 || out.committed[0] != 4 {
-		t.Errorf("checkpoints covered %v events, want the first to cover the first 2 chunks (4 rows)", out.committed)
+	if len(out.committed) == 0 || out.committed[0] < 4 || out.committed[0] > 6 {
+		t.Errorf("checkpoints covered %v events, want the first to cover 2 or 3 chunks (4 or 6 rows)", out.committed)
 	}
 	if n := len(out.committed); n == 0 || out.committed[n-1] != 10 {
 		t.Errorf("checkpoints covered %v events, want the last to cover all 10", out.committed)
