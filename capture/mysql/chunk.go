@@ -129,8 +129,14 @@ func keyColumns(t *schema.Table) []string {
 // chunkQuery is the SELECT of one chunk: every column (SelectExpr) and then
 // the key columns as they are (their text is the next chunk's start),
 // after `after` and up to through in key order, at most limit rows. The
-// keys are passed as arguments (len(after)+len(through) of them).
+// keys are passed as arguments (len(after)+len(through) of them), except
+// that a key of integer and decimal columns whose texts are plain numbers
+// is written into the query as numeric literals: a query without
+// arguments goes in the text protocol, whose rows the driver hands over
+// as they came, instead of a prepared statement per chunk (three round
+// trips) whose binary rows it converts to text value by value.
 func chunkQuery(t *schema.Table, after, through []string, limit int) (string, []any) {
+	inline := numericKey(t, after) && numericKey(t, through)
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	for i := range t.Columns {
@@ -150,13 +156,18 @@ func chunkQuery(t *schema.Table, after, through []string, limit int) (string, []
 	var args []any
 	cmp := func(op string, vals []string) {
 		ph := strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")
+		if inline {
+			ph = strings.Join(vals, ", ")
+		}
 		if len(keys) == 1 {
 			where = append(where, keys[0]+" "+op+" "+ph)
 		} else {
 			where = append(where, "("+strings.Join(keys, ", ")+") "+op+" ("+ph+")")
 		}
-		for _, v := range vals {
-			args = append(args, v)
+		if !inline {
+			for _, v := range vals {
+				args = append(args, v)
+			}
 		}
 	}
 	if len(after) > 0 {
@@ -173,6 +184,39 @@ func chunkQuery(t *schema.Table, after, through []string, limit int) (string, []
 	b.WriteString(strings.Join(keys, ", "))
 	fmt.Fprintf(&b, " LIMIT %d", limit)
 	return b.String(), args
+}
+
+// numericKey reports whether every column of t's key is of an integer or
+// decimal type and every text in vals (a key's, in key order) is a plain
+// number, which the query may then carry as a literal of the same value.
+func numericKey(t *schema.Table, vals []string) bool {
+	for i, v := range vals {
+		if i >= len(t.Key) || !plainNumber(v) {
+			return false
+		}
+		switch t.Columns[t.Key[i]].Type {
+		case "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric":
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// plainNumber reports whether s is an optional minus sign, digits and
+// optionally a point and more digits: a literal that means what it says.
+func plainNumber(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	ip, fp, dot := strings.Cut(s, ".")
+	digits := func(d string) bool {
+		for _, c := range []byte(d) {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+		return len(d) > 0
+	}
+	return digits(ip) && (!dot || digits(fp))
 }
 
 // ReadChunk reads up to limit rows of t after the key after and up to
