@@ -107,31 +107,6 @@ type Marker interface {
 	Mark(ctx context.Context, id string) error
 }
 
-// ParallelHandler is a Handler that can also encode changes on other
-// goroutines, so that a snapshot's readers encode their rows in parallel
-// and only the hand-over runs on the handler's goroutine.
-type ParallelHandler interface {
-	Handler
-	// NewEncoders returns n encoders for the given tables, one for each
-	// reader goroutine. Call it on the handler's goroutine, after the
-	// tables' SchemaChange.
-	NewEncoders(ctx context.Context, tables []*schema.Table, n int) ([]Encoder, error)
-	// Emit delivers c as Change would, with enc from an Encoder of the
-	// same handler.
-	Emit(ctx context.Context, c *Change, enc Encoded) error
-}
-
-// Encoder encodes changes for a ParallelHandler. One goroutine uses each.
-type Encoder interface {
-	// Encode returns c encoded, or nil when it cannot (for instance a
-	// value that cannot be represented): the caller then delivers c with
-	// Change, which reports the error. Encode does not retain c.
-	Encode(c *Change) Encoded
-}
-
-// Encoded is a change encoded by an Encoder, opaque to the caller.
-type Encoded any
-
 // Source is a database change stream.
 type Source interface {
 	// Run streams changes to h from the position given at construction

@@ -293,10 +293,18 @@ type Event struct {
 	Op     byte
 	Before []any // nil: absent
 	After  []any
-	Source *SourceInfo
-	TsMs   int64     // processing time
-	TsUs   int64     // the same in µs; 0: TsMs*1000
-	Txn    *TxnBlock // the transaction block; nil: null
+	// AfterRecord, when not nil, is After already encoded by AppendRecord
+	// (After is then ignored): a snapshot row encoded on its reader's
+	// goroutine, ahead of its source block.
+	AfterRecord []byte
+	Source      *SourceInfo
+	// SourceRecord, when not nil, is Source already encoded by
+	// AppendSource (Source is then ignored): the rows of a snapshot chunk
+	// share one source block.
+	SourceRecord []byte
+	TsMs         int64     // processing time
+	TsUs         int64     // the same in µs; 0: TsMs*1000
+	Txn          *TxnBlock // the transaction block; nil: null
 }
 
 // AppendValue appends the Avro envelope of one change event.
@@ -305,10 +313,16 @@ func (c *Codec) AppendValue(dst []byte, e *Event) ([]byte, error) {
 	if dst, err = c.appendRow(dst, e.Before); err != nil {
 		return dst, err
 	}
-	if dst, err = c.appendRow(dst, e.After); err != nil {
+	if e.AfterRecord != nil {
+		dst = append(AppendNullableSome(dst), e.AfterRecord...)
+	} else if dst, err = c.appendRow(dst, e.After); err != nil {
 		return dst, err
 	}
-	dst = appendSource(dst, c.connector, c.name, c.Table.ID, e.Source)
+	if e.SourceRecord != nil {
+		dst = append(dst, e.SourceRecord...)
+	} else {
+		dst = c.AppendSource(dst, e.Source)
+	}
 	dst = AppendString(dst, string(rune(e.Op)))
 	dst = AppendLong(AppendNullableSome(dst), e.TsMs)
 	us := e.TsUs
@@ -323,6 +337,12 @@ func (c *Codec) AppendValue(dst []byte, e *Event) ([]byte, error) {
 	dst = AppendString(AppendNullableSome(dst), e.Txn.ID)
 	dst = AppendLong(dst, e.Txn.TotalOrder)
 	return AppendLong(dst, e.Txn.CollectionOrder), nil
+}
+
+// AppendSource appends the envelope's source block of an event of this
+// table.
+func (c *Codec) AppendSource(dst []byte, s *SourceInfo) []byte {
+	return appendSource(dst, c.connector, c.name, c.Table.ID, s)
 }
 
 func (c *Codec) appendRow(dst []byte, row []any) ([]byte, error) {

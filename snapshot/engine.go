@@ -44,12 +44,27 @@ import (
 //	    rows. A table's chunks are read one after another in key order
 //	    (the next starts after the last key of the one before, once the
 //	    one before is read), so their windows do not overlap and they are
-//	    handed over in key order. A table has at most two chunks in
-//	    flight (readAhead).
+//	    handed over in key order. A table has at most two chunks read
+//	    and not yet handed over (readAhead).
 //	S7. After a chunk of a table is read again [S3], none of that table's
 //	    chunks read after it is handed over: the reader starts again after
 //	    the last chunk handed over, so a table's progress never skips a
 //	    chunk.
+//	S8. Chunks handed over share Kafka transactions: a chunk's slot [S6]
+//	    is given back only once a checkpoint that covers its rows and its
+//	    progress is committed, and the engine has the pipeline commit at
+//	    the boundary of a hand-over as soon as every slot is held or no
+//	    other chunk is under way, so a reader never waits for a commit
+//	    that nothing would bring about. A reader waits only for its
+//	    chunks' hand-over, not their commit, before it reads ahead
+//	    [S6 readAhead].
+//	S9. A chunk's rows may be encoded by its reader (RowEncoding) as they
+//	    are read, before its high watermark, so that the hand-over only
+//	    frames and produces them; each row keeps the text of its key
+//	    [S2], and a chunk with a row that cannot be encoded is read again
+//	    unencoded and handed over through Change, which reports the
+//	    value. An encoded chunk retains no row's values, so a source may
+//	    pass them in reused buffers (TransientReader).
 
 // Source is what the engine needs of a database. capture/postgres and
 // capture/mysql implement it; the engine knows nothing else of them.
@@ -82,6 +97,13 @@ type Downstream interface {
 	// SetSnapshotState records the snapshots' progress for the next
 	// checkpoints.
 	SetSnapshotState(*checkpoint.SnapshotState)
+	// Checkpoint commits everything handed on so far; call it only at a
+	// transaction boundary (right after Commit). A nil error means all of
+	// it is durable [S8].
+	Checkpoint(ctx context.Context) error
+	// Checkpoints counts the checkpoints committed so far, so that the
+	// engine learns of one its Commit or Idle brought about [S8].
+	Checkpoints() uint64
 }
 
 // EngineOptions configure an Engine.
@@ -97,6 +119,29 @@ type EngineOptions struct {
 	// Captured reports whether a table is captured (requests for others
 	// are skipped); nil: every table is.
 	Captured func(schema.TableID) bool
+}
+
+// TransientReader is what a Source may offer so that a chunk read by
+// ReadChunkTransient costs no allocation per row [S9].
+type TransientReader interface {
+	// ReadChunkTransient is ReadChunk, but row must not retain the values
+	// it is passed: the source reuses their memory for the next row.
+	ReadChunkTransient(ctx context.Context, t *schema.Table, after, through []string, limit int, row func(vals []any) error) ([]string, error)
+}
+
+// RowEncoding is what a Downstream may offer so that readers encode their
+// chunks' rows [S9]; the pipeline does.
+type RowEncoding interface {
+	// RowEncoder returns a function that appends the encoded key and then
+	// the encoded row image of a row of table version t (raw values in
+	// t.Columns order) to dst and returns where the key ends, for one
+	// goroutine; nil when t's rows must be handed over through Change. An
+	// error means the row cannot be encoded.
+	RowEncoder(t *schema.Table) func(dst []byte, row []any) (out []byte, keyEnd int, err error)
+	// EmitRead hands over a row read (c.Op OpRead, c.Table and c.Source
+	// set) as Change would, with the key and row image a RowEncoder of
+	// c.Table encoded.
+	EmitRead(ctx context.Context, c *capture.Change, key, row []byte) error
 }
 
 // Engine takes table snapshots in chunks while the source streams. It is
@@ -119,21 +164,22 @@ type Engine struct {
 
 	mu       sync.Mutex
 	inflight map[string]*chunk // by id, from before its low watermark until its high one is handled
+	reading  int               // readers reading a table, between its start and its last chunk's result [S8]
 	queue    []*job            // tables no reader has taken yet
 	wake     chan struct{}     // a table was queued
 	seq      uint64
 
 	// Owned by the source's goroutine (and by the caller before Run).
-	jobs       []*job // unfinished, in the order of the state
-	open       []*chunk
-	committing []*chunk // handed over, waiting for their transaction's Commit
-	finished   []string // requests done, for the checkpoint
-	versions   map[schema.TableID]*schema.Table
-	lastPos    checkpoint.Position
-	firstDone  bool // the initial snapshot's first row was handed over
-	done       chan struct{}
-	doneOnce   sync.Once
-	change     capture.Change
+	jobs      []*job // unfinished, in the order of the state
+	open      []*chunk
+	handed    []*chunk // handed over, not yet committed: they hold their slots [S8]
+	finished  []string // requests done, for the checkpoint
+	versions  map[schema.TableID]*schema.Table
+	lastPos   checkpoint.Position
+	firstDone bool // the initial snapshot's first row was handed over
+	done      chan struct{}
+	doneOnce  sync.Once
+	change    capture.Change
 }
 
 // job is one table's snapshot.
@@ -156,11 +202,13 @@ type chunk struct {
 	epoch int // job.epoch when the chunk was made [S7]
 	table *schema.Table
 	rows  [][]any
+	enc   *encodedRows // the rows encoded by the reader instead [S9]
 	last  []string
 	final bool // the table's last chunk
 	// through is the table's bound, recorded in the state with the chunk
 	through []string
 	read    bool // rows, last and final are set (under Engine.mu)
+	slot    bool // the chunk holds a slot [S6] (not a dropped table's)
 	// source goroutine
 	touched map[string]struct{}
 	invalid bool
@@ -354,6 +402,14 @@ func (e *Engine) reader(ctx context.Context) error {
 // chunks' results in the same order, so that the table's progress only
 // ever names a prefix of its rows [S4, S7].
 func (e *Engine) readTable(ctx context.Context, j *job) error {
+	e.mu.Lock()
+	e.reading++
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.reading--
+		e.mu.Unlock()
+	}()
 	t, err := e.src.Describe(ctx, j.id)
 	if errors.Is(err, capture.ErrNoTable) {
 		return e.dropTable(ctx, j)
@@ -382,11 +438,15 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 		pending []*chunk // read, oldest first, results not yet taken
 		handed  = after  // the last key of the last chunk handed over
 		readAll bool     // the table's final chunk is read
+		// encode encodes rows of the table version encodeFor [S9].
+		encode    func(dst []byte, row []any) ([]byte, int, error)
+		encodeFor *schema.Table
 	)
-	// result takes the oldest pending chunk's result and gives its slot
-	// back. A chunk read again [S3] discards the chunks read after it (the
-	// engine rejects them [S7]) and the reader starts again after the
-	// last one handed over, with the table described again.
+	// result takes the oldest pending chunk's result: handed over or to
+	// be read again (the engine gives its slot back once that is
+	// committed [S8]). A chunk read again [S3] discards the chunks read
+	// after it (the engine rejects them [S7]) and the reader starts again
+	// after the last one handed over, with the table described again.
 	result := func() (done bool, err error) {
 		c := pending[0]
 		var ok bool
@@ -395,7 +455,6 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 		case <-ctx.Done():
 			return false, ctx.Err()
 		}
-		<-e.slots
 		pending = pending[1:]
 		if ok {
 			if c.last != nil {
@@ -409,7 +468,6 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 			case <-ctx.Done():
 				return false, ctx.Err()
 			}
-			<-e.slots
 		}
 		pending, readAll, after = nil, false, handed
 		e.mu.Lock()
@@ -437,14 +495,34 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 			continue
 		}
 		c := e.newChunk(j, t)
+		c.slot = true
 		c.through = j.through
 		if err := e.src.Mark(ctx, c.id+"/l"); err != nil {
 			e.drop(c)
 			return err
 		}
-		var rows [][]any
-		var last []string
-		if j.through != nil {
+		var (
+			rows [][]any
+			enc  *encodedRows
+			last []string
+			n    int
+		)
+		if encodeFor != t {
+			encode, encodeFor = e.rowEncoder(t), t
+		}
+		if j.through != nil && encode != nil {
+			enc, last, err = e.readEncoded(ctx, t, after, j.through, encode)
+			if err != nil && !errors.Is(err, errNotEncoded) {
+				e.drop(c)
+				return err
+			}
+			if enc != nil {
+				n = enc.len()
+			}
+		}
+		if j.through != nil && enc == nil {
+			// Unencoded: no encoder, or a value that cannot be encoded,
+			// which the hand-over reports through Change [S9].
 			last, err = e.src.ReadChunk(ctx, t, after, j.through, e.o.ChunkSize, func(vals []any) error {
 				rows = append(rows, vals)
 				return nil
@@ -453,12 +531,13 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 				e.drop(c)
 				return err
 			}
+			n = len(rows)
 		}
-		final := len(rows) < e.o.ChunkSize || slices.Equal(last, j.through)
+		final := n < e.o.ChunkSize || slices.Equal(last, j.through)
 		e.mu.Lock()
-		c.rows, c.last, c.final, c.read = rows, last, final, true
+		c.rows, c.enc, c.last, c.final, c.read = rows, enc, last, final, true
 		e.mu.Unlock()
-		e.log.Debug("snapshot chunk read", "table", j.id.String(), "chunk", c.id, "after", strings.Join(after, ","), "rows", len(rows))
+		e.log.Debug("snapshot chunk read", "table", j.id.String(), "chunk", c.id, "after", strings.Join(after, ","), "rows", n)
 		if err := e.src.Mark(ctx, c.id+"/h"); err != nil {
 			e.drop(c)
 			return err
@@ -472,14 +551,16 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 }
 
 // readAhead is how many chunks of one table may be read and not yet
-// handed over and committed: one read while the one before is committed
-// overlaps the two, and more would only hold more rows in memory.
+// handed over: one read while the one before is handed over overlaps the
+// two, and more would only hold more rows in memory. Chunks handed over
+// and not yet committed are bounded by the slots alone [S6, S8].
 const readAhead = 2
 
 // takeSlot takes a slot for a chunk [S6]. When none is free and the
 // reader has chunks of its own pending, it returns false at once: the
-// reader then takes its oldest result, which frees one. Otherwise it
-// waits for a slot; false then means ctx ended.
+// reader then takes its oldest result (a hand-over with every slot held
+// commits and frees them [S8]). Otherwise it waits for a slot; false then
+// means ctx ended.
 func (e *Engine) takeSlot(ctx context.Context, ownPending bool) bool {
 	if ownPending {
 		select {
@@ -578,27 +659,77 @@ func (e *Engine) SchemaChange(ctx context.Context, sc *capture.SchemaChange) err
 	return e.next.SchemaChange(ctx, sc)
 }
 
-// Commit passes the boundary on, then lets the readers of the chunks
-// handed over inside the transaction it ends go on [S6].
+// Commit passes the boundary on, and commits the chunks handed over so
+// far when the engine needs their slots [S8].
 func (e *Engine) Commit(ctx context.Context, pos checkpoint.Position) error {
 	e.lastPos = pos
+	return e.commit(ctx, pos)
+}
+
+// commit passes a transaction boundary on to the pipeline, which
+// checkpoints there when its policy says so; when it did not and the
+// chunks handed over must be committed now, it has it checkpoint [S8].
+func (e *Engine) commit(ctx context.Context, pos checkpoint.Position) error {
+	n := e.next.Checkpoints()
 	if err := e.next.Commit(ctx, pos); err != nil {
 		return err
 	}
-	for _, c := range e.committing {
-		c.result <- true
+	if len(e.handed) > 0 && e.next.Checkpoints() == n && e.mustCommit() {
+		if err := e.next.Checkpoint(ctx); err != nil {
+			return err
+		}
+		e.committed()
+		return nil
 	}
-	if len(e.committing) > 0 && len(e.jobs) == 0 {
-		e.finish() // committed
+	if e.next.Checkpoints() != n {
+		e.committed()
 	}
-	e.committing = e.committing[:0]
 	return nil
 }
 
-// Idle passes the position on.
+// mustCommit reports whether the chunks handed over must be committed at
+// this boundary: every slot is held, so a reader may be waiting for one,
+// or no chunk is under way and no reader is reading a table, so no
+// hand-over would come to commit them [S8]. (A reader between two chunks
+// of a table makes the next one at once.)
+func (e *Engine) mustCommit() bool {
+	if len(e.slots) == cap(e.slots) || len(e.jobs) == 0 {
+		return true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.inflight) == 0 && e.reading == 0
+}
+
+// committed gives back the slots of the chunks handed over, which a
+// checkpoint now covers [S6, S8].
+func (e *Engine) committed() {
+	if len(e.handed) == 0 {
+		return
+	}
+	for _, c := range e.handed {
+		if c.slot {
+			<-e.slots
+		}
+	}
+	e.handed = e.handed[:0]
+	if len(e.jobs) == 0 {
+		e.finish()
+	}
+}
+
+// Idle passes the position on; a checkpoint it brings about covers the
+// chunks handed over [S8].
 func (e *Engine) Idle(ctx context.Context, pos checkpoint.Position) error {
 	e.lastPos = pos
-	return e.next.Idle(ctx, pos)
+	n := e.next.Checkpoints()
+	if err := e.next.Idle(ctx, pos); err != nil {
+		return err
+	}
+	if e.next.Checkpoints() != n {
+		e.committed()
+	}
+	return nil
 }
 
 // Watermark opens a chunk's window at its low watermark and hands the
@@ -648,7 +779,13 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 	}
 	if c.invalid || !read || c.touched == nil || c.epoch <= c.job.rejected {
 		// Read again, and so every chunk of the table read after it [S7].
+		// Nothing of it is handed over, so its slot is free at once.
 		c.job.rejected = max(c.job.rejected, c.epoch)
+		c.enc.release()
+		c.enc = nil
+		if c.slot {
+			<-e.slots
+		}
 		c.result <- false
 		return nil
 	}
@@ -666,25 +803,45 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 		}
 		e.versions[j.id] = c.table
 	}
-	keep := c.rows
+	// The rows whose key the stream changed in the window stay out [S2].
+	total := len(c.rows)
+	if c.enc != nil {
+		total = c.enc.len()
+	}
+	var keep []int // indexes of the rows handed over; nil: all
 	if len(c.touched) > 0 {
-		keep = keep[:0:0]
-		for _, r := range c.rows {
-			if _, changed := c.touched[keyString(c.table, r)]; !changed {
-				keep = append(keep, r)
+		keep = make([]int, 0, total)
+		for i := range total {
+			var changed bool
+			if c.enc != nil {
+				_, changed = c.touched[string(c.enc.keyText(i))]
+			} else {
+				_, changed = c.touched[keyString(c.table, c.rows[i])]
+			}
+			if !changed {
+				keep = append(keep, i)
 			}
 		}
 	}
+	count := total
+	if keep != nil {
+		count = len(keep)
+	}
+	encoded, _ := e.next.(RowEncoding)
 	lastOfAll := c.final && len(e.jobs) == 1
 	now := time.Now().UnixMilli()
 	info := e.src.SourceInfo(c.table, at)
 	info.TsMs = now
-	for i, vals := range keep {
+	for i := range count {
+		row := i
+		if keep != nil {
+			row = keep[i]
+		}
 		// Debezium's markers, in its order of precedence: the snapshot's
 		// last row, its first, a table's last, a table's first.
 		mark := "incremental"
 		if j.ts.Initial {
-			lastOfTable := c.final && i == len(keep)-1
+			lastOfTable := c.final && i == count-1
 			switch {
 			case lastOfAll && lastOfTable:
 				mark = "last"
@@ -700,16 +857,26 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 			e.firstDone = true
 		}
 		info.Snapshot = mark
-		e.change = capture.Change{Op: capture.OpRead, Table: c.table, After: vals, Source: info}
-		if err := e.next.Change(ctx, &e.change); err != nil {
+		var err error
+		if c.enc != nil {
+			e.change = capture.Change{Op: capture.OpRead, Table: c.table, Source: info}
+			key, val := c.enc.row(row)
+			err = encoded.EmitRead(ctx, &e.change, key, val)
+		} else {
+			e.change = capture.Change{Op: capture.OpRead, Table: c.table, After: c.rows[row], Source: info}
+			err = e.next.Change(ctx, &e.change)
+		}
+		if err != nil {
 			return err
 		}
 	}
+	c.enc.release() // produced: the pipeline copied what it keeps
+	c.enc, c.rows = nil, nil
 	j.ts.Bounded = true
 	j.ts.Through = c.through
-	j.ts.Rows += int64(len(keep))
+	j.ts.Rows += int64(count)
 	j.ts.Total = j.tp.Total
-	j.tp.Done.Add(int64(len(keep)))
+	j.tp.Done.Add(int64(count))
 	if c.last != nil {
 		j.ts.LastKey = c.last
 	}
@@ -728,49 +895,25 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 		}
 	}
 	e.next.SetSnapshotState(e.state()) // [S4]
+	// The reader may read on; the slot is held until a checkpoint covers
+	// the chunk [S8].
+	e.handed = append(e.handed, c)
+	c.result <- true
 	if w.IsZero() {
-		// Inside a source transaction: the pipeline commits the rows and
-		// the progress at its end, and the reader waits for it [S6].
-		e.committing = append(e.committing, c)
+		// Inside a source transaction: the rows and the progress can be
+		// committed only at its end [I1].
 		return nil
 	}
+	// The mark sits between transactions: a boundary, where the rows and
+	// the progress can be committed [I1, S8].
 	e.lastPos = w
-	// The mark sits between transactions: the rows and the progress end a
-	// batch there, which the pipeline commits now [I1, S6].
-	if err := e.next.Commit(ctx, w); err != nil {
-		return err
-	}
-	c.result <- true
-	if len(e.jobs) == 0 {
-		e.finish() // committed
-	}
-	return nil
+	return e.commit(ctx, w)
 }
 
 // KeyText is the text by which the engine compares the key of a row
 // (raw values in t.Columns order): a source must give the same key the
 // same text in its chunks' rows and its stream's changes.
 func KeyText(t *schema.Table, row []any) string { return keyString(t, row) }
-
-// keyString renders the key columns of a row (raw values) so that the
-// same key read by a chunk and seen in the stream compare equal. A table
-// without a key has no identity to compare: every row is its own.
-func keyString(t *schema.Table, row []any) string {
-	if len(t.Key) == 0 {
-		return fmt.Sprintf("%p", row)
-	}
-	var b []byte
-	for _, k := range t.Key {
-		var s string
-		if k < len(row) {
-			s = rawText(row[k])
-		}
-		b = strconv.AppendInt(b, int64(len(s)), 10)
-		b = append(b, ':')
-		b = append(b, s...)
-	}
-	return string(b)
-}
 
 // rawText is the text of a raw source value.
 func rawText(v any) string {

@@ -109,9 +109,12 @@ func (db *fakeDB) update(k int64, v string) {
 
 // sink records what the engine hands on.
 type sink struct {
-	events []string
-	state  *checkpoint.SnapshotState
-	schema int
+	events      []string
+	state       *checkpoint.SnapshotState
+	schema      int
+	checkpoints uint64
+	// committed lists, for each checkpoint, the events it covered so far.
+	committed []int
 }
 
 func (s *sink) Change(_ context.Context, c *capture.Change) error {
@@ -124,6 +127,12 @@ func (s *sink) Idle(context.Context, checkpoint.Position) error           { retu
 func (s *sink) Watermark(context.Context, *capture.Watermark) error       { return nil }
 func (s *sink) Signal(context.Context, *capture.Signal) error             { return nil }
 func (s *sink) SetSnapshotState(st *checkpoint.SnapshotState)             { s.state = st }
+func (s *sink) Checkpoints() uint64                                       { return s.checkpoints }
+func (s *sink) Checkpoint(context.Context) error {
+	s.checkpoints++
+	s.committed = append(s.committed, len(s.events))
+	return nil
+}
 
 // runEngine runs e against db's stream until the snapshot is done.
 func runEngine(t *testing.T, e *Engine, db *fakeDB) { runEngineAfter(t, e, db, nil) }
@@ -432,5 +441,96 @@ func TestS7RereadDiscardsLaterChunks(t *testing.T) {
 	want := []string{"r 1=v1 incremental", "r 2=v2 incremental", "r 3=v3 incremental", "r 4=v4 incremental", "r 5=v5 incremental", "r 6=v6 incremental"}
 	if n := count(); n != 5 || !slices.Equal(out.events, want) {
 		t.Fatalf("%d reads, events %q; want 5 reads (2 discarded) and %q", n, out.events, want)
+	}
+}
+
+// TestS8ChunksShareCommits: chunks handed over at transaction boundaries
+// are committed together while slots are free, and every chunk is
+// committed by the end; with one slot, each chunk is committed at its
+// hand-over.
+func TestS8ChunksShareCommits(t *testing.T) {
+	db := newFakeDB(10)
+	var mu sync.Mutex
+	reads := 0
+	db.beforeRead = func([]string) { mu.Lock(); reads++; mu.Unlock() }
+	count := func() int { mu.Lock(); defer mu.Unlock(); return reads }
+	out := &sink{}
+	e := NewEngine(db, out, EngineOptions{ChunkSize: 2, Parallelism: 3, Logger: slog.New(slog.DiscardHandler), Name: "test"}, nil)
+	e.Add([]schema.TableID{testTable.ID}, nil, true, "")
+	// Two chunks are read before the stream reaches the first high
+	// watermark: at its hand-over a slot is free and the second chunk is
+	// under way, so nothing is committed until a later hand-over, at the
+	// latest the third's, when every slot is held.
+	runEngineAfter(t, e, db, func() { waitFor(t, "2 chunks read", func() bool { return count() == 2 }) })
+	if len(out.committed) == 0 || out.committed[0] < 4 || out.committed[0] > 6 {
+		t.Errorf("checkpoints covered %v events, want the first to cover 2 or 3 chunks (4 or 6 rows)", out.committed)
+	}
+	if n := len(out.committed); n == 0 || out.committed[n-1] != 10 {
+		t.Errorf("checkpoints covered %v events, want the last to cover all 10", out.committed)
+	}
+
+	one, db1 := &sink{}, newFakeDB(10)
+	e = NewEngine(db1, one, EngineOptions{ChunkSize: 2, Parallelism: 1, Logger: slog.New(slog.DiscardHandler), Name: "test"}, nil)
+	e.Add([]schema.TableID{testTable.ID}, nil, true, "")
+	runEngine(t, e, db1)
+	if !slices.Equal(one.committed, []int{2, 4, 6, 8, 10}) {
+		t.Errorf("with one slot, checkpoints covered %v events, want one per chunk", one.committed)
+	}
+}
+
+// encSink is a sink that encodes rows on the readers [S9]: the key as
+// "k<id>", the row image as "<v>"; a row whose value is "bad" cannot be
+// encoded.
+type encSink struct {
+	*sink
+	encoded int // rows handed over encoded
+}
+
+func (s *encSink) RowEncoder(*schema.Table) func([]byte, []any) ([]byte, int, error) {
+	return func(dst []byte, row []any) ([]byte, int, error) {
+		if rawText(row[1]) == "bad" {
+			return dst, 0, fmt.Errorf("cannot encode")
+		}
+		dst = append(append(dst, 'k'), rawText(row[0])...)
+		end := len(dst)
+		return append(dst, rawText(row[1])...), end, nil
+	}
+}
+
+func (s *encSink) EmitRead(_ context.Context, c *capture.Change, key, row []byte) error {
+	s.encoded++
+	s.events = append(s.events, fmt.Sprintf("%s %s=%s %s", c.Op, key[1:], row, c.Source.Snapshot))
+	return nil
+}
+
+// TestS9RowsEncodedByReaders: rows encoded by the readers are handed over
+// as the unencoded ones would be, without the keys the stream changed in
+// the window [S2]; a chunk with a row that cannot be encoded is handed
+// over unencoded.
+func TestS9RowsEncodedByReaders(t *testing.T) {
+	db := newFakeDB(5)
+	db.rows[5] = "bad"
+	once := sync.Once{}
+	db.beforeRead = func([]string) { once.Do(func() { db.update(2, "new") }) }
+	out := &encSink{sink: &sink{}}
+	e := NewEngine(db, out, EngineOptions{ChunkSize: 3, Parallelism: 1, Logger: slog.New(slog.DiscardHandler), Name: "test"}, nil)
+	e.Add([]schema.TableID{testTable.ID}, nil, true, "")
+	runEngine(t, e, db)
+	want := []string{"u 2=new ", "r 1=v1 first", "r 3=v3 true", "r 4=v4 true", "r 5=bad last"}
+	if !slices.Equal(out.events, want) {
+		t.Fatalf("events %q, want %q", out.events, want)
+	}
+	if out.encoded != 2 {
+		t.Errorf("%d rows handed over encoded, want the first chunk's 2", out.encoded)
+	}
+}
+
+func TestKeyTextAsKeyString(t *testing.T) {
+	b := []byte("7")
+	for _, v := range []any{&b, []byte("x"), "s", int64(-3), nil, uint64(9), int32(4)} {
+		row := []any{v, nil}
+		if got, want := string(appendKeyText(nil, testTable, row)), rawText(v); got != strconv.Itoa(len(want))+":"+want {
+			t.Errorf("key text of %#v: %q, want the length-prefixed %q", v, got, want)
+		}
 	}
 }

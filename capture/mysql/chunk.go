@@ -129,8 +129,14 @@ func keyColumns(t *schema.Table) []string {
 // chunkQuery is the SELECT of one chunk: every column (SelectExpr) and then
 // the key columns as they are (their text is the next chunk's start),
 // after `after` and up to through in key order, at most limit rows. The
-// keys are passed as arguments (len(after)+len(through) of them).
+// keys are passed as arguments (len(after)+len(through) of them), except
+// that a key of integer and decimal columns whose texts are plain numbers
+// is written into the query as numeric literals: a query without
+// arguments goes in the text protocol, whose rows the driver hands over
+// as they came, instead of a prepared statement per chunk (three round
+// trips) whose binary rows it converts to text value by value.
 func chunkQuery(t *schema.Table, after, through []string, limit int) (string, []any) {
+	inline := numericKey(t, after) && numericKey(t, through)
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	for i := range t.Columns {
@@ -150,13 +156,18 @@ func chunkQuery(t *schema.Table, after, through []string, limit int) (string, []
 	var args []any
 	cmp := func(op string, vals []string) {
 		ph := strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")
+		if inline {
+			ph = strings.Join(vals, ", ")
+		}
 		if len(keys) == 1 {
 			where = append(where, keys[0]+" "+op+" "+ph)
 		} else {
 			where = append(where, "("+strings.Join(keys, ", ")+") "+op+" ("+ph+")")
 		}
-		for _, v := range vals {
-			args = append(args, v)
+		if !inline {
+			for _, v := range vals {
+				args = append(args, v)
+			}
 		}
 	}
 	if len(after) > 0 {
@@ -175,11 +186,56 @@ func chunkQuery(t *schema.Table, after, through []string, limit int) (string, []
 	return b.String(), args
 }
 
+// numericKey reports whether every column of t's key is of an integer or
+// decimal type and every text in vals (a key's, in key order) is a plain
+// number, which the query may then carry as a literal of the same value.
+func numericKey(t *schema.Table, vals []string) bool {
+	for i, v := range vals {
+		if i >= len(t.Key) || !plainNumber(v) {
+			return false
+		}
+		switch t.Columns[t.Key[i]].Type {
+		case "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric":
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// plainNumber reports whether s is an optional minus sign, digits and
+// optionally a point and more digits: a literal that means what it says.
+func plainNumber(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	ip, fp, dot := strings.Cut(s, ".")
+	digits := func(d string) bool {
+		for _, c := range []byte(d) {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+		return len(d) > 0
+	}
+	return digits(ip) && (!dot || digits(fp))
+}
+
 // ReadChunk reads up to limit rows of t after the key after and up to
 // through, in one SELECT, and passes each row's values in the binlog's
 // representation (FromText, with the key normalised as NormalizeKey does
 // for the stream's rows).
 func (sn *Snapshotter) ReadChunk(ctx context.Context, t *schema.Table, after, through []string, limit int, row func(vals []any) error) ([]string, error) {
+	return sn.readChunk(ctx, t, after, through, limit, false, row)
+}
+
+// ReadChunkTransient is ReadChunk whose rows share one slice of values,
+// whose strings and binary strings are the driver's buffers: row must not
+// retain them (snapshot.TransientReader).
+func (sn *Snapshotter) ReadChunkTransient(ctx context.Context, t *schema.Table, after, through []string, limit int, row func(vals []any) error) ([]string, error) {
+	return sn.readChunk(ctx, t, after, through, limit, true, row)
+}
+
+func (sn *Snapshotter) readChunk(ctx context.Context, t *schema.Table, after, through []string, limit int, transient bool,
+	row func(vals []any) error) ([]string, error) {
 	if err := snapshotable(t); err != nil {
 		return nil, err
 	}
@@ -199,16 +255,21 @@ func (sn *Snapshotter) ReadChunk(ctx context.Context, t *schema.Table, after, th
 		dest[i] = &raw[i]
 	}
 	var last []string
+	var vals []any
 	for rs.Next() {
 		if err := rs.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("mysql: snapshot of %s: %w", t.ID, err)
 		}
-		vals := make([]any, n)
+		if transient && vals != nil {
+			clear(vals)
+		} else {
+			vals = make([]any, n)
+		}
 		for i := range t.Columns {
 			if raw[i] == nil {
 				continue
 			}
-			if vals[i], err = FromText(&t.Columns[i], raw[i]); err != nil {
+			if vals[i], err = fromText(&t.Columns[i], raw[i], !transient); err != nil {
 				return nil, fmt.Errorf("mysql: snapshot of %s: %w", t.ID, err)
 			}
 		}

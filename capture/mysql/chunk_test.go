@@ -80,6 +80,7 @@ func TestKeyText(t *testing.T) {
 func TestChunkQuery(t *testing.T) {
 	one := &schema.Table{ID: schema.TableID{Namespace: "d", Name: "t"},
 		Columns: []schema.Column{{Name: "id", Type: "bigint"}, {Name: "f", Type: "float"}}, Key: []int{0}}
+	dec := &schema.Table{ID: schema.TableID{Namespace: "d", Name: "t"}, Columns: []schema.Column{{Name: "d", Type: "decimal"}}, Key: []int{0}}
 	two := &schema.Table{ID: schema.TableID{Namespace: "d", Name: "t`x"},
 		Columns: []schema.Column{{Name: "a", Type: "int"}, {Name: "b", Type: "varchar"}, {Name: "v", Type: "int"}}, Key: []int{1, 0}}
 	for _, tc := range []struct {
@@ -90,9 +91,19 @@ func TestChunkQuery(t *testing.T) {
 		args           []any
 	}{
 		{"first chunk", one, nil, []string{"9"},
+<<<<<<< HEAD
 			"SELECT `id`, (`f` * 1e0), `id` FROM `d`.`t` WHERE `id` <= ? ORDER BY `id` LIMIT 10", []any{"9"}},
 		{"next chunk", one, []string{"3"}, []string{"9"},
 			"SELECT `id`, (`f` * 1e0), `id` FROM `d`.`t` WHERE `id` > ? AND `id` <= ? ORDER BY `id` LIMIT 10", []any{"3", "9"}},
+=======
+			"SELECT `id`, CAST(`f` AS DOUBLE), `id` FROM `d`.`t` WHERE `id` <= 9 ORDER BY `id` LIMIT 10", nil},
+		{"next chunk", one, []string{"3"}, []string{"-9"},
+			"SELECT `id`, CAST(`f` AS DOUBLE), `id` FROM `d`.`t` WHERE `id` > 3 AND `id` <= -9 ORDER BY `id` LIMIT 10", nil},
+		{"not a plain number", one, []string{"3"}, []string{"9e3"},
+			"SELECT `id`, CAST(`f` AS DOUBLE), `id` FROM `d`.`t` WHERE `id` > ? AND `id` <= ? ORDER BY `id` LIMIT 10", []any{"3", "9e3"}},
+		{"decimal", dec, []string{"1.50"}, []string{"22"},
+			"SELECT `d`, `d` FROM `d`.`t` WHERE `d` > 1.50 AND `d` <= 22 ORDER BY `d` LIMIT 10", nil},
+>>>>>>> snapshot-parallel
 		{"composite key", two, []string{"x", "1"}, []string{"y", "2"},
 			"SELECT `a`, `b`, `v`, `b`, `a` FROM `d`.`t``x` WHERE (`b`, `a`) > (?, ?) AND (`b`, `a`) <= (?, ?) ORDER BY `b`, `a` LIMIT 10",
 			[]any{"x", "1", "y", "2"}},
@@ -189,5 +200,14 @@ func TestSignalTableDDLMakesNoSchemaChange(t *testing.T) {
 	}
 	if len(rec.commits) != 3 {
 		t.Errorf("%d commits, want one per statement", len(rec.commits))
+	}
+}
+
+func TestPlainNumber(t *testing.T) {
+	for s, want := range map[string]bool{"0": true, "-12": true, "1.5": true, "18446744073709551615": true,
+		"": false, "-": false, "1.": false, ".5": false, "1e3": false, "0x1F": false, "1 OR 1": false, "1'": false, "--1": false} {
+		if got := plainNumber(s); got != want {
+			t.Errorf("plainNumber(%q) = %v, want %v", s, got, want)
+		}
 	}
 }

@@ -33,22 +33,27 @@ func SelectExpr(c *schema.Column) string {
 // FromText converts the text of SelectExpr(c) into the binlog
 // representation of the value. The bytes of text are copied where they
 // are kept.
-func FromText(c *schema.Column, text []byte) (any, error) {
+func FromText(c *schema.Column, text []byte) (any, error) { return fromText(c, text, true) }
+
+// fromText is FromText; with keep false, a string or binary value is text
+// itself rather than a copy (valid as long as text is). The numbers are
+// parsed from text without a string of their own (strconv does not
+// retain its argument).
+func fromText(c *schema.Column, text []byte, keep bool) (any, error) {
 	bad := func(err error) error {
 		return fmt.Errorf("mysql: column %s (%s): %q: %w", c.Name, c.Type, schema.Printable(text), err)
 	}
-	s := string(text)
 	switch c.Type {
 	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint":
 		var v int64
 		if c.Unsigned {
-			u, err := strconv.ParseUint(s, 10, 64)
+			u, err := strconv.ParseUint(string(text), 10, 64)
 			if err != nil {
 				return nil, bad(err)
 			}
 			v = int64(u) // the bits, as the binlog has them
 		} else {
-			n, err := strconv.ParseInt(s, 10, 64)
+			n, err := strconv.ParseInt(string(text), 10, 64)
 			if err != nil {
 				return nil, bad(err)
 			}
@@ -67,13 +72,13 @@ func FromText(c *schema.Column, text []byte) (any, error) {
 		}
 		return v, nil
 	case "float":
-		f, err := strconv.ParseFloat(s, 64)
+		f, err := strconv.ParseFloat(string(text), 64)
 		if err != nil {
 			return nil, bad(err)
 		}
 		return float32(f), nil
 	case "double", "real":
-		f, err := strconv.ParseFloat(s, 64)
+		f, err := strconv.ParseFloat(string(text), 64)
 		if err != nil {
 			return nil, bad(err)
 		}
@@ -88,20 +93,23 @@ func FromText(c *schema.Column, text []byte) (any, error) {
 		}
 		return v, nil
 	case "year":
-		n, err := strconv.Atoi(s)
+		n, err := strconv.Atoi(string(text))
 		if err != nil {
 			return nil, bad(err)
 		}
 		return n, nil
 	case "enum", "set":
-		u, err := strconv.ParseUint(s, 10, 64)
+		u, err := strconv.ParseUint(string(text), 10, 64)
 		if err != nil {
 			return nil, bad(err)
 		}
 		return int64(u), nil
 	case "decimal", "numeric", "date", "datetime", "timestamp", "time":
-		return s, nil
+		return string(text), nil
 	}
 	// Strings, binary strings, JSON and geometry: the bytes.
-	return []byte(s), nil
+	if !keep {
+		return text, nil
+	}
+	return append(make([]byte, 0, len(text)), text...), nil
 }

@@ -197,8 +197,20 @@ func (s *Source) bounds(ctx context.Context, snapshot string, tables []TableRef)
 }
 
 // ReadChunk reads up to limit rows of t after the key (or ctid) in after
-// and up to through, in one COPY.
+// and up to through, in one COPY; row may retain the values.
 func (sn *Snapshotter) ReadChunk(ctx context.Context, t *schema.Table, after, through []string, limit int, row func(vals []any) error) ([]string, error) {
+	return sn.readChunk(ctx, t, after, through, limit, false, row)
+}
+
+// ReadChunkTransient is ReadChunk whose rows share one set of buffers:
+// row must not retain the values, which saves an allocation of every
+// value (snapshot.TransientReader).
+func (sn *Snapshotter) ReadChunkTransient(ctx context.Context, t *schema.Table, after, through []string, limit int, row func(vals []any) error) ([]string, error) {
+	return sn.readChunk(ctx, t, after, through, limit, true, row)
+}
+
+func (sn *Snapshotter) readChunk(ctx context.Context, t *schema.Table, after, through []string, limit int, reuse bool,
+	row func(vals []any) error) ([]string, error) {
 	c, err := sn.get(ctx)
 	if err != nil {
 		return nil, err
@@ -211,7 +223,7 @@ func (sn *Snapshotter) ReadChunk(ctx context.Context, t *schema.Table, after, th
 	}
 	var last []any
 	n := 0
-	r := &copyReader{ctx: ctx, ncols: ncols, emit: func(vals []any) error {
+	r := &copyReader{ctx: ctx, ncols: ncols, reuse: reuse, emit: func(vals []any) error {
 		n++
 		last = vals
 		if byCtid {

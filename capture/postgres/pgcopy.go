@@ -18,6 +18,10 @@ type copyReader struct {
 	ctx   context.Context
 	ncols int
 	emit  func(vals []any) error
+	// reuse makes every row's values use the same buffers: they are
+	// valid only until emit returns (and the last row's until the next
+	// write).
+	reuse bool
 
 	partial []byte // an incomplete line carried over between writes
 	rows    int64
@@ -75,7 +79,15 @@ func (r *copyReader) line(l []byte) error {
 		return r.ctx.Err()
 	}
 	k := int(r.rows % copyBatchRows)
-	if k == 0 {
+	if r.reuse {
+		k = 0
+		if r.vals == nil {
+			r.vals = make([]any, r.ncols)
+			r.hdrs = make([][]byte, r.ncols)
+		}
+		clear(r.vals)
+		r.arena = r.arena[:0]
+	} else if k == 0 {
 		r.vals = make([]any, copyBatchRows*r.ncols)
 		r.hdrs = make([][]byte, copyBatchRows*r.ncols)
 	}

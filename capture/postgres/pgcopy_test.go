@@ -171,3 +171,50 @@ func FuzzCopyReader(f *testing.F) {
 		}
 	})
 }
+
+// TestCopyReaderReuse: with reuse, each row is passed in the same buffers,
+// with the same values as without, NULLs included.
+func TestCopyReaderReuse(t *testing.T) {
+	var in strings.Builder
+	for i := 0; i < 3*copyBatchRows; i++ {
+		if i%7 == 0 {
+			in.WriteString(`\N`)
+		} else {
+			in.WriteString(strings.Repeat("x", i%50))
+		}
+		in.WriteString("\t" + strings.Repeat("y", i%70) + "\n")
+	}
+	var got []string
+	var first []any
+	r := &copyReader{ctx: context.Background(), ncols: 2, reuse: true, emit: func(vals []any) error {
+		if first == nil {
+			first = vals
+		} else if &first[0] != &vals[0] {
+			t.Fatal("reuse passed a row in new buffers")
+		}
+		a, ok := copiedText(vals[0])
+		if !ok {
+			a = "NULL"
+		}
+		b, _ := copiedText(vals[1])
+		got = append(got, a+"|"+b)
+		return nil
+	}}
+	if _, err := r.Write([]byte(in.String())); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := parseCopy(t, 2, in.String())
+	if err != nil || len(rows) != len(got) {
+		t.Fatalf("%d rows reused, %d not: %v", len(got), len(rows), err)
+	}
+	for i, row := range rows {
+		a, ok := copiedText(row[0])
+		if !ok {
+			a = "NULL"
+		}
+		b, _ := copiedText(row[1])
+		if want := a + "|" + b; got[i] != want {
+			t.Fatalf("row %d: %q reused, %q not", i, got[i], want)
+		}
+	}
+}

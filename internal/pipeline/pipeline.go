@@ -155,15 +155,14 @@ type Pipeline struct {
 	checkpointed checkpoint.Position // last durable checkpoint
 	snapshotDone bool
 	snapshot     *checkpoint.SnapshotState // progress of the snapshots under way
-	// snapshotMoved makes the next Commit checkpoint whatever the
-	// interval: a snapshot chunk was handed over (snapshot S6).
-	snapshotMoved bool
-	history       []*kgo.Record  // schema-history records awaiting commit
-	ddl           *schemaChanges // the schema-change topic, once a DDL was seen
-	dirty         bool           // safe moved since the last checkpoint
-	err           error          // sticky [I4]
-	slab          slab           // backing store of produced records
-	meta          txnMeta        // transaction metadata of the current source transaction
+	checkpoints  uint64                    // checkpoints committed (Checkpoints)
+	history      []*kgo.Record             // schema-history records awaiting commit
+	ddl          *schemaChanges            // the schema-change topic, once a DDL was seen
+	dirty        bool                      // safe moved since the last checkpoint
+	err          error                     // sticky [I4]
+	slab         slab                      // backing store of produced records
+	meta         txnMeta                   // transaction metadata of the current source transaction
+	readSource   readSource                // the last source block EmitRead encoded
 }
 
 // New returns a pipeline producing with prod and registering with reg.
@@ -273,68 +272,6 @@ func (p *Pipeline) Change(ctx context.Context, c *capture.Change) error {
 	return p.produce(ctx, c, rec, tomb, err)
 }
 
-// NewEncoders returns encoders for the snapshot's reader goroutines
-// (capture.ParallelHandler).
-func (p *Pipeline) NewEncoders(ctx context.Context, tables []*schema.Table, n int) ([]capture.Encoder, error) {
-	if p.err != nil {
-		return nil, p.err
-	}
-	states := make(map[*schema.Table]*tableState, len(tables))
-	for _, t := range tables {
-		st, err := p.state(ctx, t)
-		if err != nil {
-			return nil, p.stop(err)
-		}
-		states[t] = st
-	}
-	out := make([]capture.Encoder, n)
-	for i := range out {
-		out[i] = &encoder{tables: states, tombstones: p.o.Tombstones}
-	}
-	return out, nil
-}
-
-// Emit produces a change encoded by one of the pipeline's encoders.
-func (p *Pipeline) Emit(ctx context.Context, c *capture.Change, enc capture.Encoded) error {
-	if p.err != nil {
-		return p.err
-	}
-	e, ok := enc.(*encoded)
-	if !ok || e == nil || c.Op != capture.OpRead {
-		return p.Change(ctx, c) // stream changes take the one path [I7]
-	}
-	return p.produce(ctx, c, e.rec, e.tomb, nil)
-}
-
-// encoder encodes on one reader goroutine, with its own slab, from a
-// read-only copy of the table states.
-type encoder struct {
-	tables     map[*schema.Table]*tableState
-	tombstones bool
-	slab       slab
-	encs       []encoded
-}
-
-type encoded struct{ rec, tomb *kgo.Record }
-
-func (e *encoder) Encode(c *capture.Change) capture.Encoded {
-	st, ok := e.tables[c.Table]
-	if !ok || st.tf != nil {
-		return nil // transformed: encoded on the pipeline's goroutine
-	}
-	rec, tomb, err := encodeWith(st, &e.slab, e.tombstones, c, nil)
-	if err != nil {
-		return nil
-	}
-	if len(e.encs) == 0 {
-		e.encs = make([]encoded, slabRecords)
-	}
-	enc := &e.encs[0]
-	e.encs = e.encs[1:]
-	*enc = encoded{rec: rec, tomb: tomb}
-	return enc
-}
-
 func (p *Pipeline) produce(ctx context.Context, c *capture.Change, rec, tomb *kgo.Record, err error) error {
 	if err != nil {
 		// [I5] Stop. When the value is the first change of its
@@ -359,7 +296,15 @@ func (p *Pipeline) produce(ctx context.Context, c *capture.Change, rec, tomb *kg
 	}
 	p.pending++
 	p.txnRecords++
-	p.m.event(c.Table.ID, c.Op, len(rec.Value)+len(rec.Key), c.Source.TsMs)
+	ts := c.Source.TsMs
+	if c.Op == capture.OpRead {
+		// A snapshot read's time is when it was read, not a source commit:
+		// it says nothing of the stream's lag, nor that the stream is
+		// caught up (which would commit a snapshot's chunks at every
+		// boundary, see lingered).
+		ts = 0
+	}
+	p.m.event(c.Table.ID, c.Op, len(rec.Value)+len(rec.Key), ts)
 	if tomb != nil {
 		if err := p.prod.Produce(ctx, tomb); err != nil {
 			return p.stop(err)
@@ -469,7 +414,7 @@ func (p *Pipeline) Commit(ctx context.Context, pos checkpoint.Position) error {
 		// committed read events behind and the retake repeats none.
 		return nil
 	}
-	if p.snapshotMoved || p.pending >= p.o.CommitEvents || now.Sub(p.lastCommit) >= p.o.CommitInterval || p.lingered(now) {
+	if p.pending >= p.o.CommitEvents || now.Sub(p.lastCommit) >= p.o.CommitInterval || p.lingered(now) {
 		return p.Checkpoint(ctx)
 	}
 	return nil
@@ -530,12 +475,16 @@ func (p *Pipeline) Signal(context.Context, *capture.Signal) error { return p.err
 // checkpoint from now on carries it, in the same commit as the events
 // produced before this call. The snapshot engine calls it on the source's
 // goroutine right after handing over a chunk's rows, so a checkpoint never
-// names a chunk whose rows it does not hold [I2].
+// names a chunk whose rows it does not hold [I2]. The checkpoint follows
+// the commit policy; the engine calls Checkpoint when it needs one sooner
+// (snapshot S8).
 func (p *Pipeline) SetSnapshotState(s *checkpoint.SnapshotState) {
 	p.snapshot = s
 	p.dirty = true
-	p.snapshotMoved = true
 }
+
+// Checkpoints returns how many checkpoints were committed so far.
+func (p *Pipeline) Checkpoints() uint64 { return p.checkpoints }
 
 // SnapshotDone marks the initial snapshot delivered and checkpoints at pos.
 func (p *Pipeline) SnapshotDone(ctx context.Context, pos checkpoint.Position) error {
@@ -570,7 +519,7 @@ func (p *Pipeline) Checkpoint(ctx context.Context) error {
 	p.history = nil
 	p.pending = 0
 	p.dirty = false
-	p.snapshotMoved = false
+	p.checkpoints++
 	p.lastCommit = time.Now()
 	p.checkpointed = p.safe
 	p.m.committed(p.safe)
