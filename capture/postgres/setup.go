@@ -267,6 +267,10 @@ func slotError(slot string, err error) error {
 	return fmt.Errorf("postgres: creating slot %s: %w", slot, err)
 }
 
+// slotReleaseWait is how long Open waits for an active slot to be
+// released (see slotState).
+const slotReleaseWait = 5 * time.Second
+
 type slotInfo struct {
 	plugin         string
 	confirmedFlush checkpoint.LSN
@@ -284,8 +288,20 @@ func (s *Source) slotState(ctx context.Context) (*slotInfo, error) {
 	if s.version >= FailoverSlotsVersion {
 		failover = "failover"
 	}
-	err := s.sql.QueryRow(ctx, `SELECT plugin, confirmed_flush_lsn::text, wal_status, active, `+failover+` FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).
-		Scan(&plugin, &flush, &walStatus, &si.active, &si.failover)
+	q := `SELECT plugin, confirmed_flush_lsn::text, wal_status, active, ` + failover + ` FROM pg_replication_slots WHERE slot_name = $1`
+	err := s.sql.QueryRow(ctx, q, s.cfg.Slot).Scan(&plugin, &flush, &walStatus, &si.active, &si.failover)
+	// The caller holds the slot's advisory lock, so no running Sluice uses
+	// the slot. An active slot is then most likely the walsender of an
+	// instance that was just killed, which Postgres ends once it notices
+	// the closed connection: give it a few seconds before refusing.
+	for wait := time.Now().Add(slotReleaseWait); err == nil && si.active && time.Now().Before(wait); {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		err = s.sql.QueryRow(ctx, q, s.cfg.Slot).Scan(&plugin, &flush, &walStatus, &si.active, &si.failover)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
