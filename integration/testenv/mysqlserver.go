@@ -87,12 +87,7 @@ func (m *mysqlServer) Stop() error {
 // it refuses the credentials (no password before setup; a test may change
 // it).
 func pingSocket(ctx context.Context, socket, password string) error {
-	cfg := mysql.NewConfig()
-	cfg.User = "root"
-	cfg.Passwd = password
-	cfg.Net = "unix"
-	cfg.Addr = socket
-	db, err := sql.Open("mysql", cfg.FormatDSN())
+	db, err := openSocket(socket, password)
 	if err != nil {
 		return err
 	}
@@ -105,14 +100,20 @@ func pingSocket(ctx context.Context, socket, password string) error {
 	return err
 }
 
+// openSocket opens a pool connecting as root over the unix socket.
+func openSocket(socket, password string) (*sql.DB, error) {
+	cfg := mysql.NewConfig()
+	cfg.User = "root"
+	cfg.Passwd = password
+	cfg.Net = "unix"
+	cfg.Addr = socket
+	return sql.Open("mysql", cfg.FormatDSN())
+}
+
 // execOnSocket runs statements as root over the unix socket, where root
 // has no password yet, on one connection.
 func execOnSocket(ctx context.Context, socket, kind string, stmts []string) error {
-	cfg := mysql.NewConfig()
-	cfg.User = "root"
-	cfg.Net = "unix"
-	cfg.Addr = socket
-	db, err := sql.Open("mysql", cfg.FormatDSN())
+	db, err := openSocket(socket, "") // root has no password yet
 	if err != nil {
 		return err
 	}

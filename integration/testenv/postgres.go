@@ -144,17 +144,7 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 	if err := pg.writeConf(opts.ExtraConf); err != nil {
 		return fail(err)
 	}
-	pg.srv.mu.Lock()
-	err = startWithPortRetry(func() error { return pg.startLocked(ctx) }, pg.LogFile, func() error {
-		p, err := freePort()
-		if err != nil {
-			return err
-		}
-		pg.Port = p
-		return pg.appendConf(map[string]string{"port": strconv.Itoa(p)})
-	})
-	pg.srv.mu.Unlock()
-	if err != nil {
+	if err := pg.startRetryingPort(ctx); err != nil {
 		return fail(err)
 	}
 	if err := pg.createSuperuser(ctx); err != nil {
@@ -371,4 +361,19 @@ func (pg *Postgres) Stop() error {
 	pg.srv.mu.Lock()
 	defer pg.srv.mu.Unlock()
 	return pg.srv.finish(syscall.SIGINT, 30*time.Second)
+}
+
+// startRetryingPort starts the server, moving it to another free port when
+// the one in its configuration was taken meanwhile.
+func (pg *Postgres) startRetryingPort(ctx context.Context) error {
+	pg.srv.mu.Lock()
+	defer pg.srv.mu.Unlock()
+	return startWithPortRetry(func() error { return pg.startLocked(ctx) }, pg.LogFile, func() error {
+		p, err := freePort()
+		if err != nil {
+			return err
+		}
+		pg.Port = p
+		return pg.appendConf(map[string]string{"port": strconv.Itoa(p)})
+	})
 }

@@ -82,17 +82,7 @@ func StartPostgresStandby(ctx context.Context, primary *Postgres, slot string, e
 	if err := pg.appendConf(conf); err != nil {
 		return fail(err)
 	}
-	pg.srv.mu.Lock()
-	err = startWithPortRetry(func() error { return pg.startLocked(ctx) }, pg.LogFile, func() error {
-		p, err := freePort()
-		if err != nil {
-			return err
-		}
-		pg.Port = p
-		return pg.appendConf(map[string]string{"port": strconv.Itoa(p)})
-	})
-	pg.srv.mu.Unlock()
-	if err != nil {
+	if err := pg.startRetryingPort(ctx); err != nil {
 		return fail(err)
 	}
 	return pg, nil
