@@ -38,12 +38,13 @@ import (
 
 // limitRun is one run of a limit.
 type limitRun struct {
-	cmdline string
-	took    time.Duration
-	changes int64   // changes or rows the reader printed (Kafka-paying limits)
-	records int64   // records produced (Kafka-paying limits)
-	cpu     float64 // the reader's CPU seconds
-	prodCPU float64 // the producer's (this process's) CPU seconds, Kafka-paying limits
+	cmdline  string
+	took     time.Duration
+	changes  int64   // changes or rows the reader printed (Kafka-paying limits)
+	records  int64   // records produced (Kafka-paying limits)
+	cpu      float64 // the reader's CPU seconds
+	prodCPU  float64 // the producer's (this process's) CPU seconds, Kafka-paying limits
+	kafkaCPU float64 // the broker's CPU seconds over the run, Kafka-paying limits
 }
 
 // selfCPU returns this process's CPU seconds so far.
@@ -276,6 +277,7 @@ func (e *benchEnv) kafkaLimit(ctx context.Context, topic string, parts int32, sh
 			}
 		}
 	}
+	m := e.meter()
 	cpu0 := selfCPU()
 	t0 := time.Now()
 	err = cmd.Start()
@@ -294,6 +296,7 @@ func (e *benchEnv) kafkaLimit(ctx context.Context, topic string, parts int32, sh
 	r.took = time.Since(t0)
 	r.cpu = cmd.ProcessState.UserTime().Seconds() + cmd.ProcessState.SystemTime().Seconds()
 	r.prodCPU = selfCPU() - cpu0
+	_, r.kafkaCPU = m.since()
 	switch {
 	case serr != nil:
 		return r, fmt.Errorf("%s: reading its output: %w", name, serr)
@@ -303,8 +306,8 @@ func (e *benchEnv) kafkaLimit(ctx context.Context, topic string, parts int32, sh
 		return r, fmt.Errorf("producing to %s: %w", topic, firstErr)
 	}
 	r.changes = i
-	logf("limit: %d changes or rows, %d records in %s; CPU seconds: %s %.2f, producer %.2f",
-		i, r.records, r.took.Round(time.Millisecond), name, r.cpu, r.prodCPU)
+	logf("limit: %d changes or rows, %d records in %s; CPU seconds: %s %.2f, producer %.2f, kafka %.2f",
+		i, r.records, r.took.Round(time.Millisecond), name, r.cpu, r.prodCPU, r.kafkaCPU)
 	return r, nil
 }
 

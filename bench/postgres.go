@@ -150,7 +150,9 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 			"-o", "publication_names=sluice_drain_eos_1", "-E", end.String(), "--no-loop", "-f", "-"}
 	}
 	recvBin := filepath.Join(pgBinDir(), "pg_recvlogical")
-	type run struct{ rate, rss, cpu, prodCPU float64 }
+	// cpu: the reader's (limits) or Sluice's CPU seconds; prodCPU: the
+	// limit's producer's; kafkaCPU: the broker's over the run.
+	type run struct{ rate, rss, cpu, prodCPU, kafkaCPU float64 }
 	runs := map[string][]run{} // by kind
 	limits := map[string]string{}
 	var shapes []recordShape
@@ -178,10 +180,11 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 			if kl.changes != changes {
 				logf("warning: pg_recvlogical printed %d changes, the table counts %d", kl.changes, changes)
 			}
-			runs["kafka"] = append(runs["kafka"], run{rate: float64(changes) / kl.took.Seconds(), cpu: kl.cpu, prodCPU: kl.prodCPU})
+			runs["kafka"] = append(runs["kafka"], run{rate: float64(changes) / kl.took.Seconds(), cpu: kl.cpu, prodCPU: kl.prodCPU, kafkaCPU: kl.kafkaCPU})
 			limits["pg_recvlogical_kafka_changes_per_s"] = kl.cmdline
 			logf("pg_recvlogical into Kafka: %.0f changes/s", float64(changes)/kl.took.Seconds())
 		default:
+			m := e.meter()
 			p, err := e.start(cfgs[n], eosEnv(n))
 			if err != nil {
 				return nil, err
@@ -193,13 +196,14 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 			d := at.Sub(p.started)
 			rss := p.peakRSS()
 			cpu := p.cpuSeconds()
+			_, kafkaCPU := m.since()
 			p.stop()
 			rate := float64(changes) / d.Seconds()
-			logf("%s: %.0f changes/s, peak RSS %.0f MiB", n, rate, rss)
+			logf("%s: %.0f changes/s, peak RSS %.0f MiB; CPU seconds: sluice %.2f, kafka %.2f", n, rate, rss, cpu, kafkaCPU)
 			if kind(n) == "warm" {
 				continue // not counted
 			}
-			runs[kind(n)] = append(runs[kind(n)], run{rate: rate, rss: rss, cpu: cpu})
+			runs[kind(n)] = append(runs[kind(n)], run{rate: rate, rss: rss, cpu: cpu, kafkaCPU: kafkaCPU})
 		}
 	}
 	meanRate := func(rs []run) (mean, lo, hi float64) {
@@ -224,6 +228,7 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 	recvCPU := cpuPerChange(runs["null"], func(r run) float64 { return r.cpu })
 	kafkaReaderCPU := cpuPerChange(runs["kafka"], func(r run) float64 { return r.cpu })
 	kafkaProducerCPU := cpuPerChange(runs["kafka"], func(r run) float64 { return r.prodCPU })
+	kafkaBrokerCPU := cpuPerChange(runs["kafka"], func(r run) float64 { return r.kafkaCPU })
 	recvRate, recvLo, recvHi := meanRate(runs["null"])
 	kafkaRate, kafkaLo, kafkaHi := meanRate(runs["kafka"])
 	keyB, valB, tombs := meanShape(shapes)
@@ -232,10 +237,11 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 	mean := map[string]float64{}
 	for _, mode := range []string{"exactly-once", "at-least-once"} {
 		k := map[string]string{"exactly-once": "eos", "at-least-once": "alo"}[mode]
-		var sum, lo, hi, rss, cpu float64
+		var sum, lo, hi, rss, cpu, kcpu float64
 		for i, r := range runs[k] {
 			sum += r.rate
 			cpu += r.cpu
+			kcpu += r.kafkaCPU
 			rss = max(rss, r.rss)
 			if i == 0 || r.rate < lo {
 				lo = r.rate
@@ -261,6 +267,8 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 			"pg_recvlogical_cpu_us_per_change":       recvCPU,
 			"kafka_limit_reader_cpu_us_per_change":   kafkaReaderCPU,
 			"kafka_limit_producer_cpu_us_per_change": kafkaProducerCPU,
+			"kafka_limit_broker_cpu_us_per_change":   kafkaBrokerCPU,
+			"kafka_broker_cpu_us_per_change":         kcpu / n * 1e6 / float64(changes),
 			"record_key_bytes":                       keyB,
 			"record_value_bytes":                     valB,
 			"tombstones_per_change":                  tombs,
@@ -268,7 +276,8 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 			"sluice_cpu_us_per_change":               cpu / n * 1e6 / float64(changes),
 		}, Limits: limits, Notes: "means of the runs, interleaved (eos null kafka alo alo kafka null eos ...); each run drains its own slot over the same range; " +
 			"limit: pg_recvlogical to /dev/null (reading only); kafka limit: pg_recvlogical's output split into changes, " +
-			"each sent as a pre-encoded record of the size Sluice wrote (not transactional)"})
+			"each sent as a pre-encoded record of the size Sluice wrote (not transactional); " +
+			"kafka_broker_cpu_us_per_change: the broker's CPU over Sluice's runs, kafka_limit_broker_cpu_us_per_change over the kafka limit's"})
 	}
 	out = append(out, result{Scenario: "exactly-once cost", Figures: map[string]float64{
 		"eos_over_alo_throughput": mean["exactly-once"] / mean["at-least-once"],
@@ -362,7 +371,16 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 		}, Notes: "sluice: start to the snapshot's last checkpoint in Kafka (exactly-once), peak RSS of the whole run; " +
 			"limit: psql COPY to /dev/null (reading only), mean of a run before and after; " +
 			"kafka limit: COPY's rows, each sent as a pre-encoded record of the size Sluice wrote (not transactional, not compressed); " +
-			"CPU seconds of each process over the run (2 cores)"}, nil
+			"CPU seconds of each process over the run (2 cores; kafka_cpu_s the broker's in Sluice's run, psql_copy_kafka_broker_cpu_s in the kafka limit's); " +
+			"an untimed run of each variant before the timed ones warms the broker"}, nil
+	}
+	// An untimed run of each first: the broker's first heavy produce of
+	// a kind (uncompressed, lz4) costs it seconds of JIT compilation, and
+	// the limit that runs later would find it done.
+	for _, v := range []variant{{"snapwarm", "", "warm-up snapshot"}, {"snapwarmlz4", "SLUICE_KAFKA_COMPRESSION=lz4", "warm-up snapshot (lz4)"}} {
+		if _, err := runSluice(v); err != nil {
+			return nil, err
+		}
 	}
 	if err := runCopy(); err != nil {
 		return nil, err
@@ -397,6 +415,7 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 		f := out[i].Figures
 		f["psql_copy_rows_per_s"], f["ratio_to_limit"], f["psql_copy_cpu_s"] = copyRate, f["sluice_rows_per_s"]/copyRate, copyCPU
 		f["psql_copy_kafka_rows_per_s"], f["ratio_to_kafka_limit"] = kafkaRate, f["sluice_rows_per_s"]/kafkaRate
+		f["psql_copy_kafka_broker_cpu_s"] = kl.kafkaCPU
 		f["record_key_bytes"], f["record_value_bytes"] = keyB, valB
 		out[i].Limits = map[string]string{"psql_copy_rows_per_s": copyCmd, "psql_copy_kafka_rows_per_s": kl.cmdline}
 	}
