@@ -49,6 +49,38 @@ type TableSnapshot struct {
 	// Request identifies the request that asked for the table, when one
 	// did.
 	Request string `json:"request,omitempty"`
+	// Ranges, when set, are the key ranges the table is read in, in
+	// parallel, fixed when its snapshot started; each records its own
+	// progress and LastKey is unused. A state without them is one range
+	// up to Through, resuming after LastKey. (A release that does not
+	// know Ranges would read the table again from LastKey, so a
+	// checkpoint with them is not for one.)
+	Ranges []KeyRange `json:"ranges,omitempty"`
+}
+
+// KeyRange is one key range of a table's snapshot: the rows after After
+// (nil: from the first) up to Through, inclusive.
+type KeyRange struct {
+	After   []string `json:"after,omitempty"`
+	Through []string `json:"through"`
+	// LastKey is the key of the last row of the range's last chunk
+	// delivered, nil before its first; Done says its last chunk was.
+	LastKey []string `json:"last_key,omitempty"`
+	Done    bool     `json:"done,omitempty"`
+}
+
+// Clone returns a deep copy.
+func (t TableSnapshot) Clone() TableSnapshot {
+	t.LastKey = slices.Clone(t.LastKey)
+	t.Through = slices.Clone(t.Through)
+	if t.Ranges != nil {
+		rs := make([]KeyRange, len(t.Ranges))
+		for i, r := range t.Ranges {
+			rs[i] = KeyRange{After: slices.Clone(r.After), Through: slices.Clone(r.Through), LastKey: slices.Clone(r.LastKey), Done: r.Done}
+		}
+		t.Ranges = rs
+	}
+	return t
 }
 
 // Clone returns a deep copy (nil for nil).
@@ -58,9 +90,7 @@ func (s *SnapshotState) Clone() *SnapshotState {
 	}
 	c := &SnapshotState{Tables: make([]TableSnapshot, len(s.Tables)), Finished: slices.Clone(s.Finished)}
 	for i, t := range s.Tables {
-		t.LastKey = slices.Clone(t.LastKey)
-		t.Through = slices.Clone(t.Through)
-		c.Tables[i] = t
+		c.Tables[i] = t.Clone()
 	}
 	return c
 }

@@ -253,7 +253,7 @@ func TestFaultDatabase(t *testing.T) {
 		if err := load.run(ctx, direct); err != nil {
 			t.Fatal(err)
 		}
-		if !regexp.MustCompile(`msg="snapshot of table started" table=public.a estimate=\d+ resume_after=\d+`).MatchString(p.Output()) {
+		if !regexp.MustCompile(`msg="snapshot of table started" table=public.a range=\d+ estimate=\d+ resume_after=\d+`).MatchString(p.Output()) {
 			t.Errorf("the snapshot of public.a did not resume after a delivered chunk once the link was back")
 		}
 	})

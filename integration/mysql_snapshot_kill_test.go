@@ -41,6 +41,9 @@ func testMySQLSnapshotKills(t *testing.T, eos bool) {
 	for _, tb := range tables {
 		myExec(t, db, fmt.Sprintf("CREATE TABLE %s (id bigint PRIMARY KEY, v bigint NOT NULL, pad varchar(40))", tb))
 		myExec(t, db, fmt.Sprintf("INSERT INTO %s SELECT seq, 0, MD5(seq) FROM seq_1_to_%d", tb, killPreload))
+		// An estimate (TABLE_ROWS), so that the table is read in key
+		// ranges [S10].
+		myExec(t, db, "ANALYZE TABLE "+tb)
 	}
 	cfg := harness.WriteConfig(t, myConfig(name, m.RootDSN(""), dbname, myServerID(), k, r,
 		fmt.Sprintf("snapshot: {chunk_size: %d, parallelism: %d}\n", killChunk, killParallelism)))

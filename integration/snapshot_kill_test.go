@@ -3,8 +3,10 @@ package integration
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -53,6 +55,9 @@ func testSnapshotKills(t *testing.T, eos bool) {
 	for _, tb := range tables {
 		exec(t, db, fmt.Sprintf(`CREATE TABLE %s (id bigint PRIMARY KEY, v bigint NOT NULL, pad text)`, tb))
 		exec(t, db, fmt.Sprintf(`INSERT INTO %s SELECT g, 0, md5(g::text) FROM generate_series(1, %d) g`, tb, killPreload))
+		// An estimate (pg_class.reltuples), so that the table is read in
+		// key ranges [S10].
+		exec(t, db, "ANALYZE "+tb)
 	}
 	cfg := harness.WriteConfig(t, pgConfig(name, dsn, k, r,
 		fmt.Sprintf("snapshot: {chunk_size: %d, parallelism: %d}\n", killChunk, killParallelism)))
@@ -148,8 +153,15 @@ func checkSnapshotKills(t *testing.T, brokers []string, registry, prefix string,
 	stale := snapshotOrderViolations(t, evs)
 	mismatches := compareFinal(t, evs, prefix, want)
 	reread := rereadAfterKills(outputs)
-	t.Logf("figures: exactly_once=%v kills=%d chunk_size=%d parallelism=%d source_changes=%d %s stale_snapshot_rows=%d final_state_mismatches=%d rows_read_again_per_kill=%v",
-		eos, kills, killChunk, killParallelism, changes, rep, stale, mismatches, reread)
+	split := splitTables(outputs)
+	t.Logf("figures: exactly_once=%v kills=%d chunk_size=%d parallelism=%d source_changes=%d %s stale_snapshot_rows=%d final_state_mismatches=%d rows_read_again_per_kill=%v key_ranges_per_table=%v",
+		eos, kills, killChunk, killParallelism, changes, rep, stale, mismatches, reread, split)
+	for _, tb := range tables {
+		// Each table is large enough to be read in key ranges [S10].
+		if !slices.ContainsFunc(slices.Collect(maps.Keys(split)), func(k string) bool { return strings.HasSuffix(k, "."+tb) }) {
+			t.Errorf("table %s was never split into key ranges (split: %v)", tb, split)
+		}
+	}
 	if stale != 0 || mismatches != 0 || rep.OrderViolations != 0 {
 		t.Errorf("snapshot rows out of order (%d), final state differs (%d) or order violations (%d)", stale, mismatches, rep.OrderViolations)
 	}
@@ -229,33 +241,54 @@ func snapshotOrderViolations(t *testing.T, evs []harness.Event) int {
 }
 
 var (
-	chunkRead    = regexp.MustCompile(`msg="snapshot chunk read" table=(\S+) chunk=\S+ after=(\S*) rows=(\d+)`)
-	tableStarted = regexp.MustCompile(`msg="snapshot of table started" table=(\S+) .*resume_after=(\S*) `)
+	chunkRead    = regexp.MustCompile(`msg="snapshot chunk read" table=(\S+) chunk=\S+ range=\d+ after=(\S*) rows=(\d+)`)
+	rangeStarted = regexp.MustCompile(`msg="snapshot of table started" table=(\S+) range=\d+ .*resume_after=(\S*) through=(\S*)`)
+	tableSplit   = regexp.MustCompile(`msg="snapshot of table split into key ranges" table=(\S+) ranges=(\d+)`)
 )
 
 // rereadAfterKills returns, for each killed run, how many rows its
-// successor read again: those of the chunks the killed run read at or
-// after the key the successor resumed from.
+// successor read again: those of the chunks the killed run read that
+// start (after their key) inside a key range the successor read from
+// its start, at or after the key it resumed the range from. A table is
+// split into key ranges [S10] once its snapshot starts, so a successor
+// resumes each range of it after its own last key.
 func rereadAfterKills(outputs []string) []int {
 	key := func(s string) int64 {
 		n, _ := strconv.ParseInt(strings.Trim(s, `"`), 10, 64)
 		return n
 	}
+	type span struct{ from, through int64 }
 	var out []int
 	for i := 0; i+1 < len(outputs); i++ {
-		resume := map[string]int64{}
-		for _, m := range tableStarted.FindAllStringSubmatch(outputs[i+1], -1) {
-			resume[m[1]] = key(m[2])
+		resumed := map[string][]span{}
+		for _, m := range rangeStarted.FindAllStringSubmatch(outputs[i+1], -1) {
+			resumed[m[1]] = append(resumed[m[1]], span{key(m[2]), key(m[3])})
 		}
 		n := 0
 		for _, m := range chunkRead.FindAllStringSubmatch(outputs[i], -1) {
-			from, ok := resume[m[1]]
-			if ok && key(m[2]) >= from {
-				rows, _ := strconv.Atoi(m[3])
-				n += rows
+			at := key(m[2])
+			for _, r := range resumed[m[1]] {
+				if at >= r.from && at < r.through {
+					rows, _ := strconv.Atoi(m[3])
+					n += rows
+					break
+				}
 			}
 		}
 		out = append(out, n)
+	}
+	return out
+}
+
+// splitTables returns, per table, the most key ranges any run split it
+// into.
+func splitTables(outputs []string) map[string]int {
+	out := map[string]int{}
+	for _, o := range outputs {
+		for _, m := range tableSplit.FindAllStringSubmatch(o, -1) {
+			n, _ := strconv.Atoi(m[2])
+			out[m[1]] = max(out[m[1]], n)
+		}
 	}
 	return out
 }

@@ -65,6 +65,16 @@ import (
 //	    unencoded and handed over through Change, which reports the
 //	    value. An encoded chunk retains no row's values, so a source may
 //	    pass them in reused buffers (TransientReader).
+//	S10. A table whose snapshot starts (nothing of it delivered yet) with
+//	    more than parallelism × chunk_size rows estimated may be split into
+//	    disjoint key ranges (Splitter), fixed then and recorded in the
+//	    state with the first chunk handed over. Each range is read as a
+//	    table is [S6, S7] and records its own last key [S4]; the table is
+//	    done when every range is. Ranges are disjoint, so a key is in the
+//	    window of one chunk at a time [S2]; a schema change or a truncate
+//	    rejects the open chunks of every range of the table [S3]. Chunks
+//	    of every range take the shared slots, so the bound on what a crash
+//	    reads again [S6] holds.
 
 // Source is what the engine needs of a database. capture/postgres and
 // capture/mysql implement it; the engine knows nothing else of them.
@@ -89,6 +99,16 @@ type Source interface {
 	ReadChunk(ctx context.Context, t *schema.Table, after, through []string, limit int, row func(vals []any) error) ([]string, error)
 	// SourceInfo returns the source block of a row of t read at pos.
 	SourceInfo(t *schema.Table, pos checkpoint.Position) capture.SourceInfo
+}
+
+// Splitter is what a Source may offer so that the key ranges of one big
+// table are read in parallel [S10].
+type Splitter interface {
+	// Split returns up to n-1 keys of t (key texts, as Last returns
+	// them), ascending and each before through, that cut the rows up to
+	// through into n ranges of about as many rows each; estimate is
+	// about how many rows t has. Fewer keys, or none, are no error.
+	Split(ctx context.Context, t *schema.Table, through []string, n int, estimate int64) ([][]string, error)
 }
 
 // Downstream is what the engine hands events to: the pipeline.
@@ -164,8 +184,8 @@ type Engine struct {
 
 	mu       sync.Mutex
 	inflight map[string]*chunk // by id, from before its low watermark until its high one is handled
-	reading  int               // readers reading a table, between its start and its last chunk's result [S8]
-	queue    []*job            // tables no reader has taken yet
+	reading  int               // readers reading a range, between its start and its last chunk's result [S8]
+	queue    []*part           // ranges no reader has taken yet
 	wake     chan struct{}     // a table was queued
 	seq      uint64
 
@@ -184,10 +204,27 @@ type Engine struct {
 
 // job is one table's snapshot.
 type job struct {
-	ts      checkpoint.TableSnapshot
-	id      schema.TableID
-	tp      *TableProgress
-	through []string // the table's last key when its snapshot started (reader's)
+	ts checkpoint.TableSnapshot // source goroutine's (and the first range's reader's before its first chunk)
+	id schema.TableID
+	tp *TableProgress
+}
+
+// part is one key range of a table's snapshot, read by one reader at a
+// time, chunk after chunk in key order [S6, S10]; a table not split is
+// one part.
+type part struct {
+	job *job
+	idx int // the range's index in the table's ranges (0 when not split)
+	// start: the table's snapshot starts with this part, which takes the
+	// table's bound (and may split it [S10]) before its first chunk.
+	start bool
+	// Reader's: where the next chunk starts, and the range's last key.
+	after, through []string
+	// bound is the table's last key when its snapshot started, split the
+	// table's ranges as fixed at the split (nil when not split, or when
+	// the state records them already); both reach the state with a chunk.
+	bound []string
+	split []checkpoint.KeyRange
 	// epoch counts the reader's restarts after a chunk read again
 	// (reader's, set on each chunk); rejected is the last epoch one of
 	// whose chunks was rejected (source goroutine's) [S7].
@@ -199,16 +236,19 @@ type job struct {
 type chunk struct {
 	id    string
 	job   *job
-	epoch int // job.epoch when the chunk was made [S7]
+	part  *part
+	epoch int // part.epoch when the chunk was made [S7]
 	table *schema.Table
 	rows  [][]any
 	enc   *encodedRows // the rows encoded by the reader instead [S9]
 	last  []string
-	final bool // the table's last chunk
-	// through is the table's bound, recorded in the state with the chunk
-	through []string
-	read    bool // rows, last and final are set (under Engine.mu)
-	slot    bool // the chunk holds a slot [S6] (not a dropped table's)
+	final bool // the range's last chunk
+	// bound and split are the part's, recorded in the state with the
+	// chunk [S10]
+	bound []string
+	split []checkpoint.KeyRange
+	read  bool // rows, last and final are set (under Engine.mu)
+	slot  bool // the chunk holds a slot [S6] (not a dropped table's)
 	// source goroutine
 	touched map[string]struct{}
 	invalid bool
@@ -252,12 +292,45 @@ func NewEngine(src Source, next Downstream, o EngineOptions, state *checkpoint.S
 }
 
 func (e *Engine) addJob(ts checkpoint.TableSnapshot) {
-	j := &job{ts: ts, id: schema.TableID{Namespace: ts.Namespace, Name: ts.Name}, rejected: -1,
+	ts = ts.Clone()
+	j := &job{ts: ts, id: schema.TableID{Namespace: ts.Namespace, Name: ts.Name},
 		tp: &TableProgress{ID: schema.TableID{Namespace: ts.Namespace, Name: ts.Name}, Total: ts.Total}}
 	j.tp.Done.Store(ts.Rows)
 	e.jobs = append(e.jobs, j)
+	var parts []*part
+	switch {
+	case len(ts.Ranges) > 0:
+		// Resumed in the ranges the state records [S10].
+		for i, r := range ts.Ranges {
+			if r.Done {
+				continue
+			}
+			after := r.LastKey
+			if after == nil {
+				after = r.After
+			}
+			parts = append(parts, &part{job: j, idx: i, after: after, through: r.Through, bound: ts.Through, rejected: -1})
+		}
+		if len(parts) == 0 {
+			// Every range done but the table not: its end goes through
+			// the stream as an empty last chunk.
+			i := len(ts.Ranges) - 1
+			parts = append(parts, &part{job: j, idx: i, after: ts.Ranges[i].Through, through: ts.Ranges[i].Through, bound: ts.Through, rejected: -1})
+		}
+	case ts.LastKey == nil:
+		// Nothing delivered: the first reader takes the bound (unless
+		// the state has it) and may split the table [S10].
+		parts = []*part{{job: j, start: true, rejected: -1}}
+	default:
+		parts = []*part{{job: j, after: ts.LastKey, through: ts.Through, bound: ts.Through, rejected: -1}}
+	}
+	e.queueParts(parts...)
+}
+
+// queueParts queues ranges for the readers and wakes one.
+func (e *Engine) queueParts(ps ...*part) {
 	e.mu.Lock()
-	e.queue = append(e.queue, j)
+	e.queue = append(e.queue, ps...)
 	e.mu.Unlock()
 	select {
 	case e.wake <- struct{}{}:
@@ -332,8 +405,7 @@ func (e *Engine) state() *checkpoint.SnapshotState {
 	}
 	s := &checkpoint.SnapshotState{Tables: make([]checkpoint.TableSnapshot, len(e.jobs)), Finished: slices.Clone(e.finished)}
 	for i, j := range e.jobs {
-		s.Tables[i] = j.ts
-		s.Tables[i].LastKey = append([]string(nil), j.ts.LastKey...)
+		s.Tables[i] = j.ts.Clone()
 	}
 	return s
 }
@@ -371,16 +443,17 @@ func (e *Engine) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// reader takes queued tables one at a time and reads each to its end.
+// reader takes queued ranges one at a time and reads each to its end.
 func (e *Engine) reader(ctx context.Context) error {
 	for {
 		e.mu.Lock()
-		var j *job
+		var p *part
 		if len(e.queue) > 0 {
-			j, e.queue = e.queue[0], e.queue[1:]
+			p, e.queue = e.queue[0], e.queue[1:]
 		}
+		more := len(e.queue) > 0
 		e.mu.Unlock()
-		if j == nil {
+		if p == nil {
 			select {
 			case <-ctx.Done():
 				return nil
@@ -388,7 +461,14 @@ func (e *Engine) reader(ctx context.Context) error {
 				continue
 			}
 		}
-		if err := e.readTable(ctx, j); err != nil {
+		if more {
+			// One wake-up per queueing: pass it on to the next reader.
+			select {
+			case e.wake <- struct{}{}:
+			default:
+			}
+		}
+		if err := e.readRange(ctx, p); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -397,11 +477,12 @@ func (e *Engine) reader(ctx context.Context) error {
 	}
 }
 
-// readTable reads one table chunk after chunk, in key order, each read
-// as soon as the one before is read and a slot is free [S6]; it takes the
-// chunks' results in the same order, so that the table's progress only
-// ever names a prefix of its rows [S4, S7].
-func (e *Engine) readTable(ctx context.Context, j *job) error {
+// readRange reads one range of a table (the whole table when it is not
+// split) chunk after chunk, in key order, each read as soon as the one
+// before is read and a slot is free [S6]; it takes the chunks' results in
+// the same order, so that the range's progress only ever names a prefix
+// of its rows [S4, S7].
+func (e *Engine) readRange(ctx context.Context, p *part) error {
 	e.mu.Lock()
 	e.reading++
 	e.mu.Unlock()
@@ -410,34 +491,42 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 		e.reading--
 		e.mu.Unlock()
 	}()
+	j := p.job
 	t, err := e.src.Describe(ctx, j.id)
 	if errors.Is(err, capture.ErrNoTable) {
-		return e.dropTable(ctx, j)
+		return e.dropTable(ctx, p)
 	}
 	if err != nil {
 		return err
 	}
-	if j.ts.Total == 0 {
-		// Read here, set on the source's goroutine with the first chunk.
-		j.tp.Total = e.src.Estimate(ctx, j.id)
-	}
-	if !j.ts.Bounded {
-		// The bound is taken once and kept in the checkpoint, so that a
-		// resumed snapshot ends where the first run would have.
-		if j.through, err = e.src.Last(ctx, t); err != nil {
+	if p.start {
+		// Nothing of the table is delivered, so its state is this
+		// reader's until its first chunk is handed over.
+		if j.ts.Total == 0 {
+			// Set on the source's goroutine with the first chunk.
+			j.tp.Total = e.src.Estimate(ctx, j.id)
+		}
+		p.bound = j.ts.Through
+		if !j.ts.Bounded {
+			// The bound is taken once and kept in the checkpoint, so that
+			// a resumed snapshot ends where the first run would have.
+			if p.bound, err = e.src.Last(ctx, t); err != nil {
+				return err
+			}
+		}
+		p.start, p.through = false, p.bound
+		if err := e.split(ctx, p, t); err != nil {
 			return err
 		}
-	} else {
-		j.through = j.ts.Through
 	}
-	after := j.ts.LastKey
+	after := p.after
 	j.tp.start()
-	e.log.Info("snapshot of table started", "table", j.id.String(), "estimate", j.tp.Total,
-		"resume_after", strings.Join(after, ","), "through", strings.Join(j.through, ","))
+	e.log.Info("snapshot of table started", "table", j.id.String(), "range", p.idx, "estimate", j.tp.Total,
+		"resume_after", strings.Join(after, ","), "through", strings.Join(p.through, ","))
 	var (
 		pending []*chunk // read, oldest first, results not yet taken
 		handed  = after  // the last key of the last chunk handed over
-		readAll bool     // the table's final chunk is read
+		readAll bool     // the range's final chunk is read
 		// encode encodes rows of the table version encodeFor [S9].
 		encode    func(dst []byte, row []any) ([]byte, int, error)
 		encodeFor *schema.Table
@@ -470,9 +559,7 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 			}
 		}
 		pending, readAll, after = nil, false, handed
-		e.mu.Lock()
-		j.epoch++
-		e.mu.Unlock()
+		p.epoch++
 		t, err = e.src.Describe(ctx, j.id)
 		return false, err
 	}
@@ -483,20 +570,21 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 			}
 			done, err := result()
 			if errors.Is(err, capture.ErrNoTable) {
-				return e.dropTable(ctx, j)
+				return e.dropTable(ctx, p)
 			}
 			if err != nil {
 				return err
 			}
 			if done {
-				e.log.Info("snapshot of table done", "table", j.id.String(), "rows", j.tp.Done.Load())
+				if p.split != nil || p.idx > 0 {
+					e.log.Info("snapshot of key range done", "table", j.id.String(), "range", p.idx)
+				}
 				return nil
 			}
 			continue
 		}
-		c := e.newChunk(j, t)
+		c := e.newChunk(p, t)
 		c.slot = true
-		c.through = j.through
 		if err := e.src.Mark(ctx, c.id+"/l"); err != nil {
 			e.drop(c)
 			return err
@@ -510,8 +598,8 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 		if encodeFor != t {
 			encode, encodeFor = e.rowEncoder(t), t
 		}
-		if j.through != nil && encode != nil {
-			enc, last, err = e.readEncoded(ctx, t, after, j.through, encode)
+		if p.through != nil && encode != nil {
+			enc, last, err = e.readEncoded(ctx, t, after, p.through, encode)
 			if err != nil && !errors.Is(err, errNotEncoded) {
 				e.drop(c)
 				return err
@@ -520,10 +608,10 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 				n = enc.len()
 			}
 		}
-		if j.through != nil && enc == nil {
+		if p.through != nil && enc == nil {
 			// Unencoded: no encoder, or a value that cannot be encoded,
 			// which the hand-over reports through Change [S9].
-			last, err = e.src.ReadChunk(ctx, t, after, j.through, e.o.ChunkSize, func(vals []any) error {
+			last, err = e.src.ReadChunk(ctx, t, after, p.through, e.o.ChunkSize, func(vals []any) error {
 				rows = append(rows, vals)
 				return nil
 			})
@@ -533,11 +621,11 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 			}
 			n = len(rows)
 		}
-		final := n < e.o.ChunkSize || slices.Equal(last, j.through)
+		final := n < e.o.ChunkSize || slices.Equal(last, p.through)
 		e.mu.Lock()
 		c.rows, c.enc, c.last, c.final, c.read = rows, enc, last, final, true
 		e.mu.Unlock()
-		e.log.Debug("snapshot chunk read", "table", j.id.String(), "chunk", c.id, "after", strings.Join(after, ","), "rows", n)
+		e.log.Debug("snapshot chunk read", "table", j.id.String(), "chunk", c.id, "range", p.idx, "after", strings.Join(after, ","), "rows", n)
 		if err := e.src.Mark(ctx, c.id+"/h"); err != nil {
 			e.drop(c)
 			return err
@@ -548,6 +636,46 @@ func (e *Engine) readTable(ctx context.Context, j *job) error {
 			after = last
 		}
 	}
+}
+
+// split cuts a table whose snapshot starts with part p (up to p.through,
+// its bound) into key ranges read in parallel when it is worth it: the
+// source can, more than one reader may read, the table has a key and more
+// than parallelism × chunk_size rows are estimated [S10]. p becomes the
+// first range; the others are queued. A failed split reads the table as
+// one range.
+func (e *Engine) split(ctx context.Context, p *part, t *schema.Table) error {
+	sp, ok := e.src.(Splitter)
+	est := p.job.tp.Total
+	if !ok || e.o.Parallelism < 2 || len(t.Key) == 0 || p.through == nil || est <= int64(e.o.Parallelism)*int64(e.o.ChunkSize) {
+		return nil
+	}
+	n := int(min(int64(e.o.Parallelism), est/int64(e.o.ChunkSize)))
+	keys, err := sp.Split(ctx, t, p.through, n, est)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		e.log.Warn("snapshot of table: cannot split it into key ranges; it is read as one", "table", p.job.id.String(), "error", err)
+		return nil
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	ranges := make([]checkpoint.KeyRange, 0, len(keys)+1)
+	var after []string
+	for _, k := range append(keys, p.through) {
+		ranges = append(ranges, checkpoint.KeyRange{After: after, Through: k})
+		after = k
+	}
+	p.split, p.through = ranges, ranges[0].Through
+	others := make([]*part, 0, len(ranges)-1)
+	for i, r := range ranges[1:] {
+		others = append(others, &part{job: p.job, idx: i + 1, after: r.After, through: r.Through, bound: p.bound, split: ranges, rejected: -1})
+	}
+	e.log.Info("snapshot of table split into key ranges", "table", p.job.id.String(), "ranges", len(ranges), "estimate", est)
+	e.queueParts(others...)
+	return nil
 }
 
 // readAhead is how many chunks of one table may be read and not yet
@@ -578,12 +706,13 @@ func (e *Engine) takeSlot(ctx context.Context, ownPending bool) bool {
 	}
 }
 
-// dropTable ends the snapshot of a table that no longer exists: an empty
-// last chunk goes through the stream like any other, so the job leaves
-// the state on the source's goroutine.
-func (e *Engine) dropTable(ctx context.Context, j *job) error {
-	e.log.Warn("table dropped during its snapshot; its snapshot ends", "table", j.id.String())
-	c := e.newChunk(j, nil)
+// dropTable ends the snapshot of a range of a table that no longer
+// exists: an empty last chunk goes through the stream like any other, so
+// the job leaves the state on the source's goroutine once every range has
+// ended.
+func (e *Engine) dropTable(ctx context.Context, p *part) error {
+	e.log.Warn("table dropped during its snapshot; its snapshot ends", "table", p.job.id.String(), "range", p.idx)
+	c := e.newChunk(p, nil)
 	e.mu.Lock()
 	c.final, c.read = true, true
 	e.mu.Unlock()
@@ -601,11 +730,12 @@ func (e *Engine) dropTable(ctx context.Context, j *job) error {
 	return nil
 }
 
-func (e *Engine) newChunk(j *job, t *schema.Table) *chunk {
+func (e *Engine) newChunk(p *part, t *schema.Table) *chunk {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.seq++
-	c := &chunk{id: e.run + "/" + strconv.FormatUint(e.seq, 10), job: j, epoch: j.epoch, table: t, result: make(chan bool, 1)}
+	c := &chunk{id: e.run + "/" + strconv.FormatUint(e.seq, 10), job: p.job, part: p, epoch: p.epoch, table: t,
+		bound: p.bound, split: p.split, result: make(chan bool, 1)}
 	e.inflight[c.id] = c
 	return c
 }
@@ -777,10 +907,10 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 			break
 		}
 	}
-	if c.invalid || !read || c.touched == nil || c.epoch <= c.job.rejected {
-		// Read again, and so every chunk of the table read after it [S7].
+	if c.invalid || !read || c.touched == nil || c.epoch <= c.part.rejected {
+		// Read again, and so every chunk of the range read after it [S7].
 		// Nothing of it is handed over, so its slot is free at once.
-		c.job.rejected = max(c.job.rejected, c.epoch)
+		c.part.rejected = max(c.part.rejected, c.epoch)
 		c.enc.release()
 		c.enc = nil
 		if c.slot {
@@ -828,7 +958,18 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 		count = len(keep)
 	}
 	encoded, _ := e.next.(RowEncoding)
-	lastOfAll := c.final && len(e.jobs) == 1
+	if j.ts.Ranges == nil && c.split != nil {
+		// The table's first chunk handed over: its ranges enter the
+		// state [S10].
+		j.ts.Ranges = checkpoint.TableSnapshot{Ranges: c.split}.Clone().Ranges
+	}
+	tableDone := c.final
+	for i, r := range j.ts.Ranges {
+		if i != c.part.idx && !r.Done {
+			tableDone = false
+		}
+	}
+	lastOfAll := tableDone && len(e.jobs) == 1
 	now := time.Now().UnixMilli()
 	info := e.src.SourceInfo(c.table, at)
 	info.TsMs = now
@@ -841,7 +982,7 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 		// last row, its first, a table's last, a table's first.
 		mark := "incremental"
 		if j.ts.Initial {
-			lastOfTable := c.final && i == count-1
+			lastOfTable := tableDone && i == count-1
 			switch {
 			case lastOfAll && lastOfTable:
 				mark = "last"
@@ -873,14 +1014,21 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 	c.enc.release() // produced: the pipeline copied what it keeps
 	c.enc, c.rows = nil, nil
 	j.ts.Bounded = true
-	j.ts.Through = c.through
+	j.ts.Through = c.bound
 	j.ts.Rows += int64(count)
 	j.ts.Total = j.tp.Total
 	j.tp.Done.Add(int64(count))
-	if c.last != nil {
+	if j.ts.Ranges != nil {
+		r := &j.ts.Ranges[c.part.idx]
+		if c.last != nil {
+			r.LastKey = c.last
+		}
+		r.Done = r.Done || c.final
+	} else if c.last != nil {
 		j.ts.LastKey = c.last
 	}
-	if c.final {
+	if tableDone {
+		e.log.Info("snapshot of table done", "table", j.id.String(), "rows", j.ts.Rows)
 		for i, x := range e.jobs {
 			if x == j {
 				e.jobs = append(e.jobs[:i], e.jobs[i+1:]...)

@@ -49,6 +49,9 @@ type TableProgress struct {
 
 // start notes that this run begins reading the table now.
 func (tp *TableProgress) start() {
+	if tp.started.Load() != 0 {
+		return // a range of the table started already
+	}
 	tp.startRows.Store(tp.Done.Load())
 	tp.started.Store(time.Now().UnixNano())
 }

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/big"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sluicecdc/sluice/capture"
@@ -115,6 +118,96 @@ func lastKey(ctx context.Context, q querier, t *schema.Table) ([]string, error) 
 		out[i] = string(r)
 	}
 	return out, rows.Close()
+}
+
+// Split returns up to n-1 keys that cut t's rows up to through into n key
+// ranges of about as many rows each (snapshot.Splitter). A key of one
+// integer column is cut into equal intervals between its first value
+// (one MIN over the primary index) and through; any other key at the keys
+// at offsets estimate·i/n of the primary index, one query each (InnoDB's
+// estimate may be off: offsets past the end give fewer ranges).
+func (sn *Snapshotter) Split(ctx context.Context, t *schema.Table, through []string, n int, estimate int64) ([][]string, error) {
+	if snapshotable(t) != nil || n < 2 || len(through) != len(t.Key) {
+		return nil, nil
+	}
+	keys := keyColumns(t)
+	if len(keys) == 1 && integerType(t.Columns[t.Key[0]].Type) && plainNumber(through[0]) {
+		var first sql.NullString
+		if err := sn.db.QueryRowContext(ctx, "SELECT MIN("+keys[0]+") FROM "+QuoteTable(t.ID)).Scan(&first); err != nil {
+			return nil, fmt.Errorf("mysql: splitting %s into key ranges: %w", t.ID, err)
+		}
+		lo, ok1 := new(big.Int).SetString(first.String, 10)
+		hi, ok2 := new(big.Int).SetString(through[0], 10)
+		if !first.Valid || !ok1 || !ok2 {
+			return nil, nil
+		}
+		return evenCuts(lo, hi, n), nil
+	}
+	ph := strings.TrimSuffix(strings.Repeat("?, ", len(through)), ", ")
+	q := "SELECT " + strings.Join(keys, ", ") + " FROM " + QuoteTable(t.ID) +
+		" WHERE (" + strings.Join(keys, ", ") + ") < (" + ph + ") ORDER BY " + strings.Join(keys, ", ") + " LIMIT 1 OFFSET "
+	args := make([]any, len(through))
+	for i, v := range through {
+		args[i] = v
+	}
+	var out [][]string
+	for i := 1; i < n; i++ {
+		raw := make([]sql.RawBytes, len(keys))
+		ptrs := make([]any, len(raw))
+		for j := range raw {
+			ptrs[j] = &raw[j]
+		}
+		rows, err := sn.db.QueryContext(ctx, q+strconv.FormatInt(estimate*int64(i)/int64(n), 10), args...)
+		if err != nil {
+			return nil, fmt.Errorf("mysql: splitting %s into key ranges: %w", t.ID, err)
+		}
+		if !rows.Next() {
+			err := rows.Err()
+			rows.Close()
+			if err != nil {
+				return nil, fmt.Errorf("mysql: splitting %s into key ranges: %w", t.ID, err)
+			}
+			break // past the end
+		}
+		err = rows.Scan(ptrs...)
+		k := make([]string, len(raw))
+		for j, r := range raw {
+			k[j] = string(r)
+		}
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("mysql: splitting %s into key ranges: %w", t.ID, err)
+		}
+		if len(out) == 0 || !slices.Equal(out[len(out)-1], k) {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+// evenCuts returns the n-1 integers that cut [lo, hi] into n intervals of
+// about equal length, each before hi, without repeats.
+func evenCuts(lo, hi *big.Int, n int) [][]string {
+	span := new(big.Int).Sub(hi, lo)
+	var out [][]string
+	for i := 1; i < n; i++ {
+		c := new(big.Int).Mul(span, big.NewInt(int64(i)))
+		c.Div(c, big.NewInt(int64(n))).Add(c, lo)
+		if c.Cmp(hi) >= 0 || len(out) > 0 && out[len(out)-1][0] == c.String() {
+			continue
+		}
+		out = append(out, []string{c.String()})
+	}
+	return out
+}
+
+// integerType reports whether a MySQL column type is an integer type.
+func integerType(typ string) bool {
+	switch typ {
+	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint":
+		return true
+	}
+	return false
 }
 
 // keyColumns returns t's quoted primary-key columns in key order.

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"math/big"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -203,5 +205,34 @@ func TestPlainNumber(t *testing.T) {
 		if got := plainNumber(s); got != want {
 			t.Errorf("plainNumber(%q) = %v, want %v", s, got, want)
 		}
+	}
+}
+
+func TestEvenCuts(t *testing.T) {
+	cut := func(lo, hi int64, n int) []string {
+		var out []string
+		for _, k := range evenCuts(big.NewInt(lo), big.NewInt(hi), n) {
+			out = append(out, k[0])
+		}
+		return out
+	}
+	for _, c := range []struct {
+		lo, hi int64
+		n      int
+		want   []string
+	}{
+		{1, 100, 4, []string{"25", "50", "75"}},
+		{-10, 10, 2, []string{"0"}},
+		{5, 6, 4, []string{"5"}}, // fewer cuts than asked, no repeats
+		{7, 7, 3, nil},
+	} {
+		if got := cut(c.lo, c.hi, c.n); !slices.Equal(got, c.want) {
+			t.Errorf("evenCuts(%d, %d, %d) = %v, want %v", c.lo, c.hi, c.n, got, c.want)
+		}
+	}
+	// Unsigned BIGINT beyond int64.
+	hi, _ := new(big.Int).SetString("18446744073709551615", 10)
+	if got := evenCuts(big.NewInt(0), hi, 2); len(got) != 1 || got[0][0] != "9223372036854775807" {
+		t.Errorf("evenCuts over the unsigned range = %v", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -168,6 +169,77 @@ func lastKey(ctx context.Context, conn *pgx.Conn, t *schema.Table) ([]string, er
 		return nil, fmt.Errorf("postgres: snapshot of %s: last key: %w", t.ID, err)
 	}
 	return vals, nil
+}
+
+// Split returns up to n-1 keys that cut t's rows up to through into n key
+// ranges of about as many rows each (snapshot.Splitter): the n-quantiles
+// of the keys of a sample of about 100·n rows (TABLESAMPLE SYSTEM, whole
+// pages at random, so a read of a few pages), each before through, in
+// key order, without repeats. A table without a key is not split.
+func (sn *Snapshotter) Split(ctx context.Context, t *schema.Table, through []string, n int, estimate int64) ([][]string, error) {
+	if len(t.Key) == 0 || n < 2 || len(through) != len(t.Key) {
+		return nil, nil
+	}
+	c, err := sn.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer sn.put(c)
+	order := chunkOrder(t)
+	cols := make([]string, len(order))
+	for i, o := range order {
+		cols[i] = fmt.Sprintf("%s::text AS k%d", o, i)
+	}
+	through0 := make([]string, len(through))
+	for i, v := range through {
+		through0[i] = literal(v)
+	}
+	pct := 100.0
+	if estimate > 0 {
+		pct = min(100, max(0.0001, 100*float64(100*n)/float64(estimate)))
+	}
+	q := fmt.Sprintf("SELECT %s FROM %s TABLESAMPLE SYSTEM (%g) WHERE (%s) < (%s) ORDER BY %s",
+		strings.Join(cols, ", "), pgx.Identifier{t.ID.Namespace, t.ID.Name}.Sanitize(), pct,
+		strings.Join(order, ", "), strings.Join(through0, ", "), strings.Join(order, ", "))
+	rows, err := c.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: sampling the keys of %s: %w", t.ID, err)
+	}
+	var sample [][]string
+	for rows.Next() {
+		vals := make([]string, len(order))
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("postgres: sampling the keys of %s: %w", t.ID, err)
+		}
+		sample = append(sample, vals)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: sampling the keys of %s: %w", t.ID, err)
+	}
+	return quantiles(sample, n), nil
+}
+
+// quantiles returns the n-quantiles (n-1 cut points) of a sample in key
+// order, without repeats.
+func quantiles(sample [][]string, n int) [][]string {
+	var out [][]string
+	for i := 1; i < n; i++ {
+		j := i * len(sample) / n
+		if j >= len(sample) || j == 0 && len(sample) > 0 && i*len(sample) < n {
+			continue
+		}
+		k := sample[j]
+		if len(out) > 0 && slices.Equal(out[len(out)-1], k) {
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
 }
 
 // Bounds reads, in the snapshot a new slot exported (so exactly as of the

@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/sluicecdc/sluice/schema"
@@ -30,5 +32,36 @@ func TestChunkQuery(t *testing.T) {
 				t.Errorf("chunkQuery =\n%s\nwant\n%s", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestQuantiles(t *testing.T) {
+	sample := func(n int) [][]string {
+		var out [][]string
+		for i := range n {
+			out = append(out, []string{fmt.Sprint(i)})
+		}
+		return out
+	}
+	flat := func(ks [][]string) []string {
+		var out []string
+		for _, k := range ks {
+			out = append(out, k[0])
+		}
+		return out
+	}
+	for _, c := range []struct {
+		sample [][]string
+		n      int
+		want   []string
+	}{
+		{sample(100), 4, []string{"25", "50", "75"}},
+		{sample(3), 4, []string{"1", "2"}}, // fewer cuts than asked
+		{nil, 4, nil},
+		{[][]string{{"a"}, {"a"}, {"a"}, {"b"}}, 4, []string{"a", "b"}}, // no repeats
+	} {
+		if got := flat(quantiles(c.sample, c.n)); !slices.Equal(got, c.want) {
+			t.Errorf("quantiles(%v, %d) = %v, want %v", c.sample, c.n, got, c.want)
+		}
 	}
 }

@@ -128,8 +128,14 @@ func Status(ctx context.Context, cfg *config.Config) *StatusReport {
 		st.InsideTransaction = cp.Txn
 		if cp.Snapshot != nil {
 			for _, t := range cp.Snapshot.Tables {
-				st.Snapshots = append(st.Snapshots, SnapshotStatus{Table: t.Namespace + "." + t.Name, Rows: t.Rows,
-					Estimate: t.Total, Initial: t.Initial, LastKey: t.LastKey})
+				ss := SnapshotStatus{Table: t.Namespace + "." + t.Name, Rows: t.Rows,
+					Estimate: t.Total, Initial: t.Initial, LastKey: t.LastKey, KeyRanges: len(t.Ranges)}
+				for _, r := range t.Ranges {
+					if r.Done {
+						ss.KeyRangesDone++
+					}
+				}
+				st.Snapshots = append(st.Snapshots, ss)
 			}
 		}
 		st.CheckpointServerID = cp.ServerID
@@ -342,6 +348,11 @@ type SnapshotStatus struct {
 	Estimate int64    `json:"estimate"`
 	Initial  bool     `json:"initial"`
 	LastKey  []string `json:"last_key,omitempty"`
+	// KeyRanges is how many key ranges the table is read in, in
+	// parallel (0: one, resuming after LastKey); KeyRangesDone how many
+	// of them are done.
+	KeyRanges     int `json:"key_ranges,omitempty"`
+	KeyRangesDone int `json:"key_ranges_done,omitempty"`
 }
 
 func (s SnapshotStatus) String() string {
@@ -351,6 +362,9 @@ func (s SnapshotStatus) String() string {
 	}
 	if len(s.LastKey) > 0 {
 		out += ", resumes after key (" + strings.Join(s.LastKey, ", ") + ")"
+	}
+	if s.KeyRanges > 0 {
+		out += fmt.Sprintf(", in %d key ranges read in parallel (%d done)", s.KeyRanges, s.KeyRangesDone)
 	}
 	return out
 }
