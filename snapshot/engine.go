@@ -53,9 +53,11 @@ import (
 //	S8. Chunks handed over share Kafka transactions: a chunk's slot [S6]
 //	    is given back only once a checkpoint that covers its rows and its
 //	    progress is committed, and the engine has the pipeline commit at
-//	    the boundary of a hand-over as soon as every slot is held or no
-//	    other chunk is under way, so a reader never waits for a commit
-//	    that nothing would bring about. A reader waits only for its
+//	    the boundary of a hand-over as soon as the chunks handed over hold
+//	    half the slots, or every slot is held (and no other chunk is read
+//	    and awaiting its own hand-over, which will commit them together),
+//	    or no other chunk is under way, so a reader never waits for a
+//	    commit that nothing would bring about. A reader waits only for its
 //	    chunks' hand-over, not their commit, before it reads ahead
 //	    [S6 readAhead].
 //	S9. A chunk's rows may be encoded by its reader (RowEncoding) as they
@@ -818,16 +820,42 @@ func (e *Engine) commit(ctx context.Context, pos checkpoint.Position) error {
 }
 
 // mustCommit reports whether the chunks handed over must be committed at
-// this boundary: every slot is held, so a reader may be waiting for one,
-// or no chunk is under way and no reader is reading a table, so no
-// hand-over would come to commit them [S8]. (A reader between two chunks
-// of a table makes the next one at once.)
+// this boundary: they hold half the slots, or every slot is held, so a
+// reader may be waiting for one
+// (unless another chunk is read already: its high watermark is on its
+// way, and its hand-over commits them all at once), or no chunk is under
+// way and no reader is reading a table, so no hand-over would come to
+// commit them [S8]. (A reader between two chunks of a table makes the
+// next one at once.)
 func (e *Engine) mustCommit() bool {
-	if len(e.slots) == cap(e.slots) || len(e.jobs) == 0 {
+	if len(e.jobs) == 0 {
+		return true
+	}
+	held := 0
+	for _, c := range e.handed {
+		if c.slot {
+			held++
+		}
+	}
+	if 2*held >= cap(e.slots) {
+		// Half the slots wait for this commit: it goes while the other
+		// half are read, so that readers and commits overlap.
 		return true
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if len(e.slots) == cap(e.slots) {
+		// Each commit stops the stream for a produce round trip and an
+		// EndTxn: with several readers every slot is held at almost
+		// every hand-over, and committing at each would commit each
+		// chunk alone.
+		for _, c := range e.inflight {
+			if c.read && c.slot {
+				return false
+			}
+		}
+		return true
+	}
 	return len(e.inflight) == 0 && e.reading == 0
 }
 

@@ -173,9 +173,9 @@ func lastKey(ctx context.Context, conn *pgx.Conn, t *schema.Table) ([]string, er
 
 // Split returns up to n-1 keys that cut t's rows up to through into n key
 // ranges of about as many rows each (snapshot.Splitter): the n-quantiles
-// of the keys of a sample of about 100·n rows (TABLESAMPLE SYSTEM, whole
-// pages at random, so a read of a few pages), each before through, in
-// key order, without repeats. A table without a key is not split.
+// of the keys of a sample of about 50·n pages (TABLESAMPLE SYSTEM, whole
+// pages at random), each before through, in key order, without repeats.
+// A table without a key is not split.
 func (sn *Snapshotter) Split(ctx context.Context, t *schema.Table, through []string, n int, estimate int64) ([][]string, error) {
 	if len(t.Key) == 0 || n < 2 || len(through) != len(t.Key) {
 		return nil, nil
@@ -194,12 +194,20 @@ func (sn *Snapshotter) Split(ctx context.Context, t *schema.Table, through []str
 	for i, v := range through {
 		through0[i] = literal(v)
 	}
+	// SYSTEM samples whole pages, whose rows have neighbouring keys when
+	// the table was filled in key order: the sample is sized in pages
+	// (pg_class.relpages), about 50 per range.
+	table := pgx.Identifier{t.ID.Namespace, t.ID.Name}.Sanitize()
+	var pages float64
+	if err := c.QueryRow(ctx, "SELECT relpages FROM pg_class WHERE oid = $1::regclass", table).Scan(&pages); err != nil {
+		return nil, fmt.Errorf("postgres: sampling the keys of %s: %w", t.ID, err)
+	}
 	pct := 100.0
-	if estimate > 0 {
-		pct = min(100, max(0.0001, 100*float64(100*n)/float64(estimate)))
+	if pages > 0 {
+		pct = min(100, max(0.0001, 100*float64(50*n)/pages))
 	}
 	q := fmt.Sprintf("SELECT %s FROM %s TABLESAMPLE SYSTEM (%g) WHERE (%s) < (%s) ORDER BY %s",
-		strings.Join(cols, ", "), pgx.Identifier{t.ID.Namespace, t.ID.Name}.Sanitize(), pct,
+		strings.Join(cols, ", "), table, pct,
 		strings.Join(order, ", "), strings.Join(through0, ", "), strings.Join(order, ", "))
 	rows, err := c.Query(ctx, q)
 	if err != nil {
