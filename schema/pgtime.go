@@ -246,7 +246,14 @@ func pgAppendTimestamptz(dst, text []byte, width int) ([]byte, error) {
 		days++
 	}
 	var buf [48]byte
-	b := pgAppendISODate(buf[:0], days)
+	var b []byte
+	if off == 0 && !bc && s[4] == '-' {
+		// In UTC (a server whose TimeZone is UTC) a four-digit year's
+		// date is the text's, as pgAppendISODate would write it again.
+		b = append(buf[:0], s[:10]...)
+	} else {
+		b = pgAppendISODate(buf[:0], days)
+	}
 	b = append(b, 'T')
 	b = pgAppendClock(b, clock, width)
 	b = append(b, 'Z')

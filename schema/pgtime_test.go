@@ -112,6 +112,7 @@ func TestPostgresDateTime(t *testing.T) {
 		{col: ts3, in: "infinity", want: int64(math.MaxInt64)},
 		{col: ts3, in: "-infinity", want: int64(math.MinInt64)},
 
+		{col: tstz, in: "0099-06-01 12:00:00+00", want: "0099-06-01T12:00:00.000000Z"},
 		{col: tstz, in: "2024-01-02 03:04:05.123456+00", want: "2024-01-02T03:04:05.123456Z"},
 		{col: tstz, in: "2024-01-02 03:04:05+00", want: "2024-01-02T03:04:05.000000Z"},
 		{col: tstz, in: "2024-01-02 03:04:05.12+05:30", want: "2024-01-01T21:34:05.120000Z"},
