@@ -26,12 +26,13 @@ func TestSecondInstanceDuringSnapshot(t *testing.T) {
 	a := harness.Start(t, nil, "run", "-c", cfg)
 	a.WaitFor(ctx, `msg="snapshot started"`, time.Minute)
 	code, out := harness.Run(t, time.Minute, nil, "run", "-c", cfg)
-	snapshotDone := strings.Contains(a.Output(), "msg=streaming")
+	// The snapshot is read while streaming: it is done at "snapshots done".
+	snapshotDone := strings.Contains(a.Output(), `msg="snapshots done"`)
 	t.Logf("figures: second instance exit %d; first still in its snapshot when the second was refused: %v", code, !snapshotDone)
 	if code != 1 || !strings.Contains(out, "in use by another connection") {
 		t.Fatalf("second instance exit %d, want 1 and the slot in use:\n%s", code, out)
 	}
-	a.WaitFor(ctx, "msg=streaming", 2*time.Minute)
+	a.WaitFor(ctx, `msg="snapshots done"`, 2*time.Minute)
 	rd := harness.NewReader(t, k.Brokers(), r.URL, name+".public.t")
 	evs := rd.ReadUntil(ctx, t, time.Minute, func(e []harness.Event) bool { return len(e) >= rows })
 	if rep := harness.Check(evs, nil); rep.Duplicates != 0 || len(evs) != rows {
