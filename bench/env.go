@@ -241,11 +241,18 @@ func (p *sluiceProc) cpuSeconds() float64 {
 type procStat struct {
 	ppid, pgrp  int
 	cpu         float64 // utime+stime, seconds
+	sys         float64 // stime, seconds
 	childrenCPU float64 // cutime+cstime of reaped children, seconds
 }
 
 func readStat(pid int) (procStat, bool) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	return readStatFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+}
+
+// readStatFile reads a stat file of /proc: a process's, or a thread's
+// (/proc/<pid>/task/<tid>/stat; /proc/<tid>/stat counts the whole process).
+func readStatFile(path string) (procStat, bool) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return procStat{}, false
 	}
@@ -257,7 +264,24 @@ func readStat(pid int) (procStat, bool) {
 	num := func(i int) float64 { v, _ := strconv.ParseFloat(f[i], 64); return v / 100 } // USER_HZ
 	ppid, _ := strconv.Atoi(f[1])
 	pgrp, _ := strconv.Atoi(f[2])
-	return procStat{ppid: ppid, pgrp: pgrp, cpu: num(11) + num(12), childrenCPU: num(13) + num(14)}, true
+	return procStat{ppid: ppid, pgrp: pgrp, cpu: num(11) + num(12), sys: num(12), childrenCPU: num(13) + num(14)}, true
+}
+
+// serverLeader returns the pid of the process group leader whose command
+// line contains marker, or 0.
+func serverLeader(marker string) int {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cl, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if st, ok := readStat(pid); ok && st.pgrp == pid && strings.Contains(string(cl), marker) {
+			return pid
+		}
+	}
+	return 0
 }
 
 // serverCPU returns the CPU seconds used so far by the server whose
@@ -266,22 +290,11 @@ func readStat(pid int) (procStat, bool) {
 // the children it reaped (Postgres backends that exited; each backend is
 // a child of the postmaster in a process group of its own).
 func serverCPU(marker string) float64 {
-	ents, _ := os.ReadDir("/proc")
-	leader := 0
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cl, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if st, ok := readStat(pid); ok && st.pgrp == pid && strings.Contains(string(cl), marker) {
-			leader = pid
-			break
-		}
-	}
+	leader := serverLeader(marker)
 	if leader == 0 {
 		return 0
 	}
+	ents, _ := os.ReadDir("/proc")
 	var total float64
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
@@ -316,10 +329,19 @@ func auxiliary(cmdline string) bool {
 type cpuMeter struct {
 	e         *benchEnv
 	pg, kafka float64
+	kafkaPid  int
+	kafkaJVM  jvmCPU
 }
 
 func (e *benchEnv) meter() cpuMeter {
-	return cpuMeter{e: e, pg: serverCPU(e.pg.DataDir), kafka: serverCPU(e.k.LogDir)}
+	pid := serverLeader(e.k.LogDir)
+	return cpuMeter{e: e, pg: serverCPU(e.pg.DataDir), kafka: serverCPU(e.k.LogDir), kafkaPid: pid, kafkaJVM: jvmThreadsCPU(pid)}
+}
+
+// kafkaJVMSince returns the broker's CPU since m was taken, with its JIT
+// and GC parts.
+func (m cpuMeter) kafkaJVMSince() jvmCPU {
+	return jvmThreadsCPU(m.kafkaPid).sub(m.kafkaJVM)
 }
 
 // since returns the CPU seconds Postgres and Kafka used since m was taken.

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,10 +46,12 @@ var (
 	flagFreshSecs = flag.Int("fresh-seconds", 60, "seconds of steady load per freshness rate")
 	flagRates     = flag.String("rates", "2000,10000", "steady change rates for the freshness scenario")
 	flagWide      = flag.Bool("wide", false, "use ~2 KB rows instead of ~200 bytes")
-	flagOnly      = flag.String("only", "", "comma-separated scenarios to run (kafka,drain,transforms,snapshot,watermarks,freshness,bigtxn,mariadb)")
+	flagOnly      = flag.String("only", "", "comma-separated scenarios to run (kafka,drain,transforms,snapshot,watermarks,freshness,bigtxn,mariadb,eosbroker)")
 	flagOut       = flag.String("out", "bench/results/latest.json", "JSON output")
 	flagQuick     = flag.Bool("quick", false, "small sizes for a run of a few minutes")
 	flagProfile   = flag.String("cpuprofile", "", "write a CPU profile of every sluice run to FILE.<n>, and of the producer of each limit that pays for Kafka to FILE.<topic>")
+	flagEOSPairs  = flag.Int("eos-pairs", 6, "timed runs of each delivery mode in the eosbroker scenario")
+	flagKafkaJFR  = flag.String("kafka-jfr", "", "record the broker with Java Flight Recorder (profile settings) over the whole bench into FILE (read it with `jfr print`; the log's times delimit the runs)")
 )
 
 func main() {
@@ -92,7 +95,15 @@ func run() error {
 	defer pg.Stop()
 	// The broker runs with Kafka's own JVM defaults, not the test
 	// harness's fast-start flags.
-	k, err := testenv.StartKafka(ctx, testenv.KafkaOptions{JVMFlags: testenv.KafkaDefaultJVMFlags})
+	jvm := testenv.KafkaDefaultJVMFlags
+	if *flagKafkaJFR != "" {
+		f, err := filepath.Abs(*flagKafkaJFR)
+		if err != nil {
+			return err
+		}
+		jvm = append(slices.Clone(jvm), "-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="+f)
+	}
+	k, err := testenv.StartKafka(ctx, testenv.KafkaOptions{JVMFlags: jvm})
 	if err != nil {
 		return err
 	}
@@ -125,6 +136,7 @@ func run() error {
 		{"freshness", benchFreshness},
 		{"bigtxn", benchBigTxn},
 		{"mariadb", benchMariaDB},
+		{"eosbroker", benchEOSBroker},
 	}
 	for _, s := range steps {
 		if !want(s.name) {
