@@ -330,8 +330,8 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 		return nil, err
 	}
 	// The runs, in the order COPY, Sluice, COPY into Kafka, Sluice with
-	// lz4, COPY: on a shared machine the load drifts, and COPY's rate is
-	// the mean of the runs before and after.
+	// lz4, Sluice reading one range, COPY: on a shared machine the load
+	// drifts, and COPY's rate is the mean of the runs before and after.
 	copyArgs := []string{"-X", "-q", dsn, "-c", `COPY (SELECT * FROM items) TO STDOUT`}
 	var copyRate, copyCPU float64
 	var copyCmd string
@@ -419,11 +419,17 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Once more read as one range, to show what key ranges read in
+	// parallel [S10] bring on these cores.
+	one, err := runSluice(variant{"snapone", "SLUICE_SNAPSHOT_PARALLELISM=1", "postgres snapshot (snapshot.parallelism 1: one range)"})
+	if err != nil {
+		return nil, err
+	}
 	if err := runCopy(); err != nil {
 		return nil, err
 	}
 	keyB, valB, _ := meanShape(shapes)
-	out := []result{plain, lz4}
+	out := []result{plain, lz4, one}
 	for i := range out {
 		f := out[i].Figures
 		f["psql_copy_rows_per_s"], f["ratio_to_limit"], f["psql_copy_cpu_s"] = copyRate, f["sluice_rows_per_s"]/copyRate, copyCPU

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 
 	"github.com/sluicecdc/sluice/schema"
 )
@@ -20,16 +19,33 @@ type encodedRows struct {
 	ends []int // per row: end of the key text, of the key, of the row image
 }
 
-// encodedPool keeps the buffers of chunks handed over: the pipeline copies
-// what it produces, so a chunk's buffer is free once the chunk is handed
-// over or rejected, and the next chunk's reader takes it instead of
-// allocating (and zeroing) megabytes.
-var encodedPool = sync.Pool{New: func() any { return new(encodedRows) }}
+// encodedFree keeps a few buffers of chunks handed over: the pipeline
+// copies what it produces, so a chunk's buffer is free once the chunk is
+// handed over or rejected, and the next chunk's reader takes it instead
+// of allocating (and zeroing) megabytes. It keeps no more than two: the
+// chunks in flight hold theirs, and a sync.Pool would keep every buffer
+// of a burst of hand-overs alive through the next collection, megabytes
+// each, on top of the collector's headroom.
+var encodedFree = make(chan *encodedRows, 2)
+
+// getEncoded returns a free buffer, or a new one.
+func getEncoded() *encodedRows {
+	select {
+	case r := <-encodedFree:
+		return r
+	default:
+		return new(encodedRows)
+	}
+}
 
 // release gives r back for a later chunk; r must not be used after.
 func (r *encodedRows) release() {
-	if r != nil {
-		encodedPool.Put(r)
+	if r == nil {
+		return
+	}
+	select {
+	case encodedFree <- r:
+	default: // enough kept: left to the collector
 	}
 }
 
@@ -75,7 +91,7 @@ func (e *Engine) readEncoded(ctx context.Context, t *schema.Table, after, throug
 	if tr, ok := e.src.(TransientReader); ok {
 		read = tr.ReadChunkTransient
 	}
-	r := encodedPool.Get().(*encodedRows)
+	r := getEncoded()
 	r.buf, r.ends = r.buf[:0], r.ends[:0]
 	limit := e.o.ChunkSize
 	last, err := read(ctx, t, after, through, limit, func(row []any) error {
