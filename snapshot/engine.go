@@ -29,7 +29,11 @@ import (
 //	S2. A chunk's rows are handed over at its high watermark, in stream
 //	    order, without the rows whose key changed in the stream between
 //	    its low and high watermarks: those changes are newer than the read
-//	    or as new, so a snapshot row never overwrites a newer change.
+//	    or as new, so a snapshot row never overwrites a newer change. A
+//	    read that saw as in progress a transaction that changed the table
+//	    and committed before the low watermark in the stream (Postgres
+//	    makes a transaction visible after writing its commit record) is
+//	    read again.
 //	S3. A chunk during whose window the table's schema changed or the table
 //	    was truncated is read again; its rows are never handed over.
 //	S4. The progress of a table (the last key of its last chunk handed
@@ -199,9 +203,14 @@ type Engine struct {
 	versions  map[schema.TableID]*schema.Table
 	lastPos   checkpoint.Position
 	firstDone bool // the initial snapshot's first row was handed over
-	done      chan struct{}
-	doneOnce  sync.Once
-	change    capture.Change
+	// commits counts the transactions committed in the stream; txSeq
+	// holds, for recent transactions that changed a table being
+	// snapshotted, the count at which each committed [S2].
+	commits  uint64
+	txSeq    map[int64]uint64
+	done     chan struct{}
+	doneOnce sync.Once
+	change   capture.Change
 }
 
 // job is one table's snapshot.
@@ -251,9 +260,14 @@ type chunk struct {
 	split []checkpoint.KeyRange
 	read  bool // rows, last and final are set (under Engine.mu)
 	slot  bool // the chunk holds a slot [S6] (not a dropped table's)
-	// source goroutine
+	// inProgress: the transactions the read saw in progress
+	// (capture.ReadInfo; set with read)
+	inProgress []int64
+	// source goroutine; lSeq counts the transactions committed before
+	// the low watermark's
 	touched map[string]struct{}
 	invalid bool
+	lSeq    uint64
 	result  chan bool // true: handed over; false: read it again
 }
 
@@ -278,7 +292,7 @@ func NewEngine(src Source, next Downstream, o EngineOptions, state *checkpoint.S
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	e := &Engine{src: src, next: next, o: o, log: o.Logger, run: o.Name + "/" + hex.EncodeToString(b[:]),
-		inflight: map[string]*chunk{}, wake: make(chan struct{}, 1), versions: map[schema.TableID]*schema.Table{},
+		inflight: map[string]*chunk{}, wake: make(chan struct{}, 1), versions: map[schema.TableID]*schema.Table{}, txSeq: map[int64]uint64{},
 		slots: make(chan struct{}, o.Parallelism),
 		done:  make(chan struct{})}
 	if state != nil {
@@ -600,8 +614,10 @@ func (e *Engine) readRange(ctx context.Context, p *part) error {
 		if encodeFor != t {
 			encode, encodeFor = e.rowEncoder(t), t
 		}
+		var ri capture.ReadInfo
+		rctx := capture.WithReadInfo(ctx, &ri)
 		if p.through != nil && encode != nil {
-			enc, last, err = e.readEncoded(ctx, t, after, p.through, encode)
+			enc, last, err = e.readEncoded(rctx, t, after, p.through, encode)
 			if err != nil && !errors.Is(err, errNotEncoded) {
 				e.drop(c)
 				return err
@@ -613,7 +629,7 @@ func (e *Engine) readRange(ctx context.Context, p *part) error {
 		if p.through != nil && enc == nil {
 			// Unencoded: no encoder, or a value that cannot be encoded,
 			// which the hand-over reports through Change [S9].
-			last, err = e.src.ReadChunk(ctx, t, after, p.through, e.o.ChunkSize, func(vals []any) error {
+			last, err = e.src.ReadChunk(rctx, t, after, p.through, e.o.ChunkSize, func(vals []any) error {
 				rows = append(rows, vals)
 				return nil
 			})
@@ -625,7 +641,7 @@ func (e *Engine) readRange(ctx context.Context, p *part) error {
 		}
 		final := n < e.o.ChunkSize || slices.Equal(last, p.through)
 		e.mu.Lock()
-		c.rows, c.enc, c.last, c.final, c.read = rows, enc, last, final, true
+		c.rows, c.enc, c.last, c.final, c.read, c.inProgress = rows, enc, last, final, true, ri.InProgress
 		e.mu.Unlock()
 		e.log.Debug("snapshot chunk read", "table", j.id.String(), "chunk", c.id, "range", p.idx, "after", strings.Join(after, ","), "rows", n)
 		if err := e.src.Mark(ctx, c.id+"/h"); err != nil {
@@ -754,7 +770,50 @@ func (e *Engine) Change(ctx context.Context, c *capture.Change) error {
 	if len(e.open) > 0 {
 		e.touch(c)
 	}
+	if c.Source.TxID != 0 && len(e.jobs) > 0 && e.snapshotting(c.Table.ID) {
+		e.noteTx(c.Source.TxID)
+	}
 	return e.next.Change(ctx, c)
+}
+
+func (e *Engine) snapshotting(id schema.TableID) bool {
+	for _, j := range e.jobs {
+		if j.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// noteTx notes that transaction xid, which changed a table being
+// snapshotted, commits at the next boundary, so that a chunk whose read
+// still saw it in progress although it committed before the chunk's low
+// watermark is read again [S2].
+func (e *Engine) noteTx(xid int64) {
+	e.txSeq[xid] = e.commits + 1
+	if len(e.txSeq) > 1<<16 {
+		// A read's snapshot misses only transactions that committed
+		// moments before its low watermark: keep the last 32,768.
+		for x, seq := range e.txSeq {
+			if seq+1<<15 < e.commits {
+				delete(e.txSeq, x)
+			}
+		}
+	}
+}
+
+// missedCommit reports whether c's read saw as in progress a transaction
+// that changed its table and committed before its low watermark in the
+// stream: Postgres writes a commit record before it makes the transaction
+// visible, so such a read may hold rows older than changes already
+// handed on [S2].
+func (e *Engine) missedCommit(c *chunk) bool {
+	for _, x := range c.inProgress {
+		if seq, ok := e.txSeq[x]; ok && seq <= c.lSeq {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) touch(c *capture.Change) {
@@ -795,6 +854,7 @@ func (e *Engine) SchemaChange(ctx context.Context, sc *capture.SchemaChange) err
 // far when the engine needs their slots [S8].
 func (e *Engine) Commit(ctx context.Context, pos checkpoint.Position) error {
 	e.lastPos = pos
+	e.commits++
 	return e.commit(ctx, pos)
 }
 
@@ -913,6 +973,7 @@ func (e *Engine) Watermark(ctx context.Context, w *capture.Watermark) error {
 	case "l":
 		if c.touched == nil {
 			c.touched = map[string]struct{}{}
+			c.lSeq = e.commits
 			e.open = append(e.open, c)
 		}
 		return nil
@@ -934,6 +995,10 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 			e.open = append(e.open[:i], e.open[i+1:]...)
 			break
 		}
+	}
+	if read && !c.invalid && c.touched != nil && e.missedCommit(c) {
+		e.log.Debug("snapshot chunk read again: its read missed a transaction committed before its low watermark", "chunk", c.id)
+		c.invalid = true
 	}
 	if c.invalid || !read || c.touched == nil || c.epoch <= c.part.rejected {
 		// Read again, and so every chunk of the range read after it [S7].

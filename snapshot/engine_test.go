@@ -28,6 +28,10 @@ type fakeDB struct {
 	// beforeRead, when set, runs before a chunk is read (under no lock).
 	beforeRead func(after []string)
 	gone       bool // the table was dropped
+	// stale, when set, is what the next read sees instead of rows (and
+	// reports inProgress as in progress), once.
+	stale      map[int64]string
+	inProgress []int64
 }
 
 func newFakeDB(n int) *fakeDB {
@@ -67,7 +71,7 @@ func (db *fakeDB) Last(context.Context, *schema.Table) ([]string, error) {
 	return []string{strconv.FormatInt(m, 10)}, nil
 }
 
-func (db *fakeDB) ReadChunk(_ context.Context, _ *schema.Table, after, through []string, limit int, row func([]any) error) ([]string, error) {
+func (db *fakeDB) ReadChunk(ctx context.Context, _ *schema.Table, after, through []string, limit int, row func([]any) error) ([]string, error) {
 	if db.beforeRead != nil {
 		db.beforeRead(after)
 	}
@@ -88,8 +92,22 @@ func (db *fakeDB) ReadChunk(_ context.Context, _ *schema.Table, after, through [
 	if len(keys) > limit {
 		keys = keys[:limit]
 	}
+	view := db.rows
+	if db.stale != nil {
+		view = map[int64]string{}
+		for k, v := range db.rows {
+			view[k] = v
+		}
+		for k, v := range db.stale {
+			view[k] = v
+		}
+		if ri := capture.ReadInfoFrom(ctx); ri != nil {
+			ri.InProgress = db.inProgress
+		}
+		db.stale = nil
+	}
 	for _, k := range keys {
-		if err := row([]any{[]byte(strconv.FormatInt(k, 10)), []byte(db.rows[k])}); err != nil {
+		if err := row([]any{[]byte(strconv.FormatInt(k, 10)), []byte(view[k])}); err != nil {
 			return nil, err
 		}
 	}
@@ -160,6 +178,8 @@ func runEngineAfter(t *testing.T, e *Engine, db *fakeDB, hold func()) {
 				err = e.Change(ctx, ev)
 			case *capture.SchemaChange:
 				err = e.SchemaChange(ctx, ev)
+			case checkpoint.Position:
+				err = e.Commit(ctx, ev)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -645,5 +665,33 @@ func TestS10ResumeEachRange(t *testing.T) {
 	}
 	if !strings.HasSuffix(out.events[len(out.events)-1], " last") {
 		t.Errorf("the last event %q does not carry the last marker", out.events[len(out.events)-1])
+	}
+}
+
+// TestS2ReadMissingACommittedTransaction: a read whose snapshot still saw
+// as in progress a transaction that changed the table and committed
+// before the chunk's low watermark in the stream (Postgres makes a
+// transaction visible after writing its commit record) is not handed
+// over: the chunk is read again, and no row older than the change
+// follows it.
+func TestS2ReadMissingACommittedTransaction(t *testing.T) {
+	db := newFakeDB(3)
+	out := &sink{}
+	e := NewEngine(db, out, EngineOptions{ChunkSize: 10, Parallelism: 1, Logger: slog.New(slog.DiscardHandler), Name: "test"}, nil)
+	e.Add([]schema.TableID{testTable.ID}, nil, true, "")
+	// Transaction 77 sets row 2 and commits before the low watermark;
+	// the first read still sees the old row and 77 in progress.
+	db.mu.Lock()
+	db.rows[2] = "new"
+	db.stale = map[int64]string{2: "v2"}
+	db.inProgress = []int64{76, 77}
+	db.mu.Unlock()
+	id := []byte("2")
+	db.stream <- &capture.Change{Op: capture.OpUpdate, Table: testTable, After: []any{id, []byte("new")}, Source: capture.SourceInfo{TxID: 77}}
+	db.stream <- checkpoint.Position{LSN: 1}
+	runEngine(t, e, db)
+	want := []string{"u 2=new ", "r 1=v1 first", "r 2=new true", "r 3=v3 last"}
+	if !slices.Equal(out.events, want) {
+		t.Fatalf("events %q, want %q", out.events, want)
 	}
 }

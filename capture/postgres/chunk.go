@@ -311,7 +311,10 @@ func (sn *Snapshotter) readChunk(ctx context.Context, t *schema.Table, after, th
 		}
 		return row(vals)
 	}}
-	tx, err := readSnapshot(ctx, c)
+	tx, inProgress, err := readSnapshot(ctx, c)
+	if ri := capture.ReadInfoFrom(ctx); ri != nil {
+		ri.InProgress = inProgress
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -423,26 +426,32 @@ func copyText(v any) string {
 // handed over after its changes. Such a transaction is in progress in the
 // snapshot (pg_snapshot_xip) and committed in the commit log already, so
 // a snapshot with one is dropped and taken again; a transaction that
-// commits after the watermark only costs a retry.
-func readSnapshot(ctx context.Context, c *pgx.Conn) (pgx.Tx, error) {
+// commits after the watermark only costs a retry. A transaction between
+// its commit record and its commit log entry still shows as in progress:
+// the ids of those in progress (32-bit, as the stream carries them) are
+// returned, so that the engine reads the chunk again if one of them
+// committed before the watermark in the stream (capture.ReadInfo).
+func readSnapshot(ctx context.Context, c *pgx.Conn) (pgx.Tx, []int64, error) {
 	for attempt := 0; ; attempt++ {
 		tx, err := c.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var late int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
-WHERE pg_xact_status(x) = 'committed'`).Scan(&late); err != nil {
+		var running []int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE s = 'committed'),
+  coalesce(array_agg(x::text::numeric % 4294967296) FILTER (WHERE s = 'in progress'), '{}')::bigint[]
+FROM (SELECT x, pg_xact_status(x) AS s FROM pg_snapshot_xip(pg_current_snapshot()) AS x) AS xs`).Scan(&late, &running); err != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
-			return nil, err
+			return nil, nil, err
 		}
 		if late == 0 || attempt >= 1000 {
-			return tx, nil
+			return tx, running, nil
 		}
 		_ = tx.Rollback(ctx)
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		case <-time.After(time.Millisecond):
 		}
 	}
