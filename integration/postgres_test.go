@@ -131,9 +131,15 @@ func TestPostgresStreaming(t *testing.T) {
 		t.Fatalf("graceful stop exit code %d", code)
 	}
 	// A graceful stop tells the slot what it checkpointed, so Postgres
-	// can release that WAL at once.
+	// can release that WAL at once. The walsender reads that last status
+	// update after Sluice has exited: wait for it a little.
 	cp := storedCheckpoint(t, k.Brokers(), name)
-	if flushed, ok := slotFlush(ctx, db, "sluice_"+name); !ok || flushed != cp.Position.LSN {
+	flushed, ok := slotFlush(ctx, db, "sluice_"+name)
+	for deadline := time.Now().Add(5 * time.Second); (!ok || flushed != cp.Position.LSN) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		flushed, ok = slotFlush(ctx, db, "sluice_"+name)
+	}
+	if !ok || flushed != cp.Position.LSN {
 		t.Errorf("after a graceful stop the slot's confirmed_flush_lsn is %s, the checkpoint %s", flushed, cp.Position.LSN)
 	}
 	// The schema history recorded both table versions with positions.
