@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"testing"
 	"time"
 
@@ -61,19 +60,5 @@ func TestMySQLSnapshotBinaryKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs := harness.NewReader(t, k.Brokers(), r.URL, name+"."+dbname+".bk").Quiet(context.Background(), t, 3*time.Second)
-	stale := snapshotOrderViolations(t, evs)
-	last, reads, gotSum := lastV(evs)
-	chunks := strings.Count(p.Output(), `msg="snapshot chunk read"`)
-	split := splitTables([]string{p.Output()})
-	t.Logf("figures: rows=%d updates=%d chunks=%d snapshot_reads=%d keys=%d stale_snapshot_rows=%d sum_v kafka=%d table=%d key_ranges=%v",
-		rows, updates, chunks, reads, len(last), stale, gotSum, wantSum, split)
-	if split[dbname+".bk"] < 2 {
-		t.Errorf("the table was not split into key ranges: %v", split)
-	}
-	if stale != 0 || len(last) != rows || gotSum != wantSum || reads == 0 {
-		t.Errorf("binary-key snapshot: %d stale rows, %d keys (want %d), sum of v %d (want %d)", stale, len(last), rows, gotSum, wantSum)
-	}
-	if code := p.Interrupt(60 * time.Second); code != 0 {
-		t.Errorf("graceful stop exit code %d", code)
-	}
+	checkSplitSnapshot(t, evs, p, dbname+".bk", rows, updates, wantSum)
 }

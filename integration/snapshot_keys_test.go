@@ -66,29 +66,19 @@ func TestPostgresSnapshotTextKeyRanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs := harness.NewReader(t, k.Brokers(), r.URL, name+".public.tk").Quiet(context.Background(), t, 3*time.Second)
-	stale := snapshotOrderViolations(t, evs)
-	last, reads, gotSum := lastV(evs)
-	split := splitTables([]string{p.Output()})
-	// Chunks read again because their read missed a transaction that
-	// committed before their low watermark [S2].
-	missed := strings.Count(p.Output(), "its read missed a transaction committed before its low watermark")
-	t.Logf("figures: rows=%d updates=%d snapshot_reads=%d keys=%d stale_snapshot_rows=%d sum_v kafka=%d table=%d key_ranges=%v chunks_read_again_for_a_missed_commit=%d",
-		rows, updates, reads, len(last), stale, gotSum, wantSum, split, missed)
-	if split["public.tk"] < 2 {
-		t.Errorf("the table was not split into key ranges: %v", split)
-	}
-	if stale != 0 || len(last) != rows || gotSum != wantSum || reads == 0 {
-		t.Errorf("text-key snapshot: %d stale rows, %d keys (want %d), sum of v %d (want %d)", stale, len(last), rows, gotSum, wantSum)
-	}
-	if code := p.Interrupt(60 * time.Second); code != 0 {
-		t.Errorf("graceful stop exit code %d", code)
-	}
+	checkSplitSnapshot(t, evs, p, "public.tk", rows, updates, wantSum)
 }
 
-// lastV returns, from a table's events, the last v of each key, the
-// snapshot reads and the sum of the last v over the keys.
-func lastV(evs []harness.Event) (last map[string]int64, reads int, sum int64) {
-	last = map[string]int64{}
+// checkSplitSnapshot checks the events of a table snapshotted in key
+// ranges [S10] under concurrent updates that add to v: the table was
+// split, every one of its rows keys arrived, no snapshot row came after a
+// newer change of its key, and the sum of each key's last v equals the
+// table's (wantSum). It prints the figures and stops p gracefully.
+func checkSplitSnapshot(t *testing.T, evs []harness.Event, p *harness.Process, table string, rows, updates int, wantSum int64) {
+	t.Helper()
+	stale := snapshotOrderViolations(t, evs)
+	last := map[string]int64{}
+	reads := 0
 	for _, e := range evs {
 		if e.Value == nil {
 			continue
@@ -98,8 +88,25 @@ func lastV(evs []harness.Event) (last map[string]int64, reads int, sum int64) {
 		}
 		last[harness.KeyString(e.Key)] = harness.Int(e.After(), "v")
 	}
+	var gotSum int64
 	for _, v := range last {
-		sum += v
+		gotSum += v
 	}
-	return last, reads, sum
+	out := p.Output()
+	split := splitTables([]string{out})
+	chunks := strings.Count(out, `msg="snapshot chunk read"`)
+	// Chunks read again because their read missed a transaction that
+	// committed before their low watermark [S2].
+	missed := strings.Count(out, "its read missed a transaction committed before its low watermark")
+	t.Logf("figures: table=%s rows=%d updates=%d chunks=%d snapshot_reads=%d keys=%d stale_snapshot_rows=%d sum_v kafka=%d table=%d key_ranges=%d chunks_read_again_for_a_missed_commit=%d",
+		table, rows, updates, chunks, reads, len(last), stale, gotSum, wantSum, split[table], missed)
+	if split[table] < 2 {
+		t.Errorf("the table was not split into key ranges: %v", split)
+	}
+	if stale != 0 || len(last) != rows || gotSum != wantSum || reads == 0 {
+		t.Errorf("%s: %d stale rows, %d keys (want %d), sum of v %d (want %d), %d snapshot reads", table, stale, len(last), rows, gotSum, wantSum, reads)
+	}
+	if code := p.Interrupt(60 * time.Second); code != 0 {
+		t.Errorf("graceful stop exit code %d", code)
+	}
 }
