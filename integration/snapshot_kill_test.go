@@ -249,7 +249,8 @@ var (
 // rereadAfterKills returns, for each killed run, how many rows its
 // successor read again: those of the chunks the killed run read that
 // start (after their key) inside a key range the successor read from
-// its start, at or after the key it resumed the range from. A table is
+// its start, at or after the key it resumed the range from; a chunk the
+// killed run itself read twice counts once. A table is
 // split into key ranges [S10] once its snapshot starts, so a successor
 // resumes each range of it after its own last key.
 func rereadAfterKills(outputs []string) []int {
@@ -264,16 +265,22 @@ func rereadAfterKills(outputs []string) []int {
 		for _, m := range rangeStarted.FindAllStringSubmatch(outputs[i+1], -1) {
 			resumed[m[1]] = append(resumed[m[1]], span{key(m[2]), key(m[3])})
 		}
-		n := 0
+		// A chunk read again in the same run [S2, S3] starts at the same
+		// key: only its last read counts.
+		read := map[string]int{}
 		for _, m := range chunkRead.FindAllStringSubmatch(outputs[i], -1) {
 			at := key(m[2])
 			for _, r := range resumed[m[1]] {
 				if at >= r.from && at < r.through {
 					rows, _ := strconv.Atoi(m[3])
-					n += rows
+					read[m[1]+" "+m[2]] = rows
 					break
 				}
 			}
+		}
+		n := 0
+		for _, rows := range read {
+			n += rows
 		}
 		out = append(out, n)
 	}
