@@ -52,6 +52,10 @@ type KafkaOptions struct {
 	// advertises (that of a proxy in front of the broker), and the broker
 	// also listens on DirectPort as the listener DIRECT, which advertises
 	// itself: a test can then cut the proxy and still read the broker.
+	// The broker's own traffic (the transaction coordinator writing
+	// commit markers to the partitions) goes through DIRECT, so a cut
+	// parts the clients from the broker, as a network partition between
+	// Sluice and the cluster does, and leaves the broker whole.
 	ProxyPort int
 	// JVMFlags, when set, replace the JVM flags tuned for a fast start
 	// (C1 only, serial GC, small heap). The benchmark passes Kafka's own
@@ -187,6 +191,7 @@ func StartKafka(ctx context.Context, opts KafkaOptions) (*Kafka, error) {
 					Host, k.Port, Host, k.DirectPort, Host, k.ControllerPort),
 				"advertised.listeners":           fmt.Sprintf("PLAINTEXT://%s:%d,DIRECT://%s:%d", Host, opts.ProxyPort, Host, k.DirectPort),
 				"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,DIRECT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+				"inter.broker.listener.name":     "DIRECT",
 			}
 			for key, v := range opts.ExtraConfig {
 				extra[key] = v
