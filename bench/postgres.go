@@ -376,15 +376,21 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 			rss = float64(ru.Maxrss) / 1024 // KiB
 		}
 		rate := float64(*flagSnapRows) / p.snapEnd.Sub(p.started).Seconds()
-		logf("%s: %.0f rows/s, peak RSS %.0f MiB; CPU seconds: sluice %.2f, kafka %.2f, postgres %.2f",
-			v.scenario, rate, rss, sluiceCPU, kafkaCPU, pgCPU)
+		bc, err := e.countBatches(ctx, v.name+".public.items")
+		if err != nil {
+			return result{}, err
+		}
+		logf("%s: %.0f rows/s, peak RSS %.0f MiB; CPU seconds: sluice %.2f, kafka %.2f, postgres %.2f; %d batches in the topic, %.0f records each",
+			v.scenario, rate, rss, sluiceCPU, kafkaCPU, pgCPU, bc.batches, bc.perBatch())
 		return result{Scenario: v.scenario, Figures: map[string]float64{
 			"rows": float64(*flagSnapRows), "sluice_rows_per_s": rate,
 			"sluice_cpu_s": sluiceCPU, "kafka_cpu_s": kafkaCPU, "postgres_cpu_s": pgCPU, "peak_rss_mib": rss,
+			"topic_batches": float64(bc.batches), "records_per_batch": bc.perBatch(),
 		}, Notes: "sluice: start to the snapshot's last checkpoint in Kafka (exactly-once), peak RSS of the whole run; " +
 			"limit: psql COPY to /dev/null (reading only), mean of a run before and after; " +
 			"kafka limit: COPY's rows, each sent as a pre-encoded record of the size Sluice wrote (not transactional, not compressed); " +
 			"CPU seconds of each process over the run (2 cores; kafka_cpu_s the broker's in Sluice's run, psql_copy_kafka_broker_cpu_s in the kafka limit's); " +
+			"topic_batches, records_per_batch: the record batches stored in Sluice's topic (commit markers included) and data records per batch, psql_copy_kafka_records_per_batch the same in the kafka limit's topic; " +
 			"an untimed run of each variant before the timed ones warms the broker"}, nil
 	}
 	// An untimed run of each first: the broker's first heavy produce of
@@ -413,7 +419,11 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 		return nil, err
 	}
 	kafkaRate := float64(*flagSnapRows) / kl.took.Seconds()
-	logf("psql COPY into Kafka: %.0f rows/s", kafkaRate)
+	klBatches, err := e.countBatches(ctx, "bench.limit.pg_snapshot")
+	if err != nil {
+		return nil, err
+	}
+	logf("psql COPY into Kafka: %.0f rows/s; %d batches in the topic, %.0f records each", kafkaRate, klBatches.batches, klBatches.perBatch())
 	// Once more with lz4, to show what compression costs.
 	lz4, err := runSluice(variant{"snaplz4", "SLUICE_KAFKA_COMPRESSION=lz4", "postgres snapshot (kafka.compression lz4)"})
 	if err != nil {
@@ -435,6 +445,7 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 		f["psql_copy_rows_per_s"], f["ratio_to_limit"], f["psql_copy_cpu_s"] = copyRate, f["sluice_rows_per_s"]/copyRate, copyCPU
 		f["psql_copy_kafka_rows_per_s"], f["ratio_to_kafka_limit"] = kafkaRate, f["sluice_rows_per_s"]/kafkaRate
 		f["psql_copy_kafka_broker_cpu_s"] = kl.kafkaCPU
+		f["psql_copy_kafka_records_per_batch"] = klBatches.perBatch()
 		f["record_key_bytes"], f["record_value_bytes"] = keyB, valB
 		out[i].Limits = map[string]string{"psql_copy_rows_per_s": copyCmd, "psql_copy_kafka_rows_per_s": kl.cmdline}
 	}
