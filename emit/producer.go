@@ -37,10 +37,10 @@ type Options struct {
 	TLS         *tls.Config
 	SASL        sasl.Mechanism
 	Logger      *slog.Logger
-	// OnAck, when set, is called with each record Kafka acknowledged and
-	// the time of the acknowledgement, on a franz-go goroutine: it must
-	// be quick and must not retain the record.
-	OnAck func(r *kgo.Record, acked time.Time)
+	// OnAck, when set, is called with each record Kafka acknowledged, as
+	// it is acknowledged, on a franz-go goroutine: it must be quick and
+	// must not retain the record.
+	OnAck func(r *kgo.Record)
 	// OnCommit, when set, is called as Commit begins (true) and as it
 	// returns (false), so that a liveness probe can tell a commit that
 	// hangs from a producer with nothing to do.
@@ -406,12 +406,12 @@ func flushError(err error, d time.Duration) error {
 	return fmt.Errorf("%w: flush: %w", ErrKafka, err)
 }
 
-type ackHook func(r *kgo.Record, acked time.Time)
+type ackHook func(r *kgo.Record)
 
 // OnProduceRecordUnbuffered implements kgo.HookProduceRecordUnbuffered.
 func (h ackHook) OnProduceRecordUnbuffered(r *kgo.Record, err error) {
 	if err == nil {
-		h(r, time.Now())
+		h(r)
 	}
 }
 

@@ -99,7 +99,9 @@ func TestMetricsAndReadiness(t *testing.T) {
 	if created != 2000 || m2["sluice_event_bytes_total"] <= m1["sluice_event_bytes_total"] {
 		t.Errorf("throughput did not move: creates %v, bytes %v -> %v", created, m1["sluice_event_bytes_total"], m2["sluice_event_bytes_total"])
 	}
-	if m2["sluice_kafka_produce_latency_seconds_count"] < 22000 {
+	// Every change event is timed, and one in 16 other records (the
+	// 20,000 snapshot rows).
+	if m2["sluice_kafka_produce_latency_seconds_count"] < 2000+20000/16 {
 		t.Errorf("produce latency count %v", m2["sluice_kafka_produce_latency_seconds_count"])
 	}
 	// Every streamed change, and no snapshot read, is measured from its

@@ -98,9 +98,9 @@ func (s *State) pipelineStopped() {
 // hookKafka makes the producers built from o report acknowledgements and
 // checkpoint commits.
 func (s *State) hookKafka(o *emit.Options) {
-	o.OnAck = func(r *kgo.Record, at time.Time) {
+	o.OnAck = func(r *kgo.Record) {
 		s.probe.acks.Add(1)
-		s.Metrics.Acked(r, at)
+		s.Metrics.Acked(r)
 	}
 	o.OnCommit = func(begun bool) {
 		if begun {

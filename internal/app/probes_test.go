@@ -38,7 +38,7 @@ func newProbeRig(readiness, liveness time.Duration) *probeRig {
 func (r *probeRig) event()    { r.st.Metrics.Bytes.Add(120) } // the pipeline produced a change event
 func (r *probeRig) position() { r.st.sourcePosition() }       // the source reported a commit or idle position
 func (r *probeRig) ack() {
-	r.kafka.OnAck(&kgo.Record{Timestamp: r.clock.t.Add(-3 * time.Millisecond)}, r.clock.t)
+	r.kafka.OnAck(&kgo.Record{Timestamp: r.clock.t.Add(-3 * time.Millisecond)})
 }
 func (r *probeRig) commitBegins() { r.kafka.OnCommit(true) }
 func (r *probeRig) commitEnds()   { r.kafka.OnCommit(false) }

@@ -90,8 +90,18 @@ func (p *Pipeline) EmitRead(ctx context.Context, c *capture.Change, key, row []b
 	if p.readSource.codec != st.codec || p.readSource.info != c.Source {
 		p.readSource.codec, p.readSource.info = st.codec, c.Source
 		p.readSource.block = st.codec.AppendSource(p.readSource.block[:0], &c.Source)
+		p.readSource.rows = 0
 	}
-	now := time.Now()
+	// The processing time (ts_ms, ts_us, the record's timestamp) is read
+	// at the first row of a hand-over (its source block changes with every
+	// chunk) and every readClockRows rows after: the rows of a chunk are
+	// handed over in one loop, so it is behind by well under a
+	// millisecond, and the clock, read per row, took 5% of a snapshot's CPU.
+	if p.readSource.rows%readClockRows == 0 {
+		p.readSource.now = time.Now()
+	}
+	p.readSource.rows++
+	now := p.readSource.now
 	v := schema.AppendWireHeader(s.bytes(len(row)+len(p.readSource.block)+64), st.valueID)
 	if v, err = st.codec.AppendValue(v, &schema.Event{
 		Op: byte(c.Op), AfterRecord: row, SourceRecord: p.readSource.block, TsMs: now.UnixMilli(), TsUs: now.UnixMicro(),
@@ -104,9 +114,16 @@ func (p *Pipeline) EmitRead(ctx context.Context, c *capture.Change, key, row []b
 	return p.produce(ctx, c, rec, nil, nil)
 }
 
-// readSource is a source block EmitRead encoded, with what it encodes.
+// readSource is a source block EmitRead encoded, with what it encodes,
+// and the processing time of its rows.
 type readSource struct {
 	codec *schema.Codec
 	info  capture.SourceInfo
 	block []byte
+	now   time.Time
+	rows  int // rows EmitRead produced with this block
 }
+
+// readClockRows: EmitRead reads the clock once per this many rows of a
+// block (see EmitRead).
+const readClockRows = 64
