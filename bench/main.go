@@ -40,7 +40,7 @@ type report struct {
 
 var (
 	flagChanges   = flag.Int("changes", 1_000_000, "committed changes in the backlog-drain scenarios")
-	flagDrainRuns = flag.Int("drain-runs", 3, "Postgres drain runs of each delivery mode, interleaved")
+	flagDrainRuns = flag.Int("drain-runs", 5, "Postgres drain runs of each delivery mode, interleaved")
 	flagSnapRows  = flag.Int("snapshot-rows", 1_000_000, "rows in the snapshot table")
 	flagBigTxn    = flag.Int("big-txn", 1_000_000, "rows in the single-transaction memory scenario")
 	flagFreshSecs = flag.Int("fresh-seconds", 60, "seconds of steady load per freshness rate")
