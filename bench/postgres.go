@@ -67,6 +67,7 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 		return nil, err
 	}
 	defer db.Close(ctx)
+	defer dropSlots(ctx, db)
 	for _, q := range []string{tableDDL("orders"), genProc("orders")} {
 		if _, err := db.Exec(ctx, q); err != nil {
 			return nil, err
@@ -318,6 +319,16 @@ func benchPostgresDrain(ctx context.Context, e *benchEnv) ([]result, error) {
 	out = append(out, result{Scenario: "exactly-once cost", Figures: costs,
 		Notes: "cost_percent from the mean drain rates of the two modes, runs interleaved; cost_percent_round_i from round i's two runs, and their median"})
 	return out, nil
+}
+
+// dropSlots drops the replication slots of db's database that no one
+// reads: a scenario's slots would otherwise hold their WAL, and the
+// server's slots, for the rest of the bench.
+func dropSlots(ctx context.Context, db *pgx.Conn) {
+	if _, err := db.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+	  WHERE database = current_database() AND NOT active`); err != nil {
+		logf("dropping the scenario's replication slots: %v", err)
+	}
 }
 
 func eosEnv(name string) string {

@@ -24,11 +24,13 @@ func benchTransforms(ctx context.Context, e *benchEnv) ([]result, error) {
 		return nil, err
 	}
 	defer odb.Close(ctx)
+	defer dropSlots(ctx, odb)
 	xdsn, xdb, err := e.db(ctx, "tfoutbox")
 	if err != nil {
 		return nil, err
 	}
 	defer xdb.Close(ctx)
+	defer dropSlots(ctx, xdb)
 	for _, q := range []string{tableDDL("orders"), genProc("orders")} {
 		if _, err := odb.Exec(ctx, q); err != nil {
 			return nil, err
