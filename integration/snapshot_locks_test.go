@@ -33,6 +33,40 @@ func TestPostgresSnapshotHoldsNothing(t *testing.T) {
 	p := harness.Start(t, nil, "run", "-c", cfg)
 	p.WaitFor(ctx, `msg="snapshot chunk read"`, time.Minute)
 
+	// Every 100 ms until the snapshot is done, on a connection of its own:
+	// a chunk's read is a transaction of a few statements, idle in
+	// transaction for the moment between two of them, and a sample can
+	// catch that (counted in brief). What must never be seen is a
+	// transaction holding its xmin longer than a chunk's read: one begun
+	// over a second before and still open (the old exported snapshot held
+	// one for the whole snapshot).
+	sampler, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sampler.Close(context.Background())
+	type holding struct {
+		long, brief, samples int
+		err                  error
+	}
+	sampled := make(chan holding, 1)
+	go func() {
+		var h holding
+		defer func() { sampled <- h }()
+		for !strings.Contains(p.Output(), `msg="snapshot of table done"`) && ctx.Err() == nil {
+			var long, any int
+			if err := sampler.QueryRow(ctx, `SELECT count(*) FILTER (WHERE now() - xact_start > interval '1 second'), count(*)
+				FROM pg_stat_activity WHERE datname = current_database()
+				AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL AND backend_type = 'client backend'
+				AND state = 'idle in transaction'`).Scan(&long, &any); err != nil {
+				h.err = err
+				return
+			}
+			h.long, h.brief, h.samples = max(h.long, long), h.brief+any-long, h.samples+1
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+
 	// Dead rows made while the snapshot runs are removable.
 	exec(t, db, `UPDATE churn SET v = v + 1`)
 	var dead int64 = -1
@@ -46,25 +80,6 @@ func TestPostgresSnapshotHoldsNothing(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// A chunk's read is a transaction of a few statements, idle in
-	// transaction for the moment between two of them; a sample can catch
-	// that (counted in brief). What must never be seen is a transaction
-	// holding its xmin for longer than a chunk's read: one begun over 2 s
-	// ago and still open (the old exported snapshot held one for the
-	// whole snapshot).
-	var holders, brief int
-	for range 10 { // 3 s: an xmin held since the snapshot began is then over 2 s old
-		var long, any int
-		if err := db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE now() - xact_start > interval '2 seconds'), count(*)
-			FROM pg_stat_activity WHERE datname = current_database()
-			AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL AND backend_type = 'client backend'
-			AND state = 'idle in transaction'`).Scan(&long, &any); err != nil {
-			t.Fatal(err)
-		}
-		holders, brief = max(holders, long), brief+any-long
-		time.Sleep(300 * time.Millisecond)
-	}
-
 	// DDL on the table being read waits at most about one chunk.
 	c, err := pgx.Connect(ctx, dsn)
 	if err != nil {
@@ -79,17 +94,22 @@ func TestPostgresSnapshotHoldsNothing(t *testing.T) {
 	snapshotRunning := !strings.Contains(p.Output(), `msg="snapshot of table done"`)
 
 	p.WaitFor(ctx, `msg="snapshot of table done"`, 2*time.Minute)
+	held := <-sampled
+	if held.err != nil || held.samples == 0 {
+		t.Fatalf("sampling pg_stat_activity during the snapshot: %d samples, error %v", held.samples, held.err)
+	}
+	holders := held.long
 	rd := harness.NewReader(t, k.Brokers(), r.URL, name+".public.big")
 	evs := rd.ReadUntil(ctx, t, time.Minute, func(e []harness.Event) bool { return len(e) >= rows })
 	evs = append(evs, rd.Quiet(ctx, t, 2*time.Second)...)
 	rep := harness.Check(evs, nil)
-	t.Logf("figures: dead_rows_after_vacuum=%d idle_in_transaction_xmin_holders_over_2s=%d brief_ones_in_10_samples=%d alter_table_waited=%s snapshot_running_at_alter=%v %s",
-		dead, holders, brief, waited.Round(time.Millisecond), snapshotRunning, rep)
+	t.Logf("figures: dead_rows_after_vacuum=%d idle_in_transaction_xmin_holders_over_1s=%d brief_ones=%d samples=%d alter_table_waited=%s snapshot_running_at_alter=%v %s",
+		dead, holders, held.brief, held.samples, waited.Round(time.Millisecond), snapshotRunning, rep)
 	if dead != 0 {
 		t.Errorf("VACUUM left %d dead rows during the snapshot: something holds the xmin horizon", dead)
 	}
 	if holders != 0 {
-		t.Errorf("%d sessions idle in a transaction with an xmin, begun over 2 s before, during the snapshot", holders)
+		t.Errorf("%d sessions idle in a transaction with an xmin, begun over 1 s before, during the snapshot", holders)
 	}
 	if !snapshotRunning {
 		t.Errorf("the snapshot ended before the ALTER TABLE: make the table larger")
