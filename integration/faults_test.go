@@ -316,6 +316,20 @@ func TestSlotDropped(t *testing.T) {
 	if code := p.Interrupt(30 * time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
+	// The walsender releases the slot when it has read Sluice's last
+	// messages and its connection's end, a moment after Sluice exits.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var active bool
+		if err := db.QueryRow(ctx, `SELECT active FROM pg_replication_slots WHERE slot_name = $1`, "sluice_"+name).Scan(&active); err != nil {
+			t.Fatal(err)
+		}
+		if !active {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slot sluice_%s still active 10s after Sluice exited", name)
+		}
+	}
 	exec(t, db, `SELECT pg_drop_replication_slot('sluice_`+name+`')`)
 	exec(t, db, `INSERT INTO t VALUES (2)`)
 	code, out := harness.Run(t, 60*time.Second, nil, "run", "-c", cfg)
