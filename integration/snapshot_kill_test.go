@@ -170,7 +170,8 @@ func checkSnapshotKills(t *testing.T, brokers []string, registry, prefix string,
 	}
 	for i, n := range reread {
 		if n > killParallelism*killChunk {
-			t.Errorf("kill %d: %d rows read again, more than parallelism × chunk_size = %d", i+1, n, killParallelism*killChunk)
+			t.Errorf("kill %d: %d rows read again, more than parallelism × chunk_size = %d; the snapshot lines of the killed run and of its successor:\n%s\n---\n%s",
+				i+1, n, killParallelism*killChunk, snapshotLines(outputs[i]), snapshotLines(outputs[i+1]))
 		}
 	}
 }
@@ -241,50 +242,75 @@ func snapshotOrderViolations(t *testing.T, evs []harness.Event) int {
 }
 
 var (
-	chunkRead    = regexp.MustCompile(`msg="snapshot chunk read" table=(\S+) chunk=\S+ range=\d+ after=(\S*) rows=(\d+)`)
+	chunkRead    = regexp.MustCompile(`msg="snapshot chunk read" table=(\S+) chunk=\S+ range=(\d+) after=(\S*) rows=(\d+)`)
 	rangeStarted = regexp.MustCompile(`msg="snapshot of table started" table=(\S+) range=\d+ .*resume_after=(\S*) through=(\S*)`)
 	tableSplit   = regexp.MustCompile(`msg="snapshot of table split into key ranges" table=(\S+) ranges=(\d+)`)
 )
 
 // rereadAfterKills returns, for each killed run, how many rows its
-// successor read again: those of the chunks the killed run read that
-// start (after their key) inside a key range the successor read from
-// its start, at or after the key it resumed the range from; a chunk the
-// killed run itself read twice counts once. A table is
-// split into key ranges [S10] once its snapshot starts, so a successor
-// resumes each range of it after its own last key.
+// successor read again: those of the chunks the killed run read last
+// that start (after their key) inside a key range the successor read
+// from its start, at or after the key it resumed the range from.
+//
+// A range's reader that reads a chunk again [S2, S3] starts again after
+// the last chunk handed over, and the chunks it had read from there on
+// are discarded [S7]; the keys of the chunks read afterwards may differ
+// (rows were inserted or deleted meanwhile). So a chunk that starts at or
+// before the start of an earlier chunk of the same range supersedes that
+// one: only the killed run's latest read of each key counts, as the
+// successor reads each key once. A table is split into key ranges [S10]
+// once its snapshot starts, so a successor resumes each range of it
+// after its own last key.
 func rereadAfterKills(outputs []string) []int {
 	key := func(s string) int64 {
 		n, _ := strconv.ParseInt(strings.Trim(s, `"`), 10, 64)
 		return n
 	}
 	type span struct{ from, through int64 }
+	type chunk struct {
+		after int64
+		rows  int
+	}
 	var out []int
 	for i := 0; i+1 < len(outputs); i++ {
 		resumed := map[string][]span{}
 		for _, m := range rangeStarted.FindAllStringSubmatch(outputs[i+1], -1) {
 			resumed[m[1]] = append(resumed[m[1]], span{key(m[2]), key(m[3])})
 		}
-		// A chunk read again in the same run [S2, S3] starts at the same
-		// key: only its last read counts.
-		read := map[string]int{}
+		latest := map[string][]chunk{} // table and range: the chunks of its latest reads, in key order
 		for _, m := range chunkRead.FindAllStringSubmatch(outputs[i], -1) {
-			at := key(m[2])
-			for _, r := range resumed[m[1]] {
-				if at >= r.from && at < r.through {
-					rows, _ := strconv.Atoi(m[3])
-					read[m[1]+" "+m[2]] = rows
-					break
-				}
-			}
+			rows, _ := strconv.Atoi(m[4])
+			c := chunk{key(m[3]), rows}
+			r := m[1] + " " + m[2]
+			latest[r] = append(slices.DeleteFunc(latest[r], func(o chunk) bool { return o.after >= c.after }), c)
 		}
 		n := 0
-		for _, rows := range read {
-			n += rows
+		for r, cs := range latest {
+			table := r[:strings.LastIndexByte(r, ' ')]
+			for _, c := range cs {
+				for _, s := range resumed[table] {
+					if c.after >= s.from && c.after < s.through {
+						n += c.rows
+						break
+					}
+				}
+			}
 		}
 		out = append(out, n)
 	}
 	return out
+}
+
+// snapshotLines returns the lines of a run's output that tell of the
+// snapshot, for the report of a failure.
+func snapshotLines(out string) string {
+	var b strings.Builder
+	for l := range strings.Lines(out) {
+		if strings.Contains(l, `msg="snapshot`) || strings.Contains(l, "checkpoint") {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
 }
 
 // splitTables returns, per table, the most key ranges any run split it
