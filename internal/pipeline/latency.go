@@ -26,11 +26,7 @@ func (s *slab) stamp(c *capture.Change) context.Context {
 	if c.Op == capture.OpRead || c.Source.TsMs <= 0 {
 		return nil
 	}
-	if len(s.stamps) == 0 {
-		s.stamps = make([]commitStamp, slabRecords)
-	}
-	st := &s.stamps[0]
-	s.stamps = s.stamps[1:]
+	st := s.newStamp()
 	*st = commitStamp{Context: context.Background(), tsMs: c.Source.TsMs}
 	return st
 }

@@ -25,6 +25,11 @@
 //	    of its changes are delivered (checkpoint.TxnProgress); a restart
 //	    replays the transaction from that boundary and skips exactly those
 //	    changes, after checking it is the same transaction.
+//	I8. The memory of a produced record (key, value and kgo.Record,
+//	    carved from the slab) is reused only after a checkpoint
+//	    commit returned nil: the commit flushes the producer, and franz-go
+//	    returns every record's promise before a flush ends, so neither
+//	    the producer nor an acknowledgement hook refers to it any more.
 package pipeline
 
 import (
@@ -516,6 +521,7 @@ func (p *Pipeline) Checkpoint(ctx context.Context) error {
 	if err := p.prod.Commit(ctx, tail...); err != nil {
 		return p.stop(err) // [I4]: nothing acknowledged
 	}
+	p.slab.committed() // [I8]
 	p.history = nil
 	p.pending = 0
 	p.dirty = false
