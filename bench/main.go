@@ -42,6 +42,7 @@ var (
 	flagChanges   = flag.Int("changes", 1_000_000, "committed changes in the backlog-drain scenarios")
 	flagDrainRuns = flag.Int("drain-runs", 5, "Postgres drain runs of each delivery mode, interleaved")
 	flagSnapRows  = flag.Int("snapshot-rows", 1_000_000, "rows in the snapshot table")
+	flagSnapRuns  = flag.Int("snapshot-runs", 3, "rounds of COPY, the Postgres snapshot and COPY into Kafka, interleaved")
 	flagBigTxn    = flag.Int("big-txn", 1_000_000, "rows in the single-transaction memory scenario")
 	flagFreshSecs = flag.Int("fresh-seconds", 60, "seconds of steady load per freshness rate")
 	flagRates     = flag.String("rates", "2000,10000", "steady change rates for the freshness scenario")

@@ -361,11 +361,14 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 	if _, err := db.Exec(ctx, "ALTER TABLE items SET (autovacuum_enabled = false); CHECKPOINT"); err != nil {
 		return nil, err
 	}
-	// The runs, in the order COPY, Sluice, COPY into Kafka, Sluice with
-	// lz4, Sluice reading one range, Sluice with larger chunks, COPY: on a shared machine the load
-	// drifts, and COPY's rate is the mean of the runs before and after.
+	// The timed runs: *flagSnapRuns rounds of COPY, Sluice and COPY into
+	// Kafka, every other round in reverse (COPY into Kafka, Sluice, COPY):
+	// on a shared machine the load drifts, and each kind's runs are
+	// centred on the same moment, so a steady drift cancels out of the
+	// ratios of the means. Then Sluice with lz4, reading one range, and
+	// with larger chunks, each once, and COPY once more.
 	copyArgs := []string{"-X", "-q", dsn, "-c", `COPY (SELECT * FROM items) TO STDOUT`}
-	var copyRate, copyCPU float64
+	var copyRates, copyCPUs []float64
 	var copyCmd string
 	runCopy := func() error {
 		m := e.meter()
@@ -375,8 +378,7 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 		}
 		pg, _ := m.since()
 		rate := float64(*flagSnapRows) / cp.took.Seconds()
-		copyRate += rate / 2
-		copyCPU += (pg + cp.cpu) / 2
+		copyRates, copyCPUs = append(copyRates, rate), append(copyCPUs, pg+cp.cpu)
 		copyCmd = cp.cmdline
 		logf("psql COPY: %.0f rows/s", rate)
 		return nil
@@ -402,6 +404,7 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 			return result{}, fmt.Errorf("snapshot did not complete: %s", p.tail())
 		}
 		pgCPU, kafkaCPU := m.since()
+		jvm := m.kafkaJVMSince()
 		sluiceCPU := p.cmd.ProcessState.UserTime().Seconds() + p.cmd.ProcessState.SystemTime().Seconds()
 		var rss float64
 		if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
@@ -412,11 +415,11 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 		if err != nil {
 			return result{}, err
 		}
-		logf("%s: %.0f rows/s, peak RSS %.0f MiB; CPU seconds: sluice %.2f, kafka %.2f, postgres %.2f; %d batches in the topic, %.0f records each",
-			v.scenario, rate, rss, sluiceCPU, kafkaCPU, pgCPU, bc.batches, bc.perBatch())
+		logf("%s: %.0f rows/s, peak RSS %.0f MiB; CPU seconds: sluice %.2f, kafka %.2f (JIT %.2f, GC %.2f, requests %.2f), postgres %.2f; %d batches in the topic, %.0f records each",
+			v.scenario, rate, rss, sluiceCPU, kafkaCPU, jvm.jit, jvm.gc, jvm.dataPlane, pgCPU, bc.batches, bc.perBatch())
 		return result{Scenario: v.scenario, Figures: map[string]float64{
 			"rows": float64(*flagSnapRows), "sluice_rows_per_s": rate,
-			"sluice_cpu_s": sluiceCPU, "kafka_cpu_s": kafkaCPU, "postgres_cpu_s": pgCPU, "peak_rss_mib": rss,
+			"sluice_cpu_s": sluiceCPU, "kafka_cpu_s": kafkaCPU, "kafka_jit_cpu_s": jvm.jit, "kafka_gc_cpu_s": jvm.gc, "postgres_cpu_s": pgCPU, "peak_rss_mib": rss,
 			"topic_batches": float64(bc.batches), "records_per_batch": bc.perBatch(),
 		}, Notes: "sluice: start to the snapshot's last checkpoint in Kafka (exactly-once), peak RSS of the whole run; " +
 			"limit: psql COPY to /dev/null (reading only), mean of a run before and after; " +
@@ -439,29 +442,55 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 	if err := e.warmBroker(ctx); err != nil {
 		return nil, err
 	}
-	if err := runCopy(); err != nil {
-		return nil, err
-	}
-	plain, err := runSluice(variant{"snap", "", "postgres snapshot"})
-	if err != nil {
-		return nil, err
-	}
+	var (
+		plains     []result
+		kafkaRates []float64
+		kl         limitRun
+		klBatches  batchCount
+		shapes     []recordShape
+		parts      int32
+	)
 	// The limit that also pays for Kafka: COPY's rows into the broker as
-	// records of the size Sluice wrote.
-	shapes, parts, err := e.sampleShapes(ctx, "snap.public.items", 100_000)
-	if err != nil {
-		return nil, err
+	// records of the size Sluice wrote (sampled from its first run).
+	runKafka := func(round int) error {
+		if shapes == nil {
+			var err error
+			if shapes, parts, err = e.sampleShapes(ctx, "snap_1.public.items", 100_000); err != nil {
+				return err
+			}
+		}
+		topic := fmt.Sprintf("bench.limit.pg_snapshot_%d", round)
+		r, err := e.kafkaLimit(ctx, topic, parts, shapes, everyLine, "psql", copyArgs...)
+		if err != nil {
+			return err
+		}
+		b, err := e.countBatches(ctx, topic)
+		if err != nil {
+			return err
+		}
+		rate := float64(*flagSnapRows) / r.took.Seconds()
+		kafkaRates = append(kafkaRates, rate)
+		kl, klBatches = r, b
+		logf("psql COPY into Kafka: %.0f rows/s; %d batches in the topic, %.0f records each", rate, b.batches, b.perBatch())
+		return nil
 	}
-	kl, err := e.kafkaLimit(ctx, "bench.limit.pg_snapshot", parts, shapes, everyLine, "psql", copyArgs...)
-	if err != nil {
-		return nil, err
+	for round := 1; round <= max(1, *flagSnapRuns); round++ {
+		sluice := func() error {
+			r, err := runSluice(variant{fmt.Sprintf("snap_%d", round), "", "postgres snapshot"})
+			plains = append(plains, r)
+			return err
+		}
+		steps := []func() error{runCopy, sluice, func() error { return runKafka(round) }}
+		if round%2 == 0 {
+			slices.Reverse(steps)
+		}
+		for _, step := range steps {
+			if err := step(); err != nil {
+				return nil, err
+			}
+		}
 	}
-	kafkaRate := float64(*flagSnapRows) / kl.took.Seconds()
-	klBatches, err := e.countBatches(ctx, "bench.limit.pg_snapshot")
-	if err != nil {
-		return nil, err
-	}
-	logf("psql COPY into Kafka: %.0f rows/s; %d batches in the topic, %.0f records each", kafkaRate, klBatches.batches, klBatches.perBatch())
+	plain := meanSnapshot(plains)
 	// Once more with lz4, to show what compression costs.
 	lz4, err := runSluice(variant{"snaplz4", "SLUICE_KAFKA_COMPRESSION=lz4", "postgres snapshot (kafka.compression lz4)"})
 	if err != nil {
@@ -483,6 +512,25 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 		return nil, err
 	}
 	keyB, valB, _ := meanShape(shapes)
+	copyRate, copyCPU, kafkaRate := mean(copyRates), mean(copyCPUs), mean(kafkaRates)
+	// Each round's runs also make pairs (they ran next to each other):
+	// the medians of their ratios are a second estimate, less moved by
+	// one slow run than the ratio of the means.
+	var roundRatios, roundKafkaRatios []float64
+	for i, r := range plains {
+		rate := r.Figures["sluice_rows_per_s"]
+		roundRatios = append(roundRatios, rate/copyRates[i])
+		roundKafkaRatios = append(roundKafkaRatios, rate/kafkaRates[i])
+		plain.Figures[fmt.Sprintf("ratio_to_limit_round_%d", i+1)] = rate / copyRates[i]
+		plain.Figures[fmt.Sprintf("ratio_to_kafka_limit_round_%d", i+1)] = rate / kafkaRates[i]
+	}
+	plain.Figures["ratio_to_limit_median_of_rounds"] = median(roundRatios)
+	plain.Figures["ratio_to_kafka_limit_median_of_rounds"] = median(roundKafkaRatios)
+	plain.Figures["psql_copy_rows_per_s_min"], plain.Figures["psql_copy_rows_per_s_max"] = slices.Min(copyRates), slices.Max(copyRates)
+	plain.Notes += fmt.Sprintf("; %d rounds of COPY, Sluice and COPY into Kafka (every other one reversed), then lz4, one range and 50,000-row chunks once each, and COPY once more: "+
+		"rates are the means of the runs, ratio_to_limit the ratio of the means, ratio_to_limit_round_i a round's runs' ratio", len(plains))
+	logf("postgres snapshot: %.2f of COPY from the means, %.2f the median of %d rounds; %.2f of COPY into Kafka, %.2f the median",
+		plain.Figures["sluice_rows_per_s"]/copyRate, median(roundRatios), len(plains), plain.Figures["sluice_rows_per_s"]/kafkaRate, median(roundKafkaRatios))
 	out := []result{plain, lz4, one, big}
 	for i := range out {
 		f := out[i].Figures
@@ -494,4 +542,43 @@ func benchPostgresSnapshot(ctx context.Context, e *benchEnv) ([]result, error) {
 		out[i].Limits = map[string]string{"psql_copy_rows_per_s": copyCmd, "psql_copy_kafka_rows_per_s": kl.cmdline}
 	}
 	return out, nil
+}
+
+// meanSnapshot is one result of several runs of the same snapshot: the
+// mean of each figure, the peak RSS the largest, and the range of rates.
+func meanSnapshot(rs []result) result {
+	out := result{Scenario: rs[0].Scenario, Notes: rs[0].Notes, Figures: map[string]float64{}}
+	var rates []float64
+	for _, r := range rs {
+		rates = append(rates, r.Figures["sluice_rows_per_s"])
+		for k, v := range r.Figures {
+			if k == "peak_rss_mib" {
+				out.Figures[k] = max(out.Figures[k], v)
+				continue
+			}
+			out.Figures[k] += v / float64(len(rs))
+		}
+	}
+	out.Figures["runs"] = float64(len(rs))
+	out.Figures["sluice_rows_per_s_min"], out.Figures["sluice_rows_per_s_max"] = slices.Min(rates), slices.Max(rates)
+	return out
+}
+
+func mean(xs []float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += x / float64(len(xs))
+	}
+	return s
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 0 {
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return s[len(s)/2]
 }
