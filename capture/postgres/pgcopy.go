@@ -99,6 +99,9 @@ func (r *copyReader) line(l []byte) error {
 			return fmt.Errorf("COPY row has data, want no columns")
 		}
 	} else {
+		// One search of the line for escapes instead of one per field:
+		// most rows have none.
+		plain := bytes.IndexByte(l, '\\') < 0
 		for i := 0; i < r.ncols; i++ {
 			f := l
 			j := bytes.IndexByte(l, '\t')
@@ -117,9 +120,13 @@ func (r *copyReader) line(l []byte) error {
 				r.arena = make([]byte, 0, max(arenaBytes, len(f)))
 			}
 			s := len(r.arena)
-			var err error
-			if r.arena, err = appendCopyUnescaped(r.arena, f); err != nil {
-				return err
+			if plain {
+				r.arena = append(r.arena, f...)
+			} else {
+				var err error
+				if r.arena, err = appendCopyUnescaped(r.arena, f); err != nil {
+					return err
+				}
 			}
 			hdrs[i] = r.arena[s:len(r.arena):len(r.arena)]
 			vals[i] = &hdrs[i]
