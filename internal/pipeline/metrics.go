@@ -27,6 +27,8 @@ var ErrorKinds = []string{"config", "kafka", "other", "registry", "source", "val
 type Metrics struct {
 	mu        sync.Mutex
 	events    map[eventKey]prometheus.Counter // children of eventsVec, by the table's ID itself: counting an event builds no string
+	lastEvent eventKey                        // the key of the last event counted, under mu
+	lastCount prometheus.Counter              // its counter: a snapshot counts runs of one key, and skips the map
 	eventsVec *prometheus.CounterVec
 	lastPos   checkpoint.Position
 
@@ -196,10 +198,14 @@ func (m *Metrics) event(t schema.TableID, op capture.Op, n int, sourceTsMs int64
 	}
 	k := eventKey{t, byte(op)}
 	m.mu.Lock()
-	c, ok := m.events[k]
-	if !ok {
-		c = m.eventsVec.WithLabelValues(t.String(), op.String())
-		m.events[k] = c
+	c := m.lastCount
+	if c == nil || k != m.lastEvent {
+		var ok bool
+		if c, ok = m.events[k]; !ok {
+			c = m.eventsVec.WithLabelValues(t.String(), op.String())
+			m.events[k] = c
+		}
+		m.lastEvent, m.lastCount = k, c
 	}
 	m.mu.Unlock()
 	c.Inc()
