@@ -172,10 +172,19 @@ func lastKey(ctx context.Context, conn *pgx.Conn, t *schema.Table) ([]string, er
 }
 
 // Split returns up to n-1 keys that cut t's rows up to through into n key
-// ranges of about as many rows each (snapshot.Splitter): the n-quantiles
-// of the keys of a sample of about 50·n pages (TABLESAMPLE SYSTEM, whole
-// pages at random), each before through, in key order, without repeats.
-// A table without a key is not split.
+// ranges of about as many rows each (snapshot.Splitter), each before
+// through, in key order, without repeats. A table without a key is not
+// split.
+//
+// A single-column key is cut at the n-quantiles of its column's histogram
+// (pg_stats.histogram_bounds, equal-count buckets that ANALYZE drew from
+// rows sampled across the whole table) when it is fresh: it costs no read
+// of the table, and cuts within about a percent of the n-quantiles.
+// Otherwise (a composite or text key, no statistics, or statistics that
+// are stale) the keys are cut at the
+// n-quantiles of the keys of a sample of about 50·n pages (TABLESAMPLE
+// SYSTEM, whole pages at random), whose cuts are off by up to a few
+// percent of the table.
 func (sn *Snapshotter) Split(ctx context.Context, t *schema.Table, through []string, n int, estimate int64) ([][]string, error) {
 	if len(t.Key) == 0 || n < 2 || len(through) != len(t.Key) {
 		return nil, nil
@@ -185,6 +194,15 @@ func (sn *Snapshotter) Split(ctx context.Context, t *schema.Table, through []str
 		return nil, err
 	}
 	defer sn.put(c)
+	if len(t.Key) == 1 {
+		bounds, err := histogramBounds(ctx, c, t, through[0])
+		if err != nil {
+			return nil, err
+		}
+		if bounds != nil {
+			return quantiles(bounds, n), nil
+		}
+	}
 	order := chunkOrder(t)
 	cols := make([]string, len(order))
 	for i, o := range order {
@@ -230,6 +248,65 @@ func (sn *Snapshotter) Split(ctx context.Context, t *schema.Table, through []str
 		return nil, fmt.Errorf("postgres: sampling the keys of %s: %w", t.ID, err)
 	}
 	return quantiles(sample, n), nil
+}
+
+// histogramBounds returns the bounds of the histogram of t's single key
+// column that come before through, in key order, each as a key; nil when
+// the column has no histogram, the statistics are stale (more rows changed
+// since the last ANALYZE than a tenth of the table, the threshold of
+// autovacuum's own ANALYZE), or its type is collatable
+// (text: ANALYZE sorted it by the column's collation, which a cast to the
+// type would not compare by). Cuts out of key order would make ranges
+// overlap [S10], so the bounds are also checked to ascend as the key
+// compares.
+func histogramBounds(ctx context.Context, c *pgx.Conn, t *schema.Table, through string) ([][]string, error) {
+	table := pgx.Identifier{t.ID.Namespace, t.ID.Name}.Sanitize()
+	col := t.Columns[t.Key[0]].Name
+	// The bounds are compared as the column's type, not as text: its name
+	// comes from the catalog, and format_type quotes it.
+	var (
+		typ               string
+		collatable, fresh bool
+	)
+	err := c.QueryRow(ctx, `SELECT format_type(a.atttypid, a.atttypmod), a.attcollation <> 0,
+		    coalesce(s.n_mod_since_analyze, 0) <= 0.1 * greatest(c.reltuples, 0)
+		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
+		WHERE a.attrelid = $1::regclass AND a.attname = $2`,
+		table, col).Scan(&typ, &collatable, &fresh)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: the type of %s.%s: %w", t.ID, col, err)
+	}
+	if collatable || !fresh {
+		return nil, nil
+	}
+	q := fmt.Sprintf(`SELECT b, b::%[1]s < %[2]s::%[1]s, coalesce(b::%[1]s > lag(b::%[1]s) OVER (ORDER BY i), true)
+		FROM pg_stats s, unnest(s.histogram_bounds::text::text[]) WITH ORDINALITY AS u(b, i)
+		WHERE s.schemaname = $1 AND s.tablename = $2 AND s.attname = $3 AND NOT s.inherited
+		ORDER BY i`, typ, literal(through))
+	rows, err := c.Query(ctx, q, t.ID.Namespace, t.ID.Name, col)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: the statistics of %s.%s: %w", t.ID, col, err)
+	}
+	var out [][]string
+	for rows.Next() {
+		var b string
+		var below, ascends bool
+		if err := rows.Scan(&b, &below, &ascends); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("postgres: the statistics of %s.%s: %w", t.ID, col, err)
+		}
+		if !ascends {
+			rows.Close()
+			return nil, nil
+		}
+		if below {
+			out = append(out, []string{b})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: the statistics of %s.%s: %w", t.ID, col, err)
+	}
+	return out, nil
 }
 
 // quantiles returns the n-quantiles (n-1 cut points) of a sample in key
