@@ -26,7 +26,7 @@
 //	    replays the transaction from that boundary and skips exactly those
 //	    changes, after checking it is the same transaction.
 //	I8. The memory of a produced record (key, value and kgo.Record,
-//	    carved from the slab) is reused only after a checkpoint
+//	    carved from a reusing slab) is reused only after a checkpoint
 //	    commit returned nil: the commit flushes the producer, and franz-go
 //	    returns every record's promise before a flush ends, so neither
 //	    the producer nor an acknowledgement hook refers to it any more.
@@ -166,6 +166,7 @@ type Pipeline struct {
 	dirty        bool                      // safe moved since the last checkpoint
 	err          error                     // sticky [I4]
 	slab         slab                      // backing store of produced records
+	readSlab     slab                      // of snapshot rows EmitRead produces; reused after a commit [I8]
 	meta         txnMeta                   // transaction metadata of the current source transaction
 	readSource   readSource                // the last source block EmitRead encoded
 }
@@ -190,6 +191,7 @@ func New(o Options, prod *emit.Producer, reg *schema.Registry, start *checkpoint
 		topics:     emit.NewTopics(prod.Client()),
 		tables:     map[*schema.Table]*tableState{},
 		lastCommit: time.Now(),
+		readSlab:   slab{reuse: true},
 	}
 	if start != nil {
 		p.safe = start.Position
@@ -521,7 +523,7 @@ func (p *Pipeline) Checkpoint(ctx context.Context) error {
 	if err := p.prod.Commit(ctx, tail...); err != nil {
 		return p.stop(err) // [I4]: nothing acknowledged
 	}
-	p.slab.committed() // [I8]
+	p.readSlab.committed() // [I8]
 	p.history = nil
 	p.pending = 0
 	p.dirty = false

@@ -4,21 +4,29 @@ import "github.com/twmb/franz-go/pkg/kgo"
 
 // slab carves record keys, values, kgo.Records and commit stamps out of
 // larger chunks, so that encoding an event costs no allocation of its own
-// in the common case. A chunk of keys and values or of records is reused
-// only after a checkpoint commit that covers every record carved from it
-// [I8]; until then a record's bytes are never overwritten. Stamps are
-// never reused: franz-go's wait for a new topic's partitions keeps the
-// first record's Context, and may read it after the record is delivered. Reuse keeps a snapshot's or a drain's
-// hundreds of megabytes of records from being allocated afresh: each
-// allocation brought the garbage collector's next cycle closer, and with
-// it the write barriers that slowed every goroutine while it ran.
+// in the common case.
+//
+// A reusing slab (the snapshot rows') keeps the first slabFree chunks of
+// keys and values and of records filled since the last checkpoint commit,
+// and reuses them after the next one, which covers every record carved
+// from them [I8]; until then a record's bytes are never overwritten. A
+// snapshot commits every few chunks of rows, so that keeps its hundreds of
+// megabytes of records from being allocated afresh: each allocation
+// brought the garbage collector's next cycle closer, and with it the write
+// barriers that slowed every goroutine while it ran. The stream's slab
+// does not reuse: a drain commits every checkpoint.max_events changes, and
+// keeping its chunks until then, rather than letting each go once Kafka
+// acknowledged its records, quadrupled its peak RSS. Stamps are never
+// reused: franz-go's wait for a new topic's partitions keeps the first
+// record's Context, and may read it after the record is delivered.
 type slab struct {
+	reuse  bool          // keep chunks for reuse after a commit
 	buf    []byte        // current byte chunk; its length is what is carved
 	recs   []kgo.Record  // current record chunk
 	nrec   int           // records carved from recs
 	stamps []commitStamp // current stamp chunk, never reused
 
-	spent slabChunks // chunks filled since the last commit
+	spent slabChunks // chunks filled since the last commit, up to slabFree of each kind
 	free  slabChunks // chunks that no record refers to any more [I8]
 }
 
@@ -32,8 +40,9 @@ const (
 	slabBytes   = 64 << 10
 	slabRecords = 256
 	// slabFree bounds the chunks of each kind kept for reuse: more than
-	// a snapshot commits at a time (two 10,000-row chunks of 200-byte
-	// rows), and at most 16 MiB of bytes.
+	// a snapshot commits at a time with the default chunk_size (two
+	// 10,000-row chunks of 300-byte records, about 90 chunks of bytes),
+	// and at most 16 MiB of bytes and 11 MiB of records.
 	slabFree = 256
 )
 
@@ -45,7 +54,7 @@ func (s *slab) bytes(hint int) []byte {
 			// Its own array, never reused: kept apart from the chunks.
 			return make([]byte, 0, hint)
 		}
-		if cap(s.buf) > 0 {
+		if cap(s.buf) > 0 && s.reuse && len(s.spent.bufs) < slabFree {
 			s.spent.bufs = append(s.spent.bufs, s.buf)
 		}
 		s.buf = take(&s.free.bufs)
@@ -71,7 +80,7 @@ func (s *slab) used(b []byte) {
 // record returns a zero kgo.Record carved from the current chunk.
 func (s *slab) record() *kgo.Record {
 	if s.nrec == len(s.recs) {
-		if s.recs != nil {
+		if s.recs != nil && s.reuse && len(s.spent.recs) < slabFree {
 			s.spent.recs = append(s.spent.recs, s.recs)
 		}
 		if s.recs = take(&s.free.recs); s.recs != nil {
@@ -101,6 +110,9 @@ func (s *slab) newStamp() *commitStamp {
 // commit returned nil, which means that Kafka acknowledged every record
 // carved so far and the producer no longer refers to any [I8].
 func (s *slab) committed() {
+	if !s.reuse {
+		return
+	}
 	s.buf = s.buf[:0]
 	clear(s.recs[:s.nrec])
 	s.nrec = 0

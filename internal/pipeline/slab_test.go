@@ -44,7 +44,7 @@ func TestSlabNeverOverwrites(t *testing.T) {
 // and after a commit the chunks are reused, not allocated again (but
 // for commit stamps, never reused).
 func TestSlabReusesOnlyAfterCommit(t *testing.T) {
-	var s slab
+	s := slab{reuse: true}
 	carve := func(n int, fill byte) ([][]byte, []*kgo.Record) {
 		var bs [][]byte
 		var rs []*kgo.Record
@@ -87,5 +87,19 @@ func TestSlabReusesOnlyAfterCommit(t *testing.T) {
 	})
 	if allocs > 2 {
 		t.Fatalf("%v allocations carving 1,000 records after a commit; want the chunks reused", allocs)
+	}
+}
+
+// TestSlabWithoutReuseKeepsNothing: the stream's slab lets every chunk go
+// once its records are delivered; a commit keeps none for later.
+func TestSlabWithoutReuseKeepsNothing(t *testing.T) {
+	var s slab
+	for range 10_000 {
+		s.used(append(s.bytes(300), make([]byte, 300)...))
+		s.record()
+	}
+	s.committed()
+	if len(s.spent.bufs)+len(s.spent.recs)+len(s.free.bufs)+len(s.free.recs) != 0 {
+		t.Fatalf("a slab without reuse kept chunks: %+v %+v", len(s.spent.bufs), len(s.free.bufs))
 	}
 }

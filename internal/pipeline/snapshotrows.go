@@ -78,7 +78,7 @@ func (p *Pipeline) EmitRead(ctx context.Context, c *capture.Change, key, row []b
 	if st.tf != nil {
 		return p.stop(errNotEncodable)
 	}
-	s := &p.slab
+	s := &p.readSlab
 	var k []byte
 	if st.codec.HasKey() {
 		k = append(schema.AppendWireHeader(s.bytes(5+len(key)), st.keyID), key...)
