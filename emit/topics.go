@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TopicSpec describes a topic Sluice creates when it is missing.
@@ -36,40 +39,64 @@ var (
 // Topics creates topics that do not exist yet. Existing topics are left as
 // they are.
 type Topics struct {
-	adm   *kadm.Client
+	cl    *kgo.Client
 	known map[string]bool
 }
 
 // NewTopics returns a topic manager using cl.
 func NewTopics(cl *kgo.Client) *Topics {
-	return &Topics{adm: kadm.NewClient(cl), known: map[string]bool{}}
+	return &Topics{cl: cl, known: map[string]bool{}}
 }
 
-// Ensure creates the missing topics among specs.
+// Ensure creates the missing topics among specs, in one request: the
+// internal topics of a first start cost one round trip to the controller,
+// not one each.
 func (t *Topics) Ensure(ctx context.Context, specs ...TopicSpec) error {
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 15_000
+	if d, ok := ctx.Deadline(); ok {
+		req.TimeoutMillis = int32(max(1, min(time.Until(d).Milliseconds(), 15_000)))
+	}
 	for _, s := range specs {
-		if t.known[s.Name] {
+		if t.known[s.Name] || slices.ContainsFunc(req.Topics, func(rt kmsg.CreateTopicsRequestTopic) bool { return rt.Topic == s.Name }) {
 			continue
 		}
-		rf := s.ReplicationFactor
-		if rf == 0 {
-			rf = -1
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic = s.Name
+		rt.ReplicationFactor = s.ReplicationFactor
+		if rt.ReplicationFactor == 0 {
+			rt.ReplicationFactor = -1
 		}
-		p := s.Partitions
-		if p == 0 {
-			p = 1
+		rt.NumPartitions = s.Partitions
+		if rt.NumPartitions == 0 {
+			rt.NumPartitions = 1
 		}
-		resp, err := t.adm.CreateTopic(ctx, p, rf, s.Configs, s.Name)
-		if err == nil {
-			err = resp.Err
+		for _, k := range slices.Sorted(maps.Keys(s.Configs)) {
+			c := kmsg.NewCreateTopicsRequestTopicConfig()
+			c.Name, c.Value = k, s.Configs[k]
+			rt.Configs = append(rt.Configs, c)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	if len(req.Topics) == 0 {
+		return nil
+	}
+	resp, err := req.RequestWith(ctx, t.cl)
+	if err != nil {
+		return fmt.Errorf("%w: creating topic %s: %w", ErrKafka, req.Topics[0].Topic, err)
+	}
+	for _, rt := range resp.Topics {
+		err := kerr.ErrorForCode(rt.ErrorCode)
+		if err != nil && rt.ErrorMessage != nil {
+			err = fmt.Errorf("%w: %s", err, *rt.ErrorMessage)
 		}
 		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 			if errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed) {
-				return fmt.Errorf("%w: creating topic %s: not authorized; grant CREATE on the cluster or topic to Sluice's principal, or create the topic beforehand: %w", ErrKafka, s.Name, err)
+				return fmt.Errorf("%w: creating topic %s: not authorized; grant CREATE on the cluster or topic to Sluice's principal, or create the topic beforehand: %w", ErrKafka, rt.Topic, err)
 			}
-			return fmt.Errorf("%w: creating topic %s: %w", ErrKafka, s.Name, err)
+			return fmt.Errorf("%w: creating topic %s: %w", ErrKafka, rt.Topic, err)
 		}
-		t.known[s.Name] = true
+		t.known[rt.Topic] = true
 	}
 	return nil
 }

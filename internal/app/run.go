@@ -158,17 +158,24 @@ func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.
 		return nil, po, nil, err
 	}
 	// A transaction timeout the brokers refuse is a configuration
-	// problem: report it before anything else is set up.
+	// problem: report it before anything else is set up. The registry is
+	// checked meanwhile (both only read); a failure of the check comes
+	// first, as it would in turn.
+	t0 := time.Now()
+	regErr := make(chan error, 1)
+	go func() { regErr <- env.Registry.Ping(ctx) }()
 	if err := prod.CheckTransactionTimeout(ctx); err != nil {
 		return fail(err)
 	}
-	if err := env.Registry.Ping(ctx); err != nil {
+	if err := <-regErr; err != nil {
 		return fail(err)
 	}
+	t1 := time.Now()
 	// The internal topics must exist before the checkpoint can be read.
 	if err := pipeline.New(po, prod, env.Registry, nil).EnsureInternalTopics(ctx); err != nil {
 		return fail(err)
 	}
+	t2 := time.Now()
 	var cp *checkpoint.Checkpoint
 	if claim {
 		cp, err = loadCheckpoint(ctx, cfg, env, prod)
@@ -178,6 +185,7 @@ func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.
 	if err != nil {
 		return fail(fmt.Errorf("reading checkpoint: %w", err))
 	}
+	log.Debug("kafka and the registry ready", "checks", t1.Sub(t0), "internal_topics", t2.Sub(t1), "checkpoint_read", time.Since(t2))
 	if cp != nil {
 		log.Info("resuming from checkpoint", "position", cp.Position.String(), "snapshot_done", cp.SnapshotDone)
 	}
@@ -241,6 +249,7 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 	reload := func(ctx context.Context) (*checkpoint.Checkpoint, error) {
 		return loadCheckpoint(ctx, cfg, env, prod) // with the slot's lock held
 	}
+	t0 := time.Now()
 	src, plan, err := pgcapture.Open(ctx, pgcapture.Config{
 		DSN: cfg.Source.DSN, TLS: stls, Slot: cfg.Source.Postgres.Slot, Publication: cfg.Source.Postgres.Publication,
 		Filter:            pgcapture.Filter{Include: cfg.Source.Tables, Exclude: cfg.Source.ExcludeTables},
@@ -252,6 +261,7 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 		return capture.FromSource(err)
 	}
 	defer src.Close()
+	log.Debug("source opened", "took", time.Since(t0))
 	started()
 	cp = plan.Checkpoint // read again once the slot was known to be free
 	retained := src.RetainedWAL
