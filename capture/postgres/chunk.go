@@ -195,11 +195,9 @@ func (sn *Snapshotter) Split(ctx context.Context, t *schema.Table, through []str
 	}
 	defer sn.put(c)
 	if len(t.Key) == 1 {
-		bounds, err := histogramBounds(ctx, c, t, through[0])
-		if err != nil {
-			return nil, err
-		}
-		if bounds != nil {
+		// A failure to read the statistics is not the split's: the
+		// sample below serves, and reports its own.
+		if bounds, err := histogramBounds(ctx, c, t, through[0]); err == nil && len(bounds) > 0 {
 			return quantiles(bounds, n), nil
 		}
 	}
@@ -254,7 +252,10 @@ func (sn *Snapshotter) Split(ctx context.Context, t *schema.Table, through []str
 // column that come before through, in key order, each as a key; nil when
 // the column has no histogram, the statistics are stale (more rows changed
 // since the last ANALYZE than a tenth of the table, the threshold of
-// autovacuum's own ANALYZE), or its type is collatable
+// autovacuum's own ANALYZE; Postgres counts a transaction's changes up to
+// a second after its commit, so an ANALYZE run at once after a bulk load
+// may find the load counted after it, and the sample then serves), or its
+// type is collatable
 // (text: ANALYZE sorted it by the column's collation, which a cast to the
 // type would not compare by). Cuts out of key order would make ranges
 // overlap [S10], so the bounds are also checked to ascend as the key
