@@ -242,25 +242,28 @@ func snapshotOrderViolations(t *testing.T, evs []harness.Event) int {
 }
 
 var (
-	chunkRead    = regexp.MustCompile(`msg="snapshot chunk read" table=(\S+) chunk=\S+ range=(\d+) after=(\S*) rows=(\d+)`)
+	chunkRead    = regexp.MustCompile(`msg="snapshot chunk read" table=(\S+) chunk=(\S+) range=(\d+) after=(\S*) rows=(\d+)`)
+	chunkDropped = regexp.MustCompile(`msg="snapshot chunk not handed over; [^"]*" chunk=(\S+)`)
 	rangeStarted = regexp.MustCompile(`msg="snapshot of table started" table=(\S+) range=\d+ .*resume_after=(\S*) through=(\S*)`)
 	tableSplit   = regexp.MustCompile(`msg="snapshot of table split into key ranges" table=(\S+) ranges=(\d+)`)
 )
 
 // rereadAfterKills returns, for each killed run, how many rows its
 // successor read again: those of the chunks the killed run read last
-// that start (after their key) inside a key range the successor read
-// from its start, at or after the key it resumed the range from.
+// and did not drop that start (after their key) inside a key range the
+// successor read from its start, at or after the key it resumed the
+// range from.
 //
-// A range's reader that reads a chunk again [S2, S3] starts again after
-// the last chunk handed over, and the chunks it had read from there on
-// are discarded [S7]; the keys of the chunks read afterwards may differ
-// (rows were inserted or deleted meanwhile). So a chunk that starts at or
-// before the start of an earlier chunk of the same range supersedes that
-// one: only the killed run's latest read of each key counts, as the
-// successor reads each key once. A table is split into key ranges [S10]
-// once its snapshot starts, so a successor resumes each range of it
-// after its own last key.
+// A chunk that is not handed over (read again [S2, S3], or read after
+// one that is [S7]) is dropped: its rows are read again whether or not
+// a kill comes, so they are not the kill's. Its range's reader starts
+// again after the last chunk handed over, and the keys of the chunks it
+// reads then may differ (rows were inserted or deleted meanwhile): a
+// chunk that starts at or before the start of an earlier chunk of the
+// same range supersedes that one, so only the killed run's latest read
+// of each key counts, as the successor reads each key once. A table is
+// split into key ranges [S10] once its snapshot starts, so a successor
+// resumes each range of it after its own last key.
 func rereadAfterKills(outputs []string) []int {
 	key := func(s string) int64 {
 		n, _ := strconv.ParseInt(strings.Trim(s, `"`), 10, 64)
@@ -268,6 +271,7 @@ func rereadAfterKills(outputs []string) []int {
 	}
 	type span struct{ from, through int64 }
 	type chunk struct {
+		id    string
 		after int64
 		rows  int
 	}
@@ -278,11 +282,20 @@ func rereadAfterKills(outputs []string) []int {
 			resumed[m[1]] = append(resumed[m[1]], span{key(m[2]), key(m[3])})
 		}
 		latest := map[string][]chunk{} // table and range: the chunks of its latest reads, in key order
-		for _, m := range chunkRead.FindAllStringSubmatch(outputs[i], -1) {
-			rows, _ := strconv.Atoi(m[4])
-			c := chunk{key(m[3]), rows}
-			r := m[1] + " " + m[2]
-			latest[r] = append(slices.DeleteFunc(latest[r], func(o chunk) bool { return o.after >= c.after }), c)
+		rangeOf := map[string]string{} // chunk id: its table and range
+		for l := range strings.Lines(outputs[i]) {
+			if m := chunkRead.FindStringSubmatch(l); m != nil {
+				rows, _ := strconv.Atoi(m[5])
+				c := chunk{m[2], key(m[4]), rows}
+				r := m[1] + " " + m[3]
+				rangeOf[c.id] = r
+				latest[r] = append(slices.DeleteFunc(latest[r], func(o chunk) bool { return o.after >= c.after }), c)
+			} else if m := chunkDropped.FindStringSubmatch(l); m != nil {
+				r := rangeOf[m[1]]
+				if at := slices.IndexFunc(latest[r], func(o chunk) bool { return o.id == m[1] }); at >= 0 {
+					latest[r] = latest[r][:at] // and the chunks read after it [S7]
+				}
+			}
 		}
 		n := 0
 		for r, cs := range latest {

@@ -1003,6 +1003,8 @@ func (e *Engine) handOver(ctx context.Context, c *chunk, w checkpoint.Position) 
 	if c.invalid || !read || c.touched == nil || c.epoch <= c.part.rejected {
 		// Read again, and so every chunk of the range read after it [S7].
 		// Nothing of it is handed over, so its slot is free at once.
+		e.log.Debug("snapshot chunk not handed over; its range is read again after its last chunk handed over",
+			"chunk", c.id, "range", c.part.idx)
 		c.part.rejected = max(c.part.rejected, c.epoch)
 		c.enc.release()
 		c.enc = nil
