@@ -48,33 +48,23 @@ func (e *benchEnv) warmBroker(ctx context.Context) error {
 	}
 	common := []kgo.Opt{kgo.SeedBrokers(e.k.Brokers()...), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(0), kgo.ProducerBatchCompression(kgo.NoCompression())}
-	txn, err := kgo.NewClient(append(common, kgo.TransactionalID("bench-warm"),
-		kgo.ConcurrentTransactionsBackoff(5*time.Millisecond))...)
+	txn, idem, err := warmClients(common, "bench-warm")
 	if err != nil {
 		return err
 	}
 	defer txn.Close()
-	idem, err := kgo.NewClient(common...)
-	if err != nil {
-		return err
-	}
 	defer idem.Close()
 	// And batches of hundreds of records, as a drain sends them, in
 	// transactions and not: the broker's per-record loops over a batch
 	// (validation, offset assignment) are compiled only under many-record
 	// batches, and exactly-once drains kept paying 0.1-0.45 CPU seconds of
 	// JIT each after small requests alone had quieted it.
-	batched := append(common[:len(common):len(common)], kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(20000))
-	txnBatch, err := kgo.NewClient(append(batched, kgo.TransactionalID("bench-warm-batch"),
-		kgo.ConcurrentTransactionsBackoff(5*time.Millisecond))...)
+	txnBatch, idemBatch, err := warmClients(append(common[:len(common):len(common)],
+		kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(20000)), "bench-warm-batch")
 	if err != nil {
 		return err
 	}
 	defer txnBatch.Close()
-	idemBatch, err := kgo.NewClient(batched...)
-	if err != nil {
-		return err
-	}
 	defer idemBatch.Close()
 	val := make([]byte, 340) // about a drain's change event
 
@@ -120,6 +110,21 @@ func (e *benchEnv) warmBroker(ctx context.Context) error {
 	}
 	logf("warning: the broker's JIT still compiles after %d warm-up rounds", maxRounds)
 	return nil
+}
+
+// warmClients returns two producers with opts: a transactional one (id
+// txnID) and an idempotent one.
+func warmClients(opts []kgo.Opt, txnID string) (txn, idem *kgo.Client, err error) {
+	txn, err = kgo.NewClient(append(opts[:len(opts):len(opts)], kgo.TransactionalID(txnID),
+		kgo.ConcurrentTransactionsBackoff(5*time.Millisecond))...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if idem, err = kgo.NewClient(opts...); err != nil {
+		txn.Close()
+		return nil, nil, err
+	}
+	return txn, idem, nil
 }
 
 // warmBatches produces rounds of 20,000 records over topics, each round a

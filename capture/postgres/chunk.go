@@ -181,10 +181,9 @@ func lastKey(ctx context.Context, conn *pgx.Conn, t *schema.Table) ([]string, er
 // rows sampled across the whole table) when it is fresh: it costs no read
 // of the table, and cuts within about a percent of the n-quantiles.
 // Otherwise (a composite or text key, no statistics, or statistics that
-// are stale) the keys are cut at the
-// n-quantiles of the keys of a sample of about 50·n pages (TABLESAMPLE
-// SYSTEM, whole pages at random), whose cuts are off by up to a few
-// percent of the table.
+// are stale) the keys are cut at the n-quantiles of the keys of a sample
+// of about 50·n pages (TABLESAMPLE SYSTEM, whole pages at random), whose
+// cuts are off by up to a few percent of the table.
 func (sn *Snapshotter) Split(ctx context.Context, t *schema.Table, through []string, n int, estimate int64) ([][]string, error) {
 	if len(t.Key) == 0 || n < 2 || len(through) != len(t.Key) {
 		return nil, nil
@@ -249,17 +248,18 @@ func (sn *Snapshotter) Split(ctx context.Context, t *schema.Table, through []str
 }
 
 // histogramBounds returns the bounds of the histogram of t's single key
-// column that come before through, in key order, each as a key; nil when
-// the column has no histogram, the statistics are stale (more rows changed
-// since the last ANALYZE than a tenth of the table, the threshold of
-// autovacuum's own ANALYZE; Postgres counts a transaction's changes up to
-// a second after its commit, so an ANALYZE run at once after a bulk load
-// may find the load counted after it, and the sample then serves), or its
-// type is collatable
-// (text: ANALYZE sorted it by the column's collation, which a cast to the
-// type would not compare by). Cuts out of key order would make ranges
-// overlap [S10], so the bounds are also checked to ascend as the key
-// compares.
+// column that come before through, in key order, each as a key. It
+// returns nil when:
+//   - the column has no histogram;
+//   - the statistics are stale: more rows changed since the last ANALYZE
+//     than a tenth of the table, the threshold of autovacuum's own
+//     ANALYZE (Postgres counts a transaction's changes up to a second
+//     after its commit, so an ANALYZE run at once after a bulk load may
+//     find the load counted after it, and the sample then serves);
+//   - the type is collatable (text: ANALYZE sorted it by the column's
+//     collation, which a cast to the type would not compare by);
+//   - the bounds do not ascend as the key compares: cuts out of key
+//     order would make ranges overlap [S10].
 func histogramBounds(ctx context.Context, c *pgx.Conn, t *schema.Table, through string) ([][]string, error) {
 	table := pgx.Identifier{t.ID.Namespace, t.ID.Name}.Sanitize()
 	col := t.Columns[t.Key[0]].Name
