@@ -141,3 +141,29 @@ func TestRecordTooLarge(t *testing.T) {
 		t.Errorf("exit code %d", code)
 	}
 }
+
+// TestPostgresStartKafkaFirst: the source connects and checks the server
+// while Kafka and the registry get ready, but changes nothing on the
+// server before they are: with the registry unreachable, Sluice stops
+// with the registry's error (not a later one of the source's), and
+// leaves no publication and no replication slot behind.
+func TestPostgresStartKafkaFirst(t *testing.T) {
+	pg, k, r := sharedPostgres(t), sharedKafka(t), sharedRegistry(t)
+	dsn, db := pgDB(t, pg)
+	exec(t, db, `CREATE TABLE t (id int PRIMARY KEY)`)
+	name := testName(t)
+	config := strings.Replace(pgConfig(name, dsn, k, r, ""), "url: "+r.URL, "url: http://127.0.0.1:1", 1)
+	code, out := harness.Run(t, 60*time.Second, nil, "run", "-c", harness.WriteConfig(t, config))
+	if code == 0 || !strings.Contains(out, "schema registry not reachable") {
+		t.Fatalf("exit code %d, want the registry's error:\n%s", code, out)
+	}
+	var slots, pubs int
+	ctx := context.Background()
+	if err := db.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1),
+		(SELECT count(*) FROM pg_publication WHERE pubname = $1)`, "sluice_"+name).Scan(&slots, &pubs); err != nil {
+		t.Fatal(err)
+	}
+	if slots != 0 || pubs != 0 {
+		t.Fatalf("%d slots and %d publications named sluice_%s left behind", slots, pubs, name)
+	}
+}

@@ -40,6 +40,12 @@ type Config struct {
 	// changes (the outbox transform's messages). Nil: none.
 	Messages Messages
 	Logger   *slog.Logger
+	// ReadCheckpoint, when set and Open is given no checkpoint, reads the
+	// stored one: Open calls it once it has checked the server and before
+	// it changes anything there (the publication), so that the caller can
+	// get Kafka ready meanwhile. The checkpoint serves to refuse a server
+	// that is not the one it was taken from.
+	ReadCheckpoint func(ctx context.Context) (*checkpoint.Checkpoint, error)
 	// ReloadCheckpoint, when set, reads the stored checkpoint again. Open
 	// calls it once the slot is known to be free, and decides from what it
 	// returns (see Plan.Checkpoint).
@@ -114,11 +120,6 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 		return nil, nil, fmt.Errorf("postgres: IDENTIFY_SYSTEM: %w", err)
 	}
 	plan := &Plan{SystemID: ident.SystemID, Database: ident.DBName}
-	if cp != nil && cp.ServerID != "" && cp.ServerID != ident.SystemID {
-		return nil, nil, &SetupError{What: "postgres server identity",
-			Err: fmt.Errorf("the checkpoint belongs to server %s but source.dsn reaches server %s", cp.ServerID, ident.SystemID),
-			Fix: "point source.dsn at the original server, or give this source a new name (a new name starts over with a snapshot)"}
-	}
 	var warnings []string
 	if plan.Tables, warnings, err = s.cat.listTables(ctx, &cfg.Filter); err != nil {
 		return nil, nil, err
@@ -142,6 +143,14 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 	}
 	if len(risks) > 0 {
 		return nil, nil, toastError(risks)
+	}
+	if cp == nil && cfg.ReadCheckpoint != nil {
+		if cp, err = cfg.ReadCheckpoint(ctx); err != nil {
+			return nil, nil, fmt.Errorf("reading checkpoint: %w", err)
+		}
+	}
+	if err := sameServer(cp, ident.SystemID); err != nil {
+		return nil, nil, err
 	}
 	// Tables newly captured join the publication; the snapshot engine then
 	// reads their existing rows while streaming (plan.Added).
@@ -171,6 +180,9 @@ func Open(ctx context.Context, cfg Config, cp *checkpoint.Checkpoint, snapshotMo
 				"position", positionOf(fresh))
 		}
 		cp = fresh
+		if err := sameServer(cp, ident.SystemID); err != nil {
+			return nil, nil, err
+		}
 	}
 	plan.Checkpoint = cp
 	needSnapshot := snapshotMode != SnapshotNever && (cp == nil || !cp.SnapshotDone)
@@ -492,6 +504,17 @@ func Describe(ctx context.Context, conn *pgx.Conn, refs []TableRef) ([]*schema.T
 
 // PgConfig returns the parsed connection configuration.
 func (s *Source) PgConfig() *pgconn.Config { return s.pgcfg }
+
+// sameServer refuses a checkpoint taken from another server than the one
+// source.dsn reaches (system identifier id).
+func sameServer(cp *checkpoint.Checkpoint, id string) error {
+	if cp == nil || cp.ServerID == "" || cp.ServerID == id {
+		return nil
+	}
+	return &SetupError{What: "postgres server identity",
+		Err: fmt.Errorf("the checkpoint belongs to server %s but source.dsn reaches server %s", cp.ServerID, id),
+		Fix: "point source.dsn at the original server, or give this source a new name (a new name starts over with a snapshot)"}
+}
 
 // checkpointMoved reports whether the stored checkpoint changed from a to b.
 func checkpointMoved(a, b *checkpoint.Checkpoint) bool {

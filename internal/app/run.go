@@ -129,9 +129,9 @@ func excludeMap(cols []string) map[string]map[string]bool {
 // claim says whether the read is the one the run is decided on: it is
 // then made by loadCheckpoint, after the transactional.id is claimed. A
 // source that first takes a lock of its own on the database (Postgres:
-// the slot's) passes false and decides on loadCheckpoint's read once it
-// holds the lock, so that a second instance is refused by the lock before
-// it can fence the first.
+// the slot's) passes false, reads nothing here, and decides on
+// loadCheckpoint's read once it holds the lock, so that a second instance
+// is refused by the lock before it can fence the first.
 func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logger, st *State, kind schema.SourceKind, claim bool) (*emit.Producer, pipeline.Options, *checkpoint.Checkpoint, error) {
 	po := pipeline.Options{
 		Name: cfg.Name, Kind: kind, Tombstones: cfg.Kafka.Tombstones, AvroLogicalTypes: cfg.SchemaRegistry.AvroLogicalTypes,
@@ -178,18 +178,19 @@ func startPipeline(ctx context.Context, cfg *config.Config, env *Env, log *slog.
 	t2 := time.Now()
 	var cp *checkpoint.Checkpoint
 	if claim {
-		cp, err = loadCheckpoint(ctx, cfg, env, prod)
-	} else {
-		cp, err = readCheckpoint(ctx, cfg, env, log)
-	}
-	if err != nil {
-		return fail(fmt.Errorf("reading checkpoint: %w", err))
+		if cp, err = loadCheckpoint(ctx, cfg, env, prod); err != nil {
+			return fail(fmt.Errorf("reading checkpoint: %w", err))
+		}
 	}
 	log.Debug("kafka and the registry ready", "checks", t1.Sub(t0), "internal_topics", t2.Sub(t1), "checkpoint_read", time.Since(t2))
+	logResume(log, cp)
+	return prod, po, cp, nil
+}
+
+func logResume(log *slog.Logger, cp *checkpoint.Checkpoint) {
 	if cp != nil {
 		log.Info("resuming from checkpoint", "position", cp.Position.String(), "snapshot_done", cp.SnapshotDone)
 	}
-	return prod, po, cp, nil
 }
 
 // loadCheckpoint reads the stored checkpoint that a run is decided on. In
@@ -236,34 +237,75 @@ func readCheckpoint(ctx context.Context, cfg *config.Config, env *Env, log *slog
 }
 
 func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Logger, st *State, stopper *Stopper, started func()) error {
-	prod, po, cp, err := startPipeline(ctx, cfg, env, log, st, schema.Postgres, false)
-	if err != nil {
-		return err
-	}
-	defer prod.Close()
-	po.Slot = cfg.Source.Postgres.Slot
 	stls, err := TLSConfig(cfg.Source.TLS, "source")
 	if err != nil {
 		return err
 	}
-	reload := func(ctx context.Context) (*checkpoint.Checkpoint, error) {
-		return loadCheckpoint(ctx, cfg, env, prod) // with the slot's lock held
+	// Kafka and the registry get ready while the source connects and
+	// checks the server: the source waits for them before it reads the
+	// checkpoint, and changes nothing on the server before. Kafka's
+	// failure comes first, as when it was set up first, and stops the
+	// source's setup at once.
+	type kafkaReady struct {
+		prod *emit.Producer
+		po   pipeline.Options
+		err  error
+	}
+	octx, stopOpen := context.WithCancel(ctx)
+	defer stopOpen()
+	ready := make(chan kafkaReady, 1)
+	go func() {
+		prod, po, _, err := startPipeline(ctx, cfg, env, log, st, schema.Postgres, false)
+		if err != nil {
+			stopOpen()
+		}
+		ready <- kafkaReady{prod, po, err}
+	}()
+	var (
+		k     kafkaReady
+		kOnce sync.Once
+	)
+	kafka := func() kafkaReady {
+		kOnce.Do(func() { k = <-ready })
+		return k
 	}
 	t0 := time.Now()
-	src, plan, err := pgcapture.Open(ctx, pgcapture.Config{
+	src, plan, err := pgcapture.Open(octx, pgcapture.Config{
 		DSN: cfg.Source.DSN, TLS: stls, Slot: cfg.Source.Postgres.Slot, Publication: cfg.Source.Postgres.Publication,
 		Filter:            pgcapture.Filter{Include: cfg.Source.Tables, Exclude: cfg.Source.ExcludeTables},
 		ExcludeColumns:    excludeMap(cfg.Source.ExcludeColumns),
 		HeartbeatInterval: cfg.Source.Postgres.HeartbeatInterval, StatusInterval: cfg.Source.Postgres.StatusInterval,
-		Logger: log, ReloadCheckpoint: reload, Messages: transform.MessageTables(cfg.Transforms),
-	}, cp, cfg.Snapshot.Mode)
+		Logger: log, Messages: transform.MessageTables(cfg.Transforms),
+		ReadCheckpoint: func(ctx context.Context) (*checkpoint.Checkpoint, error) {
+			if k := kafka(); k.err != nil {
+				return nil, k.err
+			}
+			return readCheckpoint(ctx, cfg, env, log)
+		},
+		ReloadCheckpoint: func(ctx context.Context) (*checkpoint.Checkpoint, error) {
+			if k := kafka(); k.err != nil {
+				return nil, k.err
+			}
+			return loadCheckpoint(ctx, cfg, env, kafka().prod) // with the slot's lock held
+		},
+	}, nil, cfg.Snapshot.Mode)
+	if kafka().err != nil {
+		if src != nil {
+			src.Close()
+		}
+		return kafka().err
+	}
+	prod, po := kafka().prod, kafka().po
+	defer prod.Close()
 	if err != nil {
 		return capture.FromSource(err)
 	}
 	defer src.Close()
 	log.Debug("source opened", "took", time.Since(t0))
 	started()
-	cp = plan.Checkpoint // read again once the slot was known to be free
+	cp := plan.Checkpoint // read once the slot was known to be free
+	logResume(log, cp)
+	po.Slot = cfg.Source.Postgres.Slot
 	retained := src.RetainedWAL
 	st.SlotRetainedBytes.Store(&retained)
 	po.ServerID = plan.SystemID
