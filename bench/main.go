@@ -6,6 +6,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -16,6 +17,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sluicecdc/sluice/integration/testenv"
@@ -52,6 +54,7 @@ var (
 	flagQuick     = flag.Bool("quick", false, "small sizes for a run of a few minutes")
 	flagProfile   = flag.String("cpuprofile", "", "write a CPU profile of every sluice run to FILE.<n>, and of the producer of each limit that pays for Kafka to FILE.<topic>")
 	flagEOSPairs  = flag.Int("eos-pairs", 6, "timed runs of each delivery mode in the eosbroker scenario")
+	flagDataDir   = flag.String("data-dir", "/dev/shm", "where Postgres, MariaDB, Kafka and the registry keep their data: a tmpfs keeps the VM's disk writeback (kernel threads on the same two cores, a broker slowed in write) out of the figures, as servers on machines of their own keep theirs off Sluice's; \"\": the system's temporary directory")
 	flagKafkaJFR  = flag.String("kafka-jfr", "", "record the broker with Java Flight Recorder (profile settings) over the whole bench into FILE (read it with `jfr print`; the log's times delimit the runs)")
 )
 
@@ -84,7 +87,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	logf("starting PostgreSQL 15, Kafka %s and the schema registry", testenv.KafkaVersion)
+	root, err := serverRoot(*flagDataDir)
+	if err != nil {
+		return err
+	}
+	if root != "" {
+		defer os.RemoveAll(root)
+		testenv.ServerRoot = root
+	}
+	logf("starting PostgreSQL 15, Kafka %s and the schema registry (data in %s)", testenv.KafkaVersion, cmp.Or(root, os.TempDir()))
 	pg, err := testenv.StartPostgres(ctx, testenv.PostgresOptions{ExtraConf: map[string]string{
 		"shared_buffers": "512MB", "max_wal_size": "8GB", "checkpoint_timeout": "30min",
 		// Every drain run and limit reads from a slot of its own.
@@ -120,7 +131,7 @@ func run() error {
 		Machine:  machine(),
 		Versions: map[string]string{"go": runtime.Version(), "kafka": testenv.KafkaVersion, "registry": "apicurio " + testenv.RegistryVersion},
 		Flags: map[string]any{"changes": *flagChanges, "snapshot_rows": *flagSnapRows, "big_txn": *flagBigTxn,
-			"fresh_seconds": *flagFreshSecs, "rates": *flagRates, "wide": *flagWide},
+			"fresh_seconds": *flagFreshSecs, "rates": *flagRates, "wide": *flagWide, "data_dir": cmp.Or(root, os.TempDir())},
 	}
 	if v, err := exec.Command(filepath.Join(testenv.PostgresBinDir(), "postgres"), "--version").Output(); err == nil {
 		rep.Versions["postgres"] = strings.TrimSpace(string(v))
@@ -242,4 +253,27 @@ func sortStrings(s []string) {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
 	}
+}
+
+// serverRoot makes the directory the servers keep their data in, under
+// dir: "" (dir empty, or without room for a whole run: about 8 GiB) means
+// the system's temporary directory.
+func serverRoot(dir string) (string, error) {
+	if dir == "" {
+		return "", nil
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return "", fmt.Errorf("-data-dir %s: %w", dir, err)
+	}
+	if free := st.Bavail * uint64(st.Bsize); free < 8<<30 {
+		logf("-data-dir %s has %d MiB free, under the 8 GiB a run writes: the servers keep their data in %s", dir, free>>20, os.TempDir())
+		return "", nil
+	}
+	root, err := os.MkdirTemp(dir, "sluice-bench-")
+	if err != nil {
+		return "", fmt.Errorf("-data-dir: %w", err)
+	}
+	// Postgres runs as its own user and must reach its directory.
+	return root, os.Chmod(root, 0o755)
 }

@@ -29,6 +29,7 @@ package testenv
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -340,9 +341,14 @@ var serverDirKinds = []string{"pg", "mariadb", "mysql", "kafka", "registry"}
 // newServerDir creates the server's temporary directory, recording this
 // process as its owner. The first call in a process also removes directories
 // left behind by test processes that died without calling Stop.
+// ServerRoot is the directory the servers' own directories (data, logs,
+// sockets) are made in; "" is os.TempDir(). Set it before the first
+// server starts (the benchmark puts them on a tmpfs).
+var ServerRoot string
+
 func newServerDir(name string) (string, error) {
 	sweepOnce.Do(sweepStaleDirs)
-	dir, err := os.MkdirTemp("", "sluice-"+name+"-")
+	dir, err := os.MkdirTemp(ServerRoot, "sluice-"+name+"-")
 	if err != nil {
 		return "", fmt.Errorf("testenv: %s: %w", name, err)
 	}
@@ -362,7 +368,7 @@ func sweepStaleDirs() {
 		return
 	}
 	for _, kind := range serverDirKinds {
-		dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "sluice-"+kind+"-*"))
+		dirs, _ := filepath.Glob(filepath.Join(cmp.Or(ServerRoot, os.TempDir()), "sluice-"+kind+"-*"))
 		for _, d := range dirs {
 			if fileExists(filepath.Join(d, keptFile)) {
 				continue
