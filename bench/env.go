@@ -26,6 +26,9 @@ type benchEnv struct {
 	pg  *testenv.Postgres
 	k   *testenv.Kafka
 	reg *testenv.Registry
+	// keepTopics are the topics there before the first scenario
+	// (dropTopics keeps them).
+	keepTopics map[string]bool
 }
 
 func (e *benchEnv) db(ctx context.Context, name string) (string, *pgx.Conn, error) {

@@ -115,7 +115,9 @@ func run() error {
 		}
 		jvm = append(slices.Clone(jvm), "-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="+f)
 	}
-	k, err := testenv.StartKafka(ctx, testenv.KafkaOptions{JVMFlags: jvm})
+	// A deleted topic's files go at once (dropTopics), not a minute later.
+	k, err := testenv.StartKafka(ctx, testenv.KafkaOptions{JVMFlags: jvm,
+		ExtraConfig: map[string]string{"log.segment.delete.delay.ms": "0"}})
 	if err != nil {
 		return err
 	}
@@ -126,6 +128,9 @@ func run() error {
 	}
 	defer reg.Stop()
 	env := &benchEnv{bin: bin, pg: pg, k: k, reg: reg}
+	if env.keepTopics, err = env.topicsNow(ctx); err != nil {
+		return err
+	}
 	rep := &report{
 		Date:     time.Now().UTC().Format(time.RFC3339),
 		Machine:  machine(),
@@ -166,6 +171,9 @@ func run() error {
 			r.Figures["load_average_1m_at_start"] = load
 		}
 		rep.Results = append(rep.Results, rs...)
+		if err := env.dropTopics(ctx); err != nil {
+			logf("deleting the scenario's topics: %v", err)
+		}
 	}
 	printTable(rep)
 	if err := os.MkdirAll(filepath.Dir(*flagOut), 0o755); err != nil {
@@ -255,8 +263,24 @@ func sortStrings(s []string) {
 	}
 }
 
+// memAvailable is the kernel's estimate of the memory available (bytes;
+// the most there is when unknown).
+func memAvailable() uint64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return ^uint64(0)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		var kb uint64
+		if _, err := fmt.Sscanf(l, "MemAvailable: %d kB", &kb); err == nil {
+			return kb << 10
+		}
+	}
+	return ^uint64(0)
+}
+
 // serverRoot makes the directory the servers keep their data in, under
-// dir: "" (dir empty, or without room for a whole run: about 8 GiB) means
+// dir: "" (dir empty, or without room: 12 GiB) means
 // the system's temporary directory.
 func serverRoot(dir string) (string, error) {
 	if dir == "" {
@@ -266,8 +290,14 @@ func serverRoot(dir string) (string, error) {
 	if err := syscall.Statfs(dir, &st); err != nil {
 		return "", fmt.Errorf("-data-dir %s: %w", dir, err)
 	}
-	if free := st.Bavail * uint64(st.Bsize); free < 8<<30 {
-		logf("-data-dir %s has %d MiB free, under the 8 GiB a run writes: the servers keep their data in %s", dir, free>>20, os.TempDir())
+	// The topics of one scenario (dropTopics deletes them after it) and
+	// Postgres: about 9 GiB at most.
+	free := st.Bavail * uint64(st.Bsize)
+	if avail := memAvailable(); avail < free {
+		free = avail // a tmpfs holds its files in memory
+	}
+	if free < 12<<30 {
+		logf("-data-dir %s: %d MiB free (or available memory), under the 12 GiB a bench may keep there: the servers keep their data in %s", dir, free>>20, os.TempDir())
 		return "", nil
 	}
 	root, err := os.MkdirTemp(dir, "sluice-bench-")
