@@ -42,8 +42,12 @@ func (e *benchEnv) warmBroker(ctx context.Context) error {
 		return err
 	}
 	defer admin.Close()
-	// Existing from an earlier scenario of the same bench: kept.
-	if err := emit.NewTopics(admin).Ensure(ctx, emit.TopicSpec{Name: topics[0]}, emit.TopicSpec{Name: topics[1]}); err != nil {
+	// Existing from an earlier scenario of the same bench: kept. A warm-up
+	// writes gigabytes; the broker deletes all but their last 256 MiB as
+	// it goes (log.retention.check.interval.ms), so that they fit a tmpfs.
+	small := map[string]*string{"retention.bytes": ptr("268435456"), "segment.bytes": ptr("67108864")}
+	if err := emit.NewTopics(admin).Ensure(ctx, emit.TopicSpec{Name: topics[0], Configs: small},
+		emit.TopicSpec{Name: topics[1], Configs: small}); err != nil {
 		return err
 	}
 	common := []kgo.Opt{kgo.SeedBrokers(e.k.Brokers()...), kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -186,3 +190,5 @@ func warmTransactions(ctx context.Context, cl *kgo.Client, topics []string, val 
 	}
 	return nil
 }
+
+func ptr(s string) *string { return &s }

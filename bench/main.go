@@ -115,9 +115,10 @@ func run() error {
 		}
 		jvm = append(slices.Clone(jvm), "-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="+f)
 	}
-	// A deleted topic's files go at once (dropTopics), not a minute later.
+	// A deleted topic's files go at once (dropTopics), not a minute later,
+	// and the warm-up's topics keep their retention.bytes (warmBroker).
 	k, err := testenv.StartKafka(ctx, testenv.KafkaOptions{JVMFlags: jvm,
-		ExtraConfig: map[string]string{"log.segment.delete.delay.ms": "0"}})
+		ExtraConfig: map[string]string{"log.segment.delete.delay.ms": "0", "log.retention.check.interval.ms": "10000"}})
 	if err != nil {
 		return err
 	}
