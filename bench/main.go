@@ -172,8 +172,13 @@ func run() error {
 			r.Figures["load_average_1m_at_start"] = load
 		}
 		rep.Results = append(rep.Results, rs...)
+		// The next scenario starts on a quiet machine, with room on the
+		// tmpfs.
 		if err := env.dropTopics(ctx); err != nil {
 			logf("deleting the scenario's topics: %v", err)
+		}
+		if err := env.dropDatabases(ctx); err != nil {
+			logf("dropping the scenario's databases: %v", err)
 		}
 	}
 	printTable(rep)

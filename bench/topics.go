@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -55,4 +56,35 @@ func (e *benchEnv) dropTopics(ctx context.Context) error {
 		return err
 	}
 	return rs.Error()
+}
+
+// dropDatabases drops the databases a scenario made (e.db), with their
+// replication slots: their dead rows would keep autovacuum busy, and their
+// WAL and tables in memory, through the scenarios after.
+func (e *benchEnv) dropDatabases(ctx context.Context) error {
+	admin, err := pgx.Connect(ctx, e.pg.SuperuserDSN("postgres"))
+	if err != nil {
+		return err
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE active_pid IS NOT NULL`); err != nil {
+		return err
+	}
+	if _, err := admin.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots`); err != nil {
+		return err
+	}
+	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1')`)
+	if err != nil {
+		return err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if _, err := admin.Exec(ctx, "DROP DATABASE "+pgx.Identifier{n}.Sanitize()+" WITH (FORCE)"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
