@@ -16,7 +16,11 @@ func (e *benchEnv) topicsNow(ctx context.Context) (map[string]bool, error) {
 		return nil, err
 	}
 	defer cl.Close()
-	td, err := kadm.NewClient(cl).ListTopics(ctx)
+	return listTopics(ctx, kadm.NewClient(cl))
+}
+
+func listTopics(ctx context.Context, adm *kadm.Client) (map[string]bool, error) {
+	td, err := adm.ListTopics(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +37,13 @@ func (e *benchEnv) topicsNow(ctx context.Context) (map[string]bool, error) {
 // a whole bench (more than 15 GB) would not fit in memory, and those of
 // one scenario do.
 func (e *benchEnv) dropTopics(ctx context.Context) error {
-	now, err := e.topicsNow(ctx)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.k.Brokers()...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	now, err := listTopics(ctx, adm)
 	if err != nil {
 		return err
 	}
@@ -46,12 +56,7 @@ func (e *benchEnv) dropTopics(ctx context.Context) error {
 	if len(drop) == 0 {
 		return nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.k.Brokers()...))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	rs, err := kadm.NewClient(cl).DeleteTopics(ctx, drop...)
+	rs, err := adm.DeleteTopics(ctx, drop...)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicecdc/sluice/checkpoint"
 	"github.com/sluicecdc/sluice/integration/harness"
 	"github.com/sluicecdc/sluice/integration/testenv"
 )
@@ -165,5 +168,57 @@ func TestPostgresStartKafkaFirst(t *testing.T) {
 	}
 	if slots != 0 || pubs != 0 {
 		t.Fatalf("%d slots and %d publications named sluice_%s left behind", slots, pubs, name)
+	}
+}
+
+// TestPostgresRefusesAnotherServer: a checkpoint taken from another
+// server (another system identifier) is refused before anything is
+// changed on this one: no publication, no replication slot. The source
+// reads the checkpoint while it starts, once Kafka is ready
+// (TestPostgresStartKafkaFirst). The checkpoint is rewritten with another
+// identifier: the test servers share one initdb template, and so one.
+func TestPostgresRefusesAnotherServer(t *testing.T) {
+	pg, k, r := sharedPostgres(t), sharedKafka(t), sharedRegistry(t)
+	ctx := context.Background()
+	dsn, db := pgDB(t, pg)
+	exec(t, db, `CREATE TABLE t (id int PRIMARY KEY)`)
+	exec(t, db, `INSERT INTO t SELECT generate_series(1, 10)`)
+	name := testName(t)
+	once := "snapshot: {mode: initial_only}\n"
+	if code, out := harness.Run(t, 90*time.Second, nil, "run", "-c", harness.WriteConfig(t, pgConfig(name, dsn, k, r, once))); code != 0 {
+		t.Fatalf("snapshot: exit code %d:\n%s", code, out)
+	}
+	cp := storedCheckpoint(t, k.Brokers(), name)
+	if cp.ServerID == "" {
+		t.Fatalf("checkpoint %+v: no server identity", cp)
+	}
+	cp.ServerID = "7000000000000000001"
+	cp.TsMs = 0
+	rec, err := checkpoint.Record("_sluice."+name+".offsets", name, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, db, "DROP PUBLICATION IF EXISTS sluice_"+name)
+	exec(t, db, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'sluice_"+name+"'")
+
+	code, out := harness.Run(t, 60*time.Second, nil, "run", "-c", harness.WriteConfig(t, pgConfig(name, dsn, k, r, "")))
+	if code == 0 || !strings.Contains(out, "the checkpoint belongs to server 7000000000000000001") {
+		t.Fatalf("exit code %d, want the server identity refused:\n%s", code, out)
+	}
+	var slots, pubs int
+	if err := db.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1),
+		(SELECT count(*) FROM pg_publication WHERE pubname = $1)`, "sluice_"+name).Scan(&slots, &pubs); err != nil {
+		t.Fatal(err)
+	}
+	if slots != 0 || pubs != 0 {
+		t.Fatalf("%d slots and %d publications named sluice_%s made before the identity was checked", slots, pubs, name)
 	}
 }

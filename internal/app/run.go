@@ -262,12 +262,13 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 		ready <- kafkaReady{prod, po, err}
 	}()
 	var (
-		k     kafkaReady
-		kOnce sync.Once
+		got  kafkaReady
+		once sync.Once
 	)
+	// kafka waits for Kafka and the registry (once).
 	kafka := func() kafkaReady {
-		kOnce.Do(func() { k = <-ready })
-		return k
+		once.Do(func() { got = <-ready })
+		return got
 	}
 	t0 := time.Now()
 	src, plan, err := pgcapture.Open(octx, pgcapture.Config{
@@ -277,25 +278,27 @@ func runPostgres(ctx context.Context, cfg *config.Config, env *Env, log *slog.Lo
 		HeartbeatInterval: cfg.Source.Postgres.HeartbeatInterval, StatusInterval: cfg.Source.Postgres.StatusInterval,
 		Logger: log, Messages: transform.MessageTables(cfg.Transforms),
 		ReadCheckpoint: func(ctx context.Context) (*checkpoint.Checkpoint, error) {
-			if k := kafka(); k.err != nil {
-				return nil, k.err
+			if r := kafka(); r.err != nil {
+				return nil, r.err
 			}
 			return readCheckpoint(ctx, cfg, env, log)
 		},
 		ReloadCheckpoint: func(ctx context.Context) (*checkpoint.Checkpoint, error) {
-			if k := kafka(); k.err != nil {
-				return nil, k.err
+			r := kafka()
+			if r.err != nil {
+				return nil, r.err
 			}
-			return loadCheckpoint(ctx, cfg, env, kafka().prod) // with the slot's lock held
+			return loadCheckpoint(ctx, cfg, env, r.prod) // with the slot's lock held
 		},
 	}, nil, cfg.Snapshot.Mode)
-	if kafka().err != nil {
+	r := kafka()
+	if r.err != nil {
 		if src != nil {
 			src.Close()
 		}
-		return kafka().err
+		return r.err
 	}
-	prod, po := kafka().prod, kafka().po
+	prod, po := r.prod, r.po
 	defer prod.Close()
 	if err != nil {
 		return capture.FromSource(err)
