@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"golang.org/x/sync/singleflight"
 )
 
 // TopicSpec describes a topic Sluice creates when it is missing.
@@ -37,10 +40,14 @@ var (
 )
 
 // Topics creates topics that do not exist yet. Existing topics are left as
-// they are.
+// they are. It is safe for concurrent use: a table's topic is made ready
+// ahead of its first event (pipeline.Prepare) while that event may
+// already want it, and one request serves both.
 type Topics struct {
-	cl    *kgo.Client
-	known map[string]bool
+	cl     *kgo.Client
+	mu     sync.Mutex
+	known  map[string]bool
+	flight singleflight.Group
 }
 
 // NewTopics returns a topic manager using cl.
@@ -50,17 +57,46 @@ func NewTopics(cl *kgo.Client) *Topics {
 
 // Ensure creates the missing topics among specs, in one request: the
 // internal topics of a first start cost one round trip to the controller,
-// not one each.
+// not one each. Concurrent calls for the same topics share one request,
+// which no one caller's ctx cancels: a caller whose ctx ends stops
+// waiting, and the others still get the answer.
 func (t *Topics) Ensure(ctx context.Context, specs ...TopicSpec) error {
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.TimeoutMillis = 15_000
-	if d, ok := ctx.Deadline(); ok {
-		req.TimeoutMillis = int32(max(1, min(time.Until(d).Milliseconds(), 15_000)))
-	}
+	var missing []TopicSpec
+	t.mu.Lock()
 	for _, s := range specs {
-		if t.known[s.Name] || slices.ContainsFunc(req.Topics, func(rt kmsg.CreateTopicsRequestTopic) bool { return rt.Topic == s.Name }) {
-			continue
+		if !t.known[s.Name] && !slices.ContainsFunc(missing, func(m TopicSpec) bool { return m.Name == s.Name }) {
+			missing = append(missing, s)
 		}
+	}
+	t.mu.Unlock()
+	if len(missing) == 0 {
+		return nil
+	}
+	names := make([]string, len(missing))
+	for i, s := range missing {
+		names[i] = s.Name
+	}
+	ch := t.flight.DoChan(strings.Join(names, "\x00"), func() (any, error) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
+		defer cancel()
+		return nil, t.create(cctx, missing)
+	})
+	select {
+	case res := <-ch:
+		return res.Err
+	case <-ctx.Done():
+		return fmt.Errorf("%w: creating topic %s: %w", ErrKafka, names[0], ctx.Err())
+	}
+}
+
+// createTimeout bounds a CreateTopics request with its retries; the
+// controller is asked to answer within half of it.
+const createTimeout = 30 * time.Second
+
+func (t *Topics) create(ctx context.Context, specs []TopicSpec) error {
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = int32(createTimeout.Milliseconds() / 2)
+	for _, s := range specs {
 		rt := kmsg.NewCreateTopicsRequestTopic()
 		rt.Topic = s.Name
 		rt.ReplicationFactor = s.ReplicationFactor
@@ -78,9 +114,6 @@ func (t *Topics) Ensure(ctx context.Context, specs ...TopicSpec) error {
 		}
 		req.Topics = append(req.Topics, rt)
 	}
-	if len(req.Topics) == 0 {
-		return nil
-	}
 	resp, err := req.RequestWith(ctx, t.cl)
 	if err != nil {
 		return fmt.Errorf("%w: creating topic %s: %w", ErrKafka, req.Topics[0].Topic, err)
@@ -96,7 +129,9 @@ func (t *Topics) Ensure(ctx context.Context, specs ...TopicSpec) error {
 			}
 			return fmt.Errorf("%w: creating topic %s: %w", ErrKafka, rt.Topic, err)
 		}
+		t.mu.Lock()
 		t.known[rt.Topic] = true
+		t.mu.Unlock()
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/sr"
+	"golang.org/x/sync/singleflight"
 )
 
 // Registry registers schemas with a Confluent-compatible schema registry
@@ -23,6 +24,10 @@ type Registry struct {
 	mu   sync.Mutex
 	ids  map[string]int // subject + "\x00" + schema -> id
 	byID map[int]string // id -> schema, for decoding
+	// flight makes concurrent registrations of one schema one request:
+	// a table's schemas are registered ahead of its first event
+	// (pipeline.Prepare) while that event may already want them.
+	flight singleflight.Group
 }
 
 // RegistryOptions configure the registry client.
@@ -56,7 +61,9 @@ func NewRegistry(o RegistryOptions) (*Registry, error) {
 func (r *Registry) Client() *sr.Client { return r.cl }
 
 // Register registers an Avro schema under subject (idempotent: an identical
-// schema returns its existing id) and returns its id.
+// schema returns its existing id) and returns its id. Concurrent calls for
+// one schema share one request, which no one caller's ctx cancels: a
+// caller whose ctx ends stops waiting, and the others still get the id.
 func (r *Registry) Register(ctx context.Context, subject, schema string) (int, error) {
 	k := subject + "\x00" + schema
 	r.mu.Lock()
@@ -65,6 +72,22 @@ func (r *Registry) Register(ctx context.Context, subject, schema string) (int, e
 	if ok {
 		return id, nil
 	}
+	ch := r.flight.DoChan(k, func() (any, error) {
+		// Bounded by the HTTP client's timeout.
+		return r.register(context.WithoutCancel(ctx), subject, schema)
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return 0, res.Err
+		}
+		return res.Val.(int), nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("%w: register subject %q: %w", ErrRegistry, subject, ctx.Err())
+	}
+}
+
+func (r *Registry) register(ctx context.Context, subject, schema string) (int, error) {
 	ss, err := r.cl.CreateSchema(ctx, subject, sr.Schema{Schema: schema, Type: sr.TypeAvro})
 	if err != nil {
 		var re *sr.ResponseError
@@ -76,7 +99,7 @@ func (r *Registry) Register(ctx context.Context, subject, schema string) (int, e
 		return 0, fmt.Errorf("%w: register subject %q: %w", ErrRegistry, subject, err)
 	}
 	r.mu.Lock()
-	r.ids[k] = ss.ID
+	r.ids[subject+"\x00"+schema] = ss.ID
 	r.byID[ss.ID] = schema
 	r.mu.Unlock()
 	return ss.ID, nil

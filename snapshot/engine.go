@@ -70,7 +70,10 @@ import (
 //	    [S2], and a chunk with a row that cannot be encoded is read again
 //	    unencoded and handed over through Change, which reports the
 //	    value. An encoded chunk retains no row's values, so a source may
-//	    pass them in reused buffers (TransientReader).
+//	    pass them in reused buffers (TransientReader). A reader that
+//	    starts on a table version also has the table's output (topic,
+//	    schemas) made ready meanwhile (Preparer), so that the source's
+//	    goroutine does not wait for those round trips at the hand-over.
 //	S10. A table whose snapshot starts (nothing of it delivered yet) with
 //	    more than parallelism × chunk_size rows estimated may be split into
 //	    disjoint key ranges (Splitter), fixed then and recorded in the
@@ -168,6 +171,15 @@ type RowEncoding interface {
 	// set) as Change would, with the key and row image a RowEncoder of
 	// c.Table encoded.
 	EmitRead(ctx context.Context, c *capture.Change, key, row []byte) error
+}
+
+// Preparer is what a Downstream may offer so that a table's output is
+// made ready while its first chunk is read [S9]; the pipeline does.
+type Preparer interface {
+	// Prepare starts making the output of table version t ready (its
+	// topic, its schemas) and returns at once. It reports nothing: the
+	// hand-over waits for what is not ready yet and reports any error.
+	Prepare(ctx context.Context, t *schema.Table)
 }
 
 // Engine takes table snapshots in chunks while the source streams. It is
@@ -515,6 +527,15 @@ func (e *Engine) readRange(ctx context.Context, p *part) error {
 	if err != nil {
 		return err
 	}
+	// prepare has t's output made ready while the range is read [S9].
+	var prepared *schema.Table
+	prepare := func() {
+		if pr, ok := e.next.(Preparer); ok && prepared != t {
+			pr.Prepare(ctx, t)
+			prepared = t
+		}
+	}
+	prepare()
 	if p.start {
 		// Nothing of the table is delivered, so its state is this
 		// reader's until its first chunk is handed over.
@@ -613,6 +634,7 @@ func (e *Engine) readRange(ctx context.Context, p *part) error {
 		)
 		if encodeFor != t {
 			encode, encodeFor = e.rowEncoder(t), t
+			prepare()
 		}
 		var ri capture.ReadInfo
 		rctx := capture.WithReadInfo(ctx, &ri)

@@ -507,6 +507,17 @@ func TestS8ChunksShareCommits(t *testing.T) {
 type encSink struct {
 	*sink
 	encoded int // rows handed over encoded
+	// prepared: the tables Prepare was called for [S9], from the readers
+	// (under mu); unprepared: rows handed over before their table's.
+	mu         sync.Mutex
+	prepared   []schema.TableID
+	unprepared int
+}
+
+func (s *encSink) Prepare(_ context.Context, t *schema.Table) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.prepared = append(s.prepared, t.ID)
 }
 
 func (s *encSink) RowEncoder(*schema.Table) func([]byte, []any) ([]byte, int, error) {
@@ -521,6 +532,11 @@ func (s *encSink) RowEncoder(*schema.Table) func([]byte, []any) ([]byte, int, er
 }
 
 func (s *encSink) EmitRead(_ context.Context, c *capture.Change, key, row []byte) error {
+	s.mu.Lock()
+	if !slices.Contains(s.prepared, c.Table.ID) {
+		s.unprepared++
+	}
+	s.mu.Unlock()
 	s.encoded++
 	s.events = append(s.events, fmt.Sprintf("%s %s=%s %s", c.Op, key[1:], row, c.Source.Snapshot))
 	return nil
@@ -529,7 +545,8 @@ func (s *encSink) EmitRead(_ context.Context, c *capture.Change, key, row []byte
 // TestS9RowsEncodedByReaders: rows encoded by the readers are handed over
 // as the unencoded ones would be, without the keys the stream changed in
 // the window [S2]; a chunk with a row that cannot be encoded is handed
-// over unencoded.
+// over unencoded. The table's output is prepared once, by its reader,
+// before its first row is handed over.
 func TestS9RowsEncodedByReaders(t *testing.T) {
 	db := newFakeDB(5)
 	db.rows[5] = "bad"
@@ -545,6 +562,9 @@ func TestS9RowsEncodedByReaders(t *testing.T) {
 	}
 	if out.encoded != 2 {
 		t.Errorf("%d rows handed over encoded, want the first chunk's 2", out.encoded)
+	}
+	if !slices.Equal(out.prepared, []schema.TableID{testTable.ID}) || out.unprepared != 0 {
+		t.Errorf("prepared %v, %d rows handed over before; want the table once, before its rows", out.prepared, out.unprepared)
 	}
 }
 

@@ -224,26 +224,16 @@ func (p *Pipeline) state(ctx context.Context, t *schema.Table) (*tableState, err
 	if st, err := p.transformedState(ctx, t); st != nil || err != nil {
 		return st, err
 	}
-	topic := TableTopic(p.o.Name, t.ID)
-	codec, err := schema.NewCodec(topic, t, schema.CodecOptions{
-		Kind: p.o.Kind, Name: p.o.Name, Exclude: p.o.ExcludeColumns[t.ID.String()],
-		AvroLogicalTypes: p.o.AvroLogicalTypes, Connector: p.o.Connector,
-	})
+	codec, err := p.codec(t)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.topics.Ensure(ctx, emit.TopicSpec{Name: topic, Partitions: p.o.Partitions, ReplicationFactor: p.o.Replication}); err != nil {
-		return nil, err
-	}
 	st := &tableState{codec: codec}
-	if codec.KeySchema != "" {
-		if st.keyID, err = p.reg.Register(ctx, topic+"-key", codec.KeySchema); err != nil {
-			return nil, err
-		}
-	}
-	if st.valueID, err = p.reg.Register(ctx, topic+"-value", codec.ValueSchema); err != nil {
+	t0 := time.Now()
+	if st.keyID, st.valueID, err = p.output(ctx, codec); err != nil {
 		return nil, err
 	}
+	p.log.Debug("table output ready", "topic", codec.Topic, "waited", time.Since(t0))
 	p.tables[t] = st
 	return st, nil
 }

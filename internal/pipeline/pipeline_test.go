@@ -49,6 +49,7 @@ var table = &schema.Table{ID: schema.TableID{Namespace: "public", Name: "t"}, Ke
 
 type env struct {
 	cluster *kfake.Cluster
+	reg     *srfake.Registry
 	opts    []kgo.Opt
 	p       *Pipeline
 	src     *fakeSource
@@ -86,7 +87,7 @@ func setup(t *testing.T, eos bool) *env {
 	if err := p.SnapshotDone(ctx, checkpoint.Position{LSN: 10}); err != nil {
 		t.Fatal(err)
 	}
-	return &env{cluster: c, opts: o.ClientOpts(), p: p, src: src}
+	return &env{cluster: c, reg: reg, opts: o.ClientOpts(), p: p, src: src}
 }
 
 func insert(id string) *capture.Change {

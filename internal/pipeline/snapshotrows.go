@@ -22,17 +22,8 @@ import (
 // transform applies to it, or its mapping fails: Change reports that).
 // It is safe to call from any goroutine: it reads only the options.
 func (p *Pipeline) RowEncoder(t *schema.Table) func(dst []byte, row []any) ([]byte, int, error) {
-	exclude := p.o.ExcludeColumns[t.ID.String()]
-	if p.o.Transforms != nil {
-		if plan, err := p.o.Transforms.For(t, exclude); err != nil || plan != nil {
-			return nil
-		}
-	}
-	codec, err := schema.NewCodec(TableTopic(p.o.Name, t.ID), t, schema.CodecOptions{
-		Kind: p.o.Kind, Name: p.o.Name, Exclude: exclude,
-		AvroLogicalTypes: p.o.AvroLogicalTypes, Connector: p.o.Connector,
-	})
-	if err != nil {
+	codec := p.untransformedCodec(t)
+	if codec == nil {
 		return nil
 	}
 	return (&rowEncoder{codec: codec}).append
