@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/sluicecdc/sluice/checkpoint"
 	"github.com/sluicecdc/sluice/integration/harness"
 	"github.com/sluicecdc/sluice/integration/testenv"
 )
@@ -193,19 +190,7 @@ func TestPostgresRefusesAnotherServer(t *testing.T) {
 		t.Fatalf("checkpoint %+v: no server identity", cp)
 	}
 	cp.ServerID = "7000000000000000001"
-	cp.TsMs = 0
-	rec, err := checkpoint.Record("_sluice."+name+".offsets", name, cp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	storeCheckpoint(t, k.Brokers(), name, cp)
 	exec(t, db, "DROP PUBLICATION IF EXISTS sluice_"+name)
 	exec(t, db, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'sluice_"+name+"'")
 

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/sluicecdc/sluice/checkpoint"
 	"github.com/sluicecdc/sluice/integration/harness"
 )
@@ -148,18 +146,7 @@ func testMySQLDDL(t *testing.T, m myServer) {
 		t.Fatal("no checkpoint with the snapshot done in the offsets topic")
 	}
 	early.TsMs = 0
-	rec, err := checkpoint.Record("_sluice."+name+".offsets", name, early)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	cl.Close()
+	storeCheckpoint(t, k.Brokers(), name, early)
 	if got := storedCheckpoint(t, k.Brokers(), name); got.Position != early.Position {
 		t.Fatalf("stored checkpoint %v, want the early one %v", got.Position, early.Position)
 	}

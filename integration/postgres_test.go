@@ -180,6 +180,26 @@ func storedCheckpoint(t testing.TB, brokers []string, name string) *checkpoint.C
 	return cp
 }
 
+// storeCheckpoint writes cp (its TsMs zeroed) as the connector's latest
+// checkpoint, as a test's stand-in for an earlier or another run's.
+func storeCheckpoint(t testing.TB, brokers []string, name string, cp *checkpoint.Checkpoint) {
+	t.Helper()
+	c := *cp
+	c.TsMs = 0
+	rec, err := checkpoint.Record("_sluice."+name+".offsets", name, &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestPostgresTOAST: an unchanged TOASTed value is never emitted as NULL.
 func TestPostgresTOAST(t *testing.T) {
 	pg, k, r := sharedPostgres(t), sharedKafka(t), sharedRegistry(t)

@@ -527,15 +527,6 @@ func (e *Engine) readRange(ctx context.Context, p *part) error {
 	if err != nil {
 		return err
 	}
-	// prepare has t's output made ready while the range is read [S9].
-	var prepared *schema.Table
-	prepare := func() {
-		if pr, ok := e.next.(Preparer); ok && prepared != t {
-			pr.Prepare(ctx, t)
-			prepared = t
-		}
-	}
-	prepare()
 	if p.start {
 		// Nothing of the table is delivered, so its state is this
 		// reader's until its first chunk is handed over.
@@ -634,7 +625,9 @@ func (e *Engine) readRange(ctx context.Context, p *part) error {
 		)
 		if encodeFor != t {
 			encode, encodeFor = e.rowEncoder(t), t
-			prepare()
+			if pr, ok := e.next.(Preparer); ok {
+				pr.Prepare(ctx, t) // made while this chunk is read [S9]
+			}
 		}
 		var ri capture.ReadInfo
 		rctx := capture.WithReadInfo(ctx, &ri)
