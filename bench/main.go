@@ -215,10 +215,8 @@ func buildSluice() (string, error) {
 
 func machine() map[string]any {
 	m := map[string]any{"cores": runtime.NumCPU(), "os": runtime.GOOS, "arch": runtime.GOARCH}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		var kb int64
-		fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb)
-		m["memory_gib"] = float64(kb) / (1 << 20)
+	if b, ok := meminfo("MemTotal"); ok {
+		m["memory_gib"] = float64(b) / (1 << 30)
 	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
@@ -269,18 +267,26 @@ func sortStrings(s []string) {
 	}
 }
 
-// memAvailable is the kernel's estimate of the memory available (bytes;
-// the most there is when unknown).
-func memAvailable() uint64 {
+// meminfo returns a field of /proc/meminfo in bytes.
+func meminfo(field string) (uint64, bool) {
 	b, err := os.ReadFile("/proc/meminfo")
 	if err != nil {
-		return ^uint64(0)
+		return 0, false
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		var kb uint64
-		if _, err := fmt.Sscanf(l, "MemAvailable: %d kB", &kb); err == nil {
-			return kb << 10
+		if _, err := fmt.Sscanf(l, field+": %d kB", &kb); err == nil {
+			return kb << 10, true
 		}
+	}
+	return 0, false
+}
+
+// memAvailable is the kernel's estimate of the memory available (bytes;
+// the most there is when unknown).
+func memAvailable() uint64 {
+	if b, ok := meminfo("MemAvailable"); ok {
+		return b
 	}
 	return ^uint64(0)
 }

@@ -338,14 +338,14 @@ const (
 
 var serverDirKinds = []string{"pg", "mariadb", "mysql", "kafka", "registry"}
 
-// newServerDir creates the server's temporary directory, recording this
-// process as its owner. The first call in a process also removes directories
-// left behind by test processes that died without calling Stop.
 // ServerRoot is the directory the servers' own directories (data, logs,
 // sockets) are made in; "" is os.TempDir(). Set it before the first
 // server starts (the benchmark puts them on a tmpfs).
 var ServerRoot string
 
+// newServerDir creates the server's temporary directory, recording this
+// process as its owner. The first call in a process also removes directories
+// left behind by test processes that died without calling Stop.
 func newServerDir(name string) (string, error) {
 	sweepOnce.Do(sweepStaleDirs)
 	dir, err := os.MkdirTemp(ServerRoot, "sluice-"+name+"-")
