@@ -102,12 +102,22 @@ func TestPostgresFailover(t *testing.T) {
 // copy of the primary's slot (only those survive a promotion).
 func waitSyncedSlot(ctx context.Context, t *testing.T, standby *testenv.Postgres, db, slot string) {
 	t.Helper()
-	c, err := pgx.Connect(ctx, standby.SuperuserDSN(db))
-	if err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(2 * time.Minute)
+	// The standby flushed the database's creation before the primary's
+	// commit returned, but may not have replayed it yet on a loaded
+	// machine: the database appears there a little later.
+	var c *pgx.Conn
+	for {
+		var err error
+		if c, err = pgx.Connect(ctx, standby.SuperuserDSN(db)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	defer c.Close(context.Background())
-	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		var ok bool
 		err := c.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = $1 AND synced AND NOT temporary AND failover)", slot).Scan(&ok)

@@ -66,7 +66,9 @@ func TestPostgresSnapshotHandoff(t *testing.T) {
 	rd := harness.NewReader(t, k.Brokers(), r.URL, name+".public.items")
 	seen := map[int64]string{}
 	dups := 0
-	evs := rd.ReadUntil(context.Background(), t, 120*time.Second, func(evs []harness.Event) bool { return int64(len(evs)) >= last })
+	// The writer ran for the whole snapshot: on a loaded machine, millions
+	// of events to decode.
+	evs := rd.ReadUntil(context.Background(), t, 5*time.Minute, func(evs []harness.Event) bool { return int64(len(evs)) >= last })
 	for _, e := range evs {
 		id := harness.Int(e.Key, "id")
 		if prev, ok := seen[id]; ok {
